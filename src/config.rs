@@ -1,0 +1,551 @@
+//! Configuration: a raw, input-shaped layer read from TOML with unknown keys refused, validated
+//! into the typed [`Config`] the program uses. Validation collects every problem, each with its
+//! key path, so `paperboy check` reports them all at once. [`Config::parse`] is pure;
+//! [`Config::from_file`] adds the file read.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::pipeline::identity::short_hash;
+use crate::pipeline::query::Query;
+use crate::pipeline::tag::{CompiledTopic, Tagger};
+use crate::sources::SourceKind;
+
+/// Where `serve` listens when the config does not say.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// Where the store lives when the config does not say (relative to the config file's folder).
+pub const DEFAULT_STORE_PATH: &str = "data/paperboy.sled";
+/// How often a source is polled when it does not say.
+pub const DEFAULT_EVERY: Duration = Duration::from_secs(3600);
+/// The shortest poll interval accepted: polling faster is impolite to any source.
+pub const MIN_EVERY: Duration = Duration::from_secs(60);
+/// The config path when neither `--config` nor `PAPERBOY_CONFIG` gives one.
+pub const DEFAULT_CONFIG_PATH: &str = "config/paperboy.toml";
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub store: StoreConfig,
+    pub sources: Vec<SourceConfig>,
+    pub topics: Vec<TopicConfig>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    /// The public address, without a trailing slash, used in self links.
+    pub base_url: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// The sled database folder, resolved against the config file's folder.
+    pub path: PathBuf,
+}
+
+/// Where a source's bytes come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    Http(url::Url),
+    File(PathBuf),
+}
+
+#[derive(Debug, Clone)]
+pub struct SourceConfig {
+    pub id: String,
+    pub kind: SourceKind,
+    /// The URL as written in the config, for display and error messages.
+    pub url: String,
+    pub location: Location,
+    pub every: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct TopicConfig {
+    pub id: String,
+    pub title: String,
+    /// The query as written.
+    pub query_text: String,
+    pub query: Query,
+}
+
+/// One thing wrong with a config, at a key path such as `sources[1].url`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub path: String,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)
+    }
+}
+
+/// Why a config could not be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config {path}: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The text is not TOML of the expected shape (bad syntax, unknown key, wrong type).
+    #[error("config {origin}: {message}")]
+    Syntax { origin: String, message: String },
+    /// The text parsed but some values are wrong.
+    #[error("config {origin} has {} problem(s):\n{}", problems.len(), problems.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n"))]
+    Invalid {
+        origin: String,
+        problems: Vec<Problem>,
+    },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    server: Option<RawServer>,
+    store: Option<RawStore>,
+    #[serde(default)]
+    sources: Vec<RawSource>,
+    #[serde(default)]
+    topics: Vec<RawTopic>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawServer {
+    listen: Option<String>,
+    base_url: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStore {
+    path: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSource {
+    id: Option<String>,
+    kind: Option<String>,
+    url: Option<String>,
+    every: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTopic {
+    id: Option<String>,
+    title: Option<String>,
+    query: Option<String>,
+}
+
+impl Config {
+    /// Reads and validates the config file at `path`. Relative paths inside it resolve against
+    /// the folder the file is in.
+    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        let base_dir = absolute.parent().map(Path::to_path_buf).unwrap_or_default();
+        Config::parse(&text, &base_dir, &path.display().to_string())
+    }
+
+    /// Validates config text. `base_dir` is what relative paths resolve against; `origin`
+    /// names the input in error messages.
+    pub fn parse(text: &str, base_dir: &Path, origin: &str) -> Result<Config, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Syntax {
+            origin: origin.to_string(),
+            message: e.to_string().trim_end().to_string(),
+        })?;
+        let mut problems = Vec::new();
+        let server = validate_server(raw.server, &mut problems);
+        let store = StoreConfig {
+            path: base_dir.join(
+                raw.store
+                    .and_then(|s| s.path)
+                    .unwrap_or_else(|| DEFAULT_STORE_PATH.to_string()),
+            ),
+        };
+        let sources = validate_sources(raw.sources, base_dir, &mut problems);
+        let topics = validate_topics(raw.topics, &mut problems);
+        if problems.is_empty() {
+            Ok(Config {
+                server,
+                store,
+                sources,
+                topics,
+            })
+        } else {
+            Err(ConfigError::Invalid {
+                origin: origin.to_string(),
+                problems,
+            })
+        }
+    }
+
+    /// The topic with this id.
+    pub fn topic(&self, id: &str) -> Option<&TopicConfig> {
+        self.topics.iter().find(|t| t.id == id)
+    }
+
+    /// The compiled topics.
+    pub fn tagger(&self) -> Tagger {
+        Tagger::new(
+            self.topics
+                .iter()
+                .map(|t| CompiledTopic {
+                    id: t.id.clone(),
+                    query: t.query.clone(),
+                })
+                .collect(),
+        )
+    }
+
+    /// Identifies the set of topics and their queries: it changes exactly when re-tagging is
+    /// needed.
+    pub fn topics_fingerprint(&self) -> String {
+        let mut parts: Vec<String> = self
+            .topics
+            .iter()
+            .map(|t| format!("{}\u{0}{}", t.id, t.query_text))
+            .collect();
+        parts.sort();
+        short_hash(&parts.join("\u{1}"))
+    }
+}
+
+fn validate_server(raw: Option<RawServer>, problems: &mut Vec<Problem>) -> ServerConfig {
+    let (listen_text, base_url) = raw.map(|s| (s.listen, s.base_url)).unwrap_or_default();
+    let listen_text = listen_text.unwrap_or_else(|| DEFAULT_LISTEN.to_string());
+    let listen = listen_text.parse().unwrap_or_else(|_| {
+        problems.push(Problem {
+            path: "server.listen".into(),
+            message: format!("{listen_text:?} is not an address such as \"127.0.0.1:8080\""),
+        });
+        ([127, 0, 0, 1], 8080).into()
+    });
+    let base_url = base_url.unwrap_or_else(|| format!("http://{listen}"));
+    match url::Url::parse(&base_url) {
+        Ok(u) if u.scheme() == "http" || u.scheme() == "https" => {}
+        _ => problems.push(Problem {
+            path: "server.base_url".into(),
+            message: format!("{base_url:?} is not an http:// or https:// URL"),
+        }),
+    }
+    ServerConfig {
+        listen,
+        base_url: base_url.trim_end_matches('/').to_string(),
+    }
+}
+
+/// Whether an id is `[a-z0-9-]+`.
+pub fn valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+fn check_id(
+    id: Option<String>,
+    path: &str,
+    seen: &mut HashSet<String>,
+    problems: &mut Vec<Problem>,
+) -> Option<String> {
+    let Some(id) = id else {
+        problems.push(Problem {
+            path: format!("{path}.id"),
+            message: "missing; every entry needs an id".into(),
+        });
+        return None;
+    };
+    if !valid_id(&id) {
+        problems.push(Problem {
+            path: format!("{path}.id"),
+            message: format!("{id:?} must be lower-case letters, digits and '-' only"),
+        });
+        return None;
+    }
+    if !seen.insert(id.clone()) {
+        problems.push(Problem {
+            path: format!("{path}.id"),
+            message: format!("{id:?} is used twice"),
+        });
+        return None;
+    }
+    Some(id)
+}
+
+fn validate_sources(
+    raw: Vec<RawSource>,
+    base_dir: &Path,
+    problems: &mut Vec<Problem>,
+) -> Vec<SourceConfig> {
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for (i, source) in raw.into_iter().enumerate() {
+        let path = format!("sources[{i}]");
+        let id = check_id(source.id, &path, &mut seen, problems);
+        let kind = match source.kind.as_deref() {
+            None => {
+                problems.push(Problem {
+                    path: format!("{path}.kind"),
+                    message: "missing".into(),
+                });
+                None
+            }
+            Some(name) => SourceKind::from_name(name).or_else(|| {
+                let known: Vec<&str> = SourceKind::ALL.iter().map(|k| k.name()).collect();
+                problems.push(Problem {
+                    path: format!("{path}.kind"),
+                    message: format!("unknown kind {name:?}; known kinds: {}", known.join(", ")),
+                });
+                None
+            }),
+        };
+        let location = match source.url.as_deref() {
+            None => {
+                problems.push(Problem {
+                    path: format!("{path}.url"),
+                    message: "missing".into(),
+                });
+                None
+            }
+            Some(url) => parse_location(url, base_dir)
+                .map_err(|message| {
+                    problems.push(Problem {
+                        path: format!("{path}.url"),
+                        message,
+                    })
+                })
+                .ok(),
+        };
+        let every = match source.every.as_deref() {
+            None => Some(DEFAULT_EVERY),
+            Some(text) => match humantime::parse_duration(text) {
+                Ok(d) if d >= MIN_EVERY => Some(d),
+                Ok(_) => {
+                    problems.push(Problem {
+                        path: format!("{path}.every"),
+                        message: format!("{text:?} is shorter than the minimum of 1m"),
+                    });
+                    None
+                }
+                Err(e) => {
+                    problems.push(Problem {
+                        path: format!("{path}.every"),
+                        message: format!(
+                            "{text:?} is not a duration such as \"30m\" or \"1h\": {e}"
+                        ),
+                    });
+                    None
+                }
+            },
+        };
+        if let (Some(id), Some(kind), Some(location), Some(every), Some(url)) =
+            (id, kind, location, every, source.url)
+        {
+            out.push(SourceConfig {
+                id,
+                kind,
+                url,
+                location,
+                every,
+            });
+        }
+    }
+    out
+}
+
+/// `http://` and `https://` URLs, or `file://` paths: `file:///abs/path` is absolute,
+/// `file://rel/path` resolves against the config file's folder.
+fn parse_location(text: &str, base_dir: &Path) -> Result<Location, String> {
+    if let Some(path) = text.strip_prefix("file://") {
+        if path.is_empty() {
+            return Err(format!("{text:?} names no file"));
+        }
+        let path = Path::new(path);
+        return Ok(Location::File(if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            base_dir.join(path)
+        }));
+    }
+    match url::Url::parse(text) {
+        Ok(u) if (u.scheme() == "http" || u.scheme() == "https") && u.host_str().is_some() => {
+            Ok(Location::Http(u))
+        }
+        Ok(u) => Err(format!(
+            "{text:?}: scheme {:?} is not http, https or file",
+            u.scheme()
+        )),
+        Err(e) => Err(format!("{text:?} is not a URL: {e}")),
+    }
+}
+
+fn validate_topics(raw: Vec<RawTopic>, problems: &mut Vec<Problem>) -> Vec<TopicConfig> {
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for (i, topic) in raw.into_iter().enumerate() {
+        let path = format!("topics[{i}]");
+        let id = check_id(topic.id, &path, &mut seen, problems);
+        let label = id
+            .as_deref()
+            .map(|id| format!("{path} ({id})"))
+            .unwrap_or(path.clone());
+        let query = match topic.query {
+            None => {
+                problems.push(Problem {
+                    path: format!("{label}.query"),
+                    message: "missing; write `*` to match every paper".into(),
+                });
+                None
+            }
+            Some(text) => match Query::parse(&text) {
+                Ok(q) => Some((text, q)),
+                Err(e) => {
+                    problems.push(Problem {
+                        path: format!("{label}.query"),
+                        message: format!("{e} in {text:?}"),
+                    });
+                    None
+                }
+            },
+        };
+        if let (Some(id), Some((query_text, query))) = (id, query) {
+            out.push(TopicConfig {
+                title: topic
+                    .title
+                    .filter(|t| !t.trim().is_empty())
+                    .unwrap_or_else(|| id.clone()),
+                id,
+                query_text,
+                query,
+            });
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, Path::new("/etc/paperboy"), "test.toml")
+    }
+
+    #[test]
+    fn a_full_config_validates() {
+        let config = parse(
+            r#"
+            [server]
+            listen = "127.0.0.1:9000"
+            base_url = "https://papers.example.org/"
+            [store]
+            path = "data/x.sled"
+            [[sources]]
+            id = "arxiv-cs-lg"
+            kind = "feed"
+            url = "https://rss.arxiv.org/rss/cs.LG"
+            every = "30m"
+            [[sources]]
+            id = "local"
+            kind = "feed"
+            url = "file://../feeds/x.xml"
+            [[topics]]
+            id = "generalization"
+            title = "Generalization"
+            query = 'generaliz* OR "out-of-distribution"'
+            "#,
+        )
+        .expect("valid");
+        assert_eq!(config.server.listen.port(), 9000);
+        assert_eq!(config.server.base_url, "https://papers.example.org");
+        assert_eq!(config.store.path, Path::new("/etc/paperboy/data/x.sled"));
+        assert_eq!(config.sources[0].every, Duration::from_secs(1800));
+        assert_eq!(config.sources[1].every, DEFAULT_EVERY);
+        assert_eq!(
+            config.sources[1].location,
+            Location::File(PathBuf::from("/etc/paperboy/../feeds/x.xml"))
+        );
+        assert_eq!(config.topics[0].title, "Generalization");
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_path() {
+        let err = parse(
+            r#"
+            [server]
+            listen = "nope"
+            [[sources]]
+            id = "Bad_Id"
+            kind = "gopher"
+            url = "ftp://x"
+            every = "5s"
+            [[sources]]
+            id = "dup"
+            kind = "feed"
+            url = "https://a.example/feed"
+            [[sources]]
+            id = "dup"
+            kind = "feed"
+            [[topics]]
+            id = "t"
+            query = "a OR"
+            "#,
+        )
+        .expect_err("invalid");
+        let ConfigError::Invalid { problems, .. } = err else {
+            panic!("expected problems, got {err}")
+        };
+        let paths: Vec<&str> = problems.iter().map(|p| p.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            vec![
+                "server.listen",
+                "sources[0].id",
+                "sources[0].kind",
+                "sources[0].url",
+                "sources[0].every",
+                "sources[2].id",
+                "sources[2].url",
+                "topics[0] (t).query"
+            ]
+        );
+        assert!(
+            problems[7].message.contains("at position 5"),
+            "{}",
+            problems[7]
+        );
+    }
+
+    #[test]
+    fn unknown_keys_are_errors() {
+        let err = parse("[server]\nlisten = \"127.0.0.1:1\"\nport = 3\n").expect_err("unknown key");
+        assert!(err.to_string().contains("port"), "{err}");
+    }
+
+    #[test]
+    fn fingerprint_changes_with_queries_only() {
+        let a = parse("[[topics]]\nid = \"a\"\nquery = \"x\"\n").unwrap();
+        let b = parse("[[topics]]\nid = \"a\"\ntitle = \"A\"\nquery = \"x\"\n").unwrap();
+        let c = parse("[[topics]]\nid = \"a\"\nquery = \"y\"\n").unwrap();
+        assert_eq!(a.topics_fingerprint(), b.topics_fingerprint());
+        assert_ne!(a.topics_fingerprint(), c.topics_fingerprint());
+    }
+}

@@ -1,0 +1,214 @@
+//! Fetching a source's bytes over HTTP(S) or from a file: timeouts, a cap on the body, gzip,
+//! a `User-Agent` naming paperboy, and conditional requests with the validators the server
+//! sent last time. IO only; parsing is the adapters' job.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use reqwest::header::{CONTENT_TYPE, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED};
+use reqwest::StatusCode;
+
+use crate::config::Location;
+
+/// How long connecting may take.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a whole fetch may take, body included.
+pub const FETCH_TIMEOUT: Duration = Duration::from_secs(60);
+/// The largest body accepted (after decompression).
+pub const MAX_BODY_BYTES: usize = 20 * 1024 * 1024;
+/// Who paperboy says it is.
+pub const USER_AGENT: &str = concat!(
+    "paperboy/",
+    env!("CARGO_PKG_VERSION"),
+    " (research paper feed aggregator; +https://crates.io/crates/paperboy)"
+);
+
+/// The validators from the last successful fetch, sent back exactly as received.
+#[derive(Debug, Clone, Default)]
+pub struct Validators {
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+}
+
+/// What a fetch brought back.
+#[derive(Debug)]
+pub enum Fetched {
+    /// `304 Not Modified`: nothing to do.
+    NotModified,
+    /// A body, with the validators to send next time.
+    Body {
+        bytes: Vec<u8>,
+        validators: Validators,
+        content_type: Option<String>,
+    },
+}
+
+/// Why a fetch failed. Messages name the URL or path.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FetchError {
+    /// The server answered with a status other than 2xx or 304.
+    #[error("HTTP {status} from {url}")]
+    Status { url: String, status: StatusCode },
+    /// The request failed: DNS, connection, TLS, timeout, or a broken body.
+    #[error("request to {url} failed: {reason}")]
+    Request { url: String, reason: String },
+    /// The body was larger than the cap.
+    #[error("body from {url} is larger than {limit} bytes")]
+    TooLarge { url: String, limit: usize },
+    /// A `file://` source could not be read.
+    #[error("cannot read {}: {source}", path.display())]
+    File {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The HTTP client could not be built (no TLS roots, for instance).
+    #[error("cannot build the HTTP client: {0}")]
+    Client(String),
+}
+
+/// Fetches sources; cheap to clone and share.
+#[derive(Debug, Clone)]
+pub struct Fetcher {
+    client: reqwest::Client,
+    max_body: usize,
+}
+
+impl Fetcher {
+    /// A fetcher with the default timeouts and body cap.
+    pub fn new() -> Result<Self, FetchError> {
+        Self::with_limits(CONNECT_TIMEOUT, FETCH_TIMEOUT, MAX_BODY_BYTES)
+    }
+
+    /// A fetcher with explicit limits.
+    pub fn with_limits(
+        connect: Duration,
+        total: Duration,
+        max_body: usize,
+    ) -> Result<Self, FetchError> {
+        let client = reqwest::Client::builder()
+            .user_agent(USER_AGENT)
+            .connect_timeout(connect)
+            .timeout(total)
+            .gzip(true)
+            .redirect(reqwest::redirect::Policy::limited(5))
+            .build()
+            .map_err(|e| FetchError::Client(e.to_string()))?;
+        Ok(Fetcher { client, max_body })
+    }
+
+    /// Fetches a source, conditionally when validators are given.
+    pub async fn fetch(
+        &self,
+        location: &Location,
+        validators: &Validators,
+    ) -> Result<Fetched, FetchError> {
+        match location {
+            Location::File(path) => self.read_file(path).await,
+            Location::Http(url) => self.get(url, validators).await,
+        }
+    }
+
+    async fn read_file(&self, path: &std::path::Path) -> Result<Fetched, FetchError> {
+        let file_err = |source| FetchError::File {
+            path: path.to_path_buf(),
+            source,
+        };
+        let len = tokio::fs::metadata(path).await.map_err(file_err)?.len();
+        if len > self.max_body as u64 {
+            return Err(FetchError::TooLarge {
+                url: format!("file://{}", path.display()),
+                limit: self.max_body,
+            });
+        }
+        let bytes = tokio::fs::read(path).await.map_err(file_err)?;
+        Ok(Fetched::Body {
+            bytes,
+            validators: Validators::default(),
+            content_type: None,
+        })
+    }
+
+    async fn get(&self, url: &url::Url, validators: &Validators) -> Result<Fetched, FetchError> {
+        let request_err = |e: reqwest::Error| FetchError::Request {
+            url: url.to_string(),
+            reason: describe(&e),
+        };
+        let mut request = self.client.get(url.as_str());
+        if let Some(etag) = &validators.etag {
+            request = request.header(IF_NONE_MATCH, etag);
+        }
+        if let Some(last_modified) = &validators.last_modified {
+            request = request.header(IF_MODIFIED_SINCE, last_modified);
+        }
+        let mut response = request.send().await.map_err(request_err)?;
+        let status = response.status();
+        if status == StatusCode::NOT_MODIFIED {
+            return Ok(Fetched::NotModified);
+        }
+        if !status.is_success() {
+            return Err(FetchError::Status {
+                url: url.to_string(),
+                status,
+            });
+        }
+        let header = |name| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v: &reqwest::header::HeaderValue| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let validators = Validators {
+            etag: header(ETAG),
+            last_modified: header(LAST_MODIFIED),
+        };
+        let content_type = header(CONTENT_TYPE);
+        if response
+            .content_length()
+            .is_some_and(|n| n > self.max_body as u64)
+        {
+            return Err(FetchError::TooLarge {
+                url: url.to_string(),
+                limit: self.max_body,
+            });
+        }
+        let mut bytes = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(request_err)? {
+            if bytes.len() + chunk.len() > self.max_body {
+                return Err(FetchError::TooLarge {
+                    url: url.to_string(),
+                    limit: self.max_body,
+                });
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        Ok(Fetched::Body {
+            bytes,
+            validators,
+            content_type,
+        })
+    }
+}
+
+/// reqwest's top-level message hides the cause ("error sending request"); name it.
+fn describe(error: &reqwest::Error) -> String {
+    let mut message = if error.is_timeout() {
+        "timed out".to_string()
+    } else if error.is_connect() {
+        "could not connect".to_string()
+    } else {
+        error.to_string()
+    };
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = cause.source();
+    }
+    message
+}

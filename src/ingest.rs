@@ -1,0 +1,185 @@
+//! The ingest orchestrator: for each source, fetch (IO), parse and normalize (pure, on a
+//! blocking thread), then merge, tag and store as one atomic batch. A failing source is
+//! recorded in its state and never stops the others.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use futures_util::stream::{self, StreamExt};
+
+use crate::config::{Config, SourceConfig};
+use crate::fetch::{Fetched, Fetcher, Validators};
+use crate::model::{FetchResult, SourceState};
+use crate::pipeline::tag::Tagger;
+use crate::sources::SourceContext;
+use crate::store::{PaperStore, StoreError};
+
+/// How many sources one pass fetches at once.
+pub const CONCURRENT_FETCHES: usize = 4;
+
+/// The outcome of polling one source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceReport {
+    pub source_id: String,
+    pub result: FetchResult,
+}
+
+impl std::fmt::Display for SourceReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.source_id, self.result)
+    }
+}
+
+/// Polls sources into a store.
+#[derive(Clone)]
+pub struct Ingestor {
+    config: Arc<Config>,
+    store: Arc<PaperStore>,
+    fetcher: Fetcher,
+    tagger: Arc<Tagger>,
+}
+
+impl Ingestor {
+    pub fn new(config: Arc<Config>, store: Arc<PaperStore>, fetcher: Fetcher) -> Self {
+        let tagger = Arc::new(config.tagger());
+        Ingestor {
+            config,
+            store,
+            fetcher,
+            tagger,
+        }
+    }
+
+    /// Re-tags every stored paper if the configured topics changed since the index was built.
+    pub async fn retag_if_changed(&self) -> Result<Option<usize>, StoreError> {
+        let store = self.store.clone();
+        let tagger = self.tagger.clone();
+        let fingerprint = self.config.topics_fingerprint();
+        blocking(move || store.retag_if_changed(&tagger, &fingerprint)).await
+    }
+
+    /// One pass over every source, a few at a time; reports come in config order. Fails only
+    /// when the store does.
+    pub async fn ingest_all(&self) -> Result<Vec<SourceReport>, StoreError> {
+        let reports: Vec<Result<SourceReport, StoreError>> =
+            stream::iter(self.config.sources.iter())
+                .map(|source| self.poll(source))
+                .buffered(CONCURRENT_FETCHES)
+                .collect()
+                .await;
+        reports.into_iter().collect()
+    }
+
+    /// Fetches, parses and stores one source, recording the outcome in its state.
+    pub async fn poll(&self, source: &SourceConfig) -> Result<SourceReport, StoreError> {
+        let mut state = {
+            let store = self.store.clone();
+            let id = source.id.clone();
+            blocking(move || store.source_state(&id)).await?
+        };
+        if state.url.as_deref() != Some(source.url.as_str()) {
+            // A new URL: the old validators belong to another document.
+            state.etag = None;
+            state.last_modified = None;
+            state.url = Some(source.url.clone());
+        }
+        state.last_fetch = Some(Utc::now());
+        let validators = Validators {
+            etag: state.etag.clone(),
+            last_modified: state.last_modified.clone(),
+        };
+        let result = match self.fetcher.fetch(&source.location, &validators).await {
+            Ok(Fetched::NotModified) => Ok(FetchResult::NotModified),
+            Ok(Fetched::Body {
+                bytes, validators, ..
+            }) => {
+                self.store_body(source, bytes, validators, &mut state)
+                    .await?
+            }
+            Err(e) => Err(e.to_string()),
+        };
+        let result = match result {
+            Ok(FetchResult::NotModified) => {
+                state.failures_in_row = 0;
+                state.last_result = Some(FetchResult::NotModified);
+                self.save_state(&source.id, state).await?;
+                FetchResult::NotModified
+            }
+            Ok(stored) => stored,
+            Err(error) => {
+                tracing::warn!(source = %source.id, %error, "fetch failed");
+                state.failures_in_row = state.failures_in_row.saturating_add(1);
+                let result = FetchResult::Failed { error };
+                state.last_result = Some(result.clone());
+                self.save_state(&source.id, state).await?;
+                result
+            }
+        };
+        Ok(SourceReport {
+            source_id: source.id.clone(),
+            result,
+        })
+    }
+
+    /// Parses a body and stores its papers with the source's new state in one commit. The
+    /// inner `Err` is a parse failure to report for this source.
+    async fn store_body(
+        &self,
+        source: &SourceConfig,
+        bytes: Vec<u8>,
+        validators: Validators,
+        state: &mut SourceState,
+    ) -> Result<Result<FetchResult, String>, StoreError> {
+        let adapter = source.kind.adapter();
+        let id = source.id.clone();
+        let url = source.url.clone();
+        let parsed = blocking(move || {
+            let ctx = SourceContext {
+                source_id: &id,
+                url: &url,
+            };
+            Ok::<_, StoreError>(adapter(&bytes, &ctx))
+        })
+        .await?;
+        let papers = match parsed {
+            Ok(papers) => papers,
+            Err(e) => return Ok(Err(format!("{e} (from {})", source.url))),
+        };
+        let mut next = state.clone();
+        next.etag = validators.etag;
+        next.last_modified = validators.last_modified;
+        next.failures_in_row = 0;
+        let store = self.store.clone();
+        let tagger = self.tagger.clone();
+        let id = source.id.clone();
+        let counts =
+            blocking(move || store.apply_batch(&id, &papers, &tagger, next, Utc::now())).await?;
+        Ok(Ok(FetchResult::Stored {
+            new: counts.new,
+            updated: counts.updated,
+            unchanged: counts.unchanged,
+        }))
+    }
+
+    async fn save_state(&self, source_id: &str, state: SourceState) -> Result<(), StoreError> {
+        let store = self.store.clone();
+        let id = source_id.to_string();
+        blocking(move || store.put_source_state(&id, &state)).await
+    }
+
+    /// Makes everything stored so far durable.
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        let store = self.store.clone();
+        blocking(move || store.flush()).await
+    }
+}
+
+/// Runs store work on tokio's blocking pool.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(result) => result,
+        Err(join) => std::panic::resume_unwind(join.into_panic()),
+    }
+}

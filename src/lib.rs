@@ -1,0 +1,15 @@
+//! paperboy: turns the daily flood of new research papers into one feed per research topic.
+//!
+//! The pipeline runs one way: config → fetch (IO) → parse + normalize (pure) → identify +
+//! merge (pure) → tag (pure) → store (IO) → query → render (pure) → serve (IO). The pure core
+//! lives in [`pipeline`] and [`sources`]; IO is in [`fetch`], [`store`], [`ingest`] and
+//! [`server`].
+
+pub mod config;
+pub mod fetch;
+pub mod ingest;
+pub mod model;
+pub mod pipeline;
+pub mod server;
+pub mod sources;
+pub mod store;

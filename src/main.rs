@@ -1,0 +1,132 @@
+//! The `paperboy` command line: parses arguments, runs a command from the library, and maps
+//! errors to exit codes. No logic of its own.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use paperboy::config::{Config, ConfigError, DEFAULT_CONFIG_PATH};
+use paperboy::fetch::Fetcher;
+use paperboy::ingest::Ingestor;
+use paperboy::server;
+use paperboy::store::PaperStore;
+
+/// Exit codes scripts can rely on.
+#[repr(u8)]
+enum Exit {
+    Ok = 0,
+    /// Something at run time failed (the store, the listening socket).
+    Failure = 1,
+    /// The config is missing or invalid.
+    Config = 2,
+}
+
+#[derive(Parser)]
+#[command(
+    name = "paperboy",
+    version,
+    about = "One feed per research topic, from many paper sources"
+)]
+struct Cli {
+    /// The config file.
+    #[arg(long, global = true, env = "PAPERBOY_CONFIG", default_value = DEFAULT_CONFIG_PATH)]
+    config: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Validate the config and print every problem.
+    Check,
+    /// Fetch every source once, store and tag what is new, print one line per source.
+    Ingest,
+    /// Serve the topic feeds and poll the sources in the background.
+    Serve {
+        /// Listen here instead of `server.listen`.
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let cli = Cli::parse();
+    let config = match Config::from_file(&cli.config) {
+        Ok(config) => Arc::new(config),
+        Err(e) => {
+            eprintln!("{e}");
+            if matches!(e, ConfigError::Read { .. }) {
+                eprintln!("(set the config with --config PATH or PAPERBOY_CONFIG)");
+            }
+            return ExitCode::from(Exit::Config as u8);
+        }
+    };
+    let result = match cli.command {
+        Command::Check => {
+            println!(
+                "{}: ok ({} sources, {} topics)",
+                cli.config.display(),
+                config.sources.len(),
+                config.topics.len()
+            );
+            Ok(())
+        }
+        Command::Ingest => runtime().and_then(|rt| rt.block_on(ingest(config))),
+        Command::Serve { listen } => runtime().and_then(|rt| rt.block_on(serve(config, listen))),
+    };
+    match result {
+        Ok(()) => ExitCode::from(Exit::Ok as u8),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(Exit::Failure as u8)
+        }
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+fn open(config: &Arc<Config>) -> anyhow::Result<(Arc<PaperStore>, Ingestor)> {
+    let store = Arc::new(PaperStore::open(&config.store.path)?);
+    let fetcher = Fetcher::new()?;
+    let ingestor = Ingestor::new(config.clone(), store.clone(), fetcher);
+    Ok((store, ingestor))
+}
+
+async fn ingest(config: Arc<Config>) -> anyhow::Result<()> {
+    let (_store, ingestor) = open(&config)?;
+    if let Some(changed) = ingestor.retag_if_changed().await? {
+        eprintln!("topics changed: re-tagged the store ({changed} papers changed topics)");
+    }
+    let reports = ingestor.ingest_all().await?;
+    ingestor.flush().await?;
+    for report in reports {
+        println!("{report}");
+    }
+    Ok(())
+}
+
+async fn serve(config: Arc<Config>, listen: Option<SocketAddr>) -> anyhow::Result<()> {
+    let (store, ingestor) = open(&config)?;
+    if let Some(changed) = ingestor.retag_if_changed().await? {
+        tracing::info!(changed, "topics changed: re-tagged the store");
+    }
+    let listener = server::bind(listen.unwrap_or(config.server.listen)).await?;
+    server::serve(config, store, ingestor, listener, server::shutdown_signal()).await?;
+    Ok(())
+}

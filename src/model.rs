@@ -1,0 +1,185 @@
+//! The paper model every stage shares: what a source says about a paper, and what the store
+//! keeps. Plain data only; no IO and no behaviour beyond small accessors.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// One author of a paper, as a source names them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Author {
+    /// The display name, e.g. `Geoffrey E. Hinton`.
+    pub name: String,
+    /// An affiliation when the source gives one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub affiliation: Option<String>,
+}
+
+impl Author {
+    /// An author known only by name.
+    pub fn named(name: impl Into<String>) -> Self {
+        Author {
+            name: name.into(),
+            affiliation: None,
+        }
+    }
+}
+
+/// What a link points at, so renderers can pick the right one for each slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LinkKind {
+    /// The paper's landing page (an arXiv abstract page, a journal article page).
+    Page,
+    /// The full text as PDF.
+    Pdf,
+    /// The DOI resolver link.
+    Doi,
+    /// Anything else the source linked (code, project page, discussion).
+    Related,
+}
+
+/// A link from a paper to somewhere.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Link {
+    pub kind: LinkKind,
+    pub href: String,
+    /// A media type when the source gave one (`application/pdf`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media_type: Option<String>,
+}
+
+/// Everything that identifies a paper, in priority order (see [`crate::pipeline::identity`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identifiers {
+    /// The arXiv id without version, e.g. `2604.21952` or `hep-th/9901001`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arxiv: Option<String>,
+    /// The DOI, lower-cased, without `doi:` or resolver prefix.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub doi: Option<String>,
+    /// The normalized link to the paper's page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
+    /// The id the source gave the entry, scoped by source (`<source>:<id>`), or one derived
+    /// deterministically from the title when the entry has neither id nor link.
+    pub entry: String,
+}
+
+/// A paper as normalized from one source, or as merged from several.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Paper {
+    pub ids: Identifiers,
+    /// The version a source last reported (arXiv `v2` is `Some(2)`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<u32>,
+    pub title: String,
+    pub authors: Vec<Author>,
+    /// The abstract as plain text (HTML removed, whitespace collapsed).
+    #[serde(rename = "abstract")]
+    pub abstract_text: String,
+    pub links: Vec<Link>,
+    /// Subject categories, primary first when a source knows it.
+    pub categories: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated: Option<DateTime<Utc>>,
+    /// Ids of the configured sources this paper was seen in.
+    pub sources: BTreeSet<String>,
+}
+
+impl Paper {
+    /// The first link of the given kind.
+    pub fn link(&self, kind: LinkKind) -> Option<&Link> {
+        self.links.iter().find(|l| l.kind == kind)
+    }
+}
+
+/// A paper as the store keeps it: the merged paper plus what paperboy assigned to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredPaper {
+    /// The store key: the highest-priority identifier when the paper was first seen.
+    pub key: String,
+    /// The Atom/RSS/JSON entry id, assigned once and never changed.
+    pub entry_id: String,
+    /// When paperboy first stored the paper.
+    pub first_seen: DateTime<Utc>,
+    /// Ids of the topics whose query matches the paper, sorted.
+    pub topics: Vec<String>,
+    /// Every identifier any source gave this paper (`arxiv:…`, `doi:…`, `url:…`, `entry:…`);
+    /// each leads back to it.
+    #[serde(default)]
+    pub aliases: BTreeSet<String>,
+    pub paper: Paper,
+}
+
+impl StoredPaper {
+    /// The date feeds sort by and show as the entry's `updated`: the newest date any source
+    /// gave, or when none did, the moment paperboy first saw the paper.
+    pub fn updated(&self) -> DateTime<Utc> {
+        self.paper
+            .updated
+            .or(self.paper.published)
+            .unwrap_or(self.first_seen)
+    }
+
+    /// The entry's `published`: the oldest date known.
+    pub fn published(&self) -> DateTime<Utc> {
+        self.paper
+            .published
+            .or(self.paper.updated)
+            .unwrap_or(self.first_seen)
+    }
+}
+
+/// The outcome of the last fetch of a source, as shown on `/` and by `ingest`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "kebab-case")]
+pub enum FetchResult {
+    /// The source answered with a feed that was stored.
+    Stored {
+        new: usize,
+        updated: usize,
+        unchanged: usize,
+    },
+    /// The source answered `304 Not Modified`.
+    NotModified,
+    /// The fetch or the parse failed.
+    Failed { error: String },
+}
+
+impl std::fmt::Display for FetchResult {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FetchResult::Stored {
+                new,
+                updated,
+                unchanged,
+            } => write!(f, "{new} new, {updated} updated, {unchanged} unchanged"),
+            FetchResult::NotModified => f.write_str("not modified"),
+            FetchResult::Failed { error } => write!(f, "error: {error}"),
+        }
+    }
+}
+
+/// What paperboy remembers about a source between fetches.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceState {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_fetch: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_result: Option<FetchResult>,
+    /// The `ETag` exactly as the server last sent it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+    /// The `Last-Modified` exactly as the server last sent it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_modified: Option<String>,
+    /// The URL the validators belong to, so a changed URL in the config starts afresh.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(default)]
+    pub failures_in_row: u32,
+}

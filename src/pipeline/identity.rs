@@ -1,0 +1,311 @@
+//! Paper identity: finding arXiv ids and DOIs in what a source says, normalizing links, and
+//! choosing the identifiers under which one paper is known. Pure functions only.
+//!
+//! Priority: the arXiv id (without version) first, then the DOI, then the normalized link, then
+//! the source's own entry id. A paper is stored under its highest-priority identifier at the
+//! time it is first seen and is findable under every identifier any source gave it.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+use sha2::{Digest, Sha256};
+use url::Url;
+
+use crate::model::Identifiers;
+
+/// New-style (`2604.21952v2`) and old-style (`hep-th/9901001v1`, `math.GT/0309136`) arXiv ids,
+/// with an optional version.
+static ARXIV_ID: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(?:arXiv:)?(\d{4}\.\d{4,5}|[a-z][a-z-]*(?:\.[A-Za-z]{2})?/\d{7})(?:v(\d+))?$")
+        .expect("static regex")
+});
+
+/// A DOI: `10.<registrant>/<suffix>`.
+static DOI: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^10\.\d{4,9}/\S+$").expect("static regex"));
+
+/// An arXiv id and the version it carried, if any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArxivRef {
+    pub id: String,
+    pub version: Option<u32>,
+}
+
+/// Parses a bare arXiv id such as `2604.21952v1`, `arXiv:2604.21952` or `hep-th/9901001`.
+pub fn parse_arxiv_id(text: &str) -> Option<ArxivRef> {
+    let text = text.trim();
+    let caps = ARXIV_ID.captures(text)?;
+    Some(ArxivRef {
+        id: caps[1].to_string(),
+        version: caps.get(2).and_then(|v| v.as_str().parse().ok()),
+    })
+}
+
+/// Finds an arXiv id in a URL, a guid or an identifier: `arxiv.org/abs/<id>`,
+/// `arxiv.org/pdf/<id>[.pdf]`, `huggingface.co/papers/<id>`, `oai:arXiv.org:<id>`, arXiv's DOI
+/// `10.48550/arXiv.<id>`, or a bare new-style id as the last segment of a URL path.
+pub fn find_arxiv_id(text: &str) -> Option<ArxivRef> {
+    let text = text.trim();
+    if let Some(rest) = strip_prefix_ci(text, "oai:arxiv.org:") {
+        return parse_arxiv_id(rest);
+    }
+    if let Some(doi) = find_doi(text) {
+        return arxiv_from_doi(&doi);
+    }
+    if let Some(found) = parse_arxiv_id(text) {
+        return Some(found);
+    }
+    let url = Url::parse(text).ok()?;
+    let host = url.host_str()?.to_ascii_lowercase();
+    let path = url.path().trim_end_matches('/');
+    let host = host.strip_prefix("www.").unwrap_or(&host);
+    if host == "arxiv.org" || host == "export.arxiv.org" || host.ends_with(".arxiv.org") {
+        for prefix in ["/abs/", "/pdf/", "/html/", "/format/"] {
+            if let Some(rest) = path.strip_prefix(prefix) {
+                return parse_arxiv_id(rest.trim_end_matches(".pdf"));
+            }
+        }
+        return None;
+    }
+    if host == "huggingface.co" {
+        return path.strip_prefix("/papers/").and_then(parse_arxiv_id);
+    }
+    // A bare new-style id as the last path segment (e.g. a third-party paper feed).
+    let last = path.rsplit('/').next()?;
+    parse_arxiv_id(last).filter(|r| !r.id.contains('/'))
+}
+
+/// The arXiv id behind arXiv's own DOI `10.48550/arXiv.<id>`.
+pub fn arxiv_from_doi(doi: &str) -> Option<ArxivRef> {
+    let rest = strip_prefix_ci(doi, "10.48550/arxiv.")?;
+    parse_arxiv_id(rest)
+}
+
+/// Finds a DOI in a resolver URL (`https://doi.org/…`, `dx.doi.org`), a `doi:` prefix or a bare
+/// DOI, and returns it lower-cased.
+pub fn find_doi(text: &str) -> Option<String> {
+    let text = text.trim();
+    let candidate = if let Some(rest) = strip_prefix_ci(text, "doi:") {
+        rest.trim()
+    } else if let Ok(url) = Url::parse(text) {
+        let host = url.host_str()?.to_ascii_lowercase();
+        if host != "doi.org" && host != "dx.doi.org" && host != "www.doi.org" {
+            return None;
+        }
+        let path = url.path().trim_start_matches('/');
+        return percent_decode(path)
+            .filter(|d| DOI.is_match(d))
+            .map(|d| d.to_lowercase());
+    } else {
+        text
+    };
+    DOI.is_match(candidate).then(|| candidate.to_lowercase())
+}
+
+/// Normalizes a link so the same page reached two ways compares equal: `https`, lower-case
+/// host without `www.`, no default port, no fragment, no tracking parameters (`utm_*`,
+/// `rss`), no trailing slash. Returns `None` for text that is not an absolute http(s) URL.
+pub fn normalize_link(link: &str) -> Option<String> {
+    let mut url = Url::parse(link.trim()).ok()?;
+    if url.scheme() != "http" && url.scheme() != "https" {
+        return None;
+    }
+    url.set_scheme("https").ok()?;
+    let host = url.host_str()?.to_ascii_lowercase();
+    let host = host.strip_prefix("www.").unwrap_or(&host).to_string();
+    url.set_host(Some(&host)).ok()?;
+    url.set_port(None).ok()?;
+    url.set_fragment(None);
+    let kept: Vec<(String, String)> = url
+        .query_pairs()
+        .filter(|(k, _)| !k.starts_with("utm_") && k != "rss")
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    if kept.is_empty() {
+        url.set_query(None);
+    } else {
+        url.query_pairs_mut().clear().extend_pairs(kept);
+    }
+    let mut out = url.to_string();
+    if out.ends_with('/') && url.path() != "/" {
+        out.pop();
+    }
+    Some(out)
+}
+
+/// Every identifier a paper is known by, highest priority first, as store keys
+/// (`arxiv:…`, `doi:…`, `url:…`, `entry:…`).
+pub fn identifiers(ids: &Identifiers) -> Vec<String> {
+    let mut out = Vec::with_capacity(4);
+    if let Some(arxiv) = &ids.arxiv {
+        out.push(format!("arxiv:{arxiv}"));
+    }
+    if let Some(doi) = &ids.doi {
+        out.push(format!("doi:{doi}"));
+    }
+    if let Some(link) = &ids.link {
+        out.push(format!("url:{link}"));
+    }
+    out.push(format!("entry:{}", ids.entry));
+    out
+}
+
+/// The entry id a paper's feed entries carry, chosen once when the paper is first stored. It
+/// depends only on the paper's identifiers, never on `base_url` or on the time.
+pub fn entry_id(ids: &Identifiers) -> String {
+    if let Some(arxiv) = &ids.arxiv {
+        format!("https://arxiv.org/abs/{arxiv}")
+    } else if let Some(doi) = &ids.doi {
+        format!("https://doi.org/{doi}")
+    } else if let Some(link) = &ids.link {
+        link.clone()
+    } else {
+        format!("urn:paperboy:entry:{}", short_hash(&ids.entry))
+    }
+}
+
+/// A short, stable hex digest of text (the first 16 bytes of SHA-256).
+pub fn short_hash(text: &str) -> String {
+    let digest = Sha256::digest(text.as_bytes());
+    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn strip_prefix_ci<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
+    let head = text.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| &text[prefix.len()..])
+}
+
+fn percent_decode(text: &str) -> Option<String> {
+    url::form_urlencoded::parse(format!("x={}", text.replace('+', "%2B")).as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arxiv_ids_are_found_everywhere_sources_put_them() {
+        type Expected = Option<(&'static str, Option<u32>)>;
+        let cases: &[(&str, Expected)] = &[
+            ("oai:arXiv.org:2604.21952v1", Some(("2604.21952", Some(1)))),
+            (
+                "http://arxiv.org/abs/2606.13677v1",
+                Some(("2606.13677", Some(1))),
+            ),
+            (
+                "https://arxiv.org/abs/2604.21952",
+                Some(("2604.21952", None)),
+            ),
+            (
+                "https://arxiv.org/pdf/2604.21952v3.pdf",
+                Some(("2604.21952", Some(3))),
+            ),
+            (
+                "https://arxiv.org/pdf/2604.21952v3",
+                Some(("2604.21952", Some(3))),
+            ),
+            (
+                "http://arxiv.org/abs/hep-th/9901001v2",
+                Some(("hep-th/9901001", Some(2))),
+            ),
+            (
+                "https://huggingface.co/papers/2606.01234",
+                Some(("2606.01234", None)),
+            ),
+            (
+                "https://doi.org/10.48550/arXiv.2604.21952",
+                Some(("2604.21952", None)),
+            ),
+            ("10.48550/ARXIV.2604.21952", Some(("2604.21952", None))),
+            ("arXiv:1706.03762", Some(("1706.03762", None))),
+            (
+                "https://papers.example.org/p/2401.00001v2",
+                Some(("2401.00001", Some(2))),
+            ),
+            ("https://arxiv.org/list/cs.LG/new", None),
+            ("https://example.org/article/12345", None),
+            ("http://biorxiv.org/cgi/content/short/743294v1?rss=1", None),
+        ];
+        for (text, expected) in cases {
+            let found = find_arxiv_id(text).map(|r| (r.id, r.version));
+            let expected = expected.map(|(id, v)| (id.to_string(), v));
+            assert_eq!(found, expected, "for {text:?}");
+        }
+    }
+
+    #[test]
+    fn dois_are_normalized() {
+        let cases: &[(&str, Option<&str>)] = &[
+            ("doi:10.1101/746628", Some("10.1101/746628")),
+            (
+                "https://doi.org/10.1101/2023.12.16.571984",
+                Some("10.1101/2023.12.16.571984"),
+            ),
+            (
+                "http://dx.doi.org/10.1000/ABC%2Fdef",
+                Some("10.1000/abc/def"),
+            ),
+            (
+                "10.1038/S41586-020-2649-2",
+                Some("10.1038/s41586-020-2649-2"),
+            ),
+            ("https://example.org/10.1000/x", None),
+            ("not a doi", None),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(find_doi(text).as_deref(), *expected, "for {text:?}");
+        }
+    }
+
+    #[test]
+    fn links_normalize_to_one_form() {
+        let cases: &[(&str, Option<&str>)] = &[
+            (
+                "http://biorxiv.org/cgi/content/short/743294v1?rss=1",
+                Some("https://biorxiv.org/cgi/content/short/743294v1"),
+            ),
+            (
+                "HTTPS://WWW.Example.org:443/a/?utm_source=x#frag",
+                Some("https://example.org/a"),
+            ),
+            (
+                "https://example.org/?id=3",
+                Some("https://example.org/?id=3"),
+            ),
+            ("mailto:someone@example.org", None),
+            ("relative/path", None),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(normalize_link(text).as_deref(), *expected, "for {text:?}");
+        }
+    }
+
+    #[test]
+    fn identifiers_and_entry_ids_follow_priority() {
+        let ids = Identifiers {
+            arxiv: Some("2604.21952".into()),
+            doi: Some("10.1000/x".into()),
+            link: Some("https://arxiv.org/abs/2604.21952".into()),
+            entry: "src:oai:arXiv.org:2604.21952v1".into(),
+        };
+        assert_eq!(
+            identifiers(&ids),
+            vec![
+                "arxiv:2604.21952",
+                "doi:10.1000/x",
+                "url:https://arxiv.org/abs/2604.21952",
+                "entry:src:oai:arXiv.org:2604.21952v1"
+            ]
+        );
+        assert_eq!(entry_id(&ids), "https://arxiv.org/abs/2604.21952");
+        let bare = Identifiers {
+            entry: "journal:42".into(),
+            ..Default::default()
+        };
+        assert_eq!(entry_id(&bare), entry_id(&bare.clone()));
+        assert!(entry_id(&bare).starts_with("urn:paperboy:entry:"));
+    }
+}

@@ -1,0 +1,179 @@
+//! Normalization helpers every source adapter uses: author lists, arXiv listing descriptions,
+//! titles. Pure functions only; the adapters in `sources/` map their formats onto these.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use super::identity::{parse_arxiv_id, ArxivRef};
+use super::text::collapse_whitespace;
+
+/// The prefix arXiv's 2024 listing feeds put before the abstract:
+/// `arXiv:2604.21952v1 Announce Type: new \nAbstract: …`.
+static ARXIV_LISTING_PREFIX: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?s)^\s*arXiv:(\S+)\s+Announce Type:\s*([A-Za-z-]+)\s*Abstract:\s*")
+        .expect("static regex")
+});
+
+/// What an arXiv listing description carries besides the abstract.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArxivListing {
+    pub arxiv: ArxivRef,
+    /// `new`, `cross`, `replace` or `replace-cross`.
+    pub announce_type: String,
+}
+
+/// Splits an arXiv listing description into its id, announce type and the bare abstract.
+/// Text without the prefix comes back unchanged with `None`.
+pub fn split_arxiv_listing(description: &str) -> (Option<ArxivListing>, &str) {
+    let Some(caps) = ARXIV_LISTING_PREFIX.captures(description) else {
+        return (None, description);
+    };
+    let whole = caps.get(0).map_or(0, |m| m.end());
+    let listing = parse_arxiv_id(&caps[1]).map(|arxiv| ArxivListing {
+        arxiv,
+        announce_type: caps[2].to_ascii_lowercase(),
+    });
+    match listing {
+        Some(listing) => (Some(listing), &description[whole..]),
+        None => (None, description),
+    }
+}
+
+/// Splits an author string into names. Handles arXiv's comma-joined lists (`A, B, C`), a final
+/// `and`, affiliations in parentheses that themselves contain commas, and bioRxiv's
+/// `Last, F., Last, F. M.` form, where each surname is followed by its initials.
+pub fn split_authors(text: &str) -> Vec<String> {
+    let text = collapse_whitespace(text);
+    let pieces: Vec<String> = split_top_level(&text)
+        .into_iter()
+        .flat_map(|piece| split_final_and(&piece))
+        .map(|p| p.trim().to_string())
+        .filter(|p| !p.is_empty())
+        .collect();
+    // bioRxiv: every second piece is a run of initials.
+    if pieces.len() >= 2
+        && pieces.len() % 2 == 0
+        && pieces.iter().skip(1).step_by(2).all(|p| is_initials(p))
+    {
+        return pieces
+            .chunks(2)
+            .map(|pair| format!("{}, {}", pair[0], pair[1]))
+            .collect();
+    }
+    pieces
+}
+
+/// Splits on commas and semicolons outside parentheses and brackets.
+fn split_top_level(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut depth = 0usize;
+    let mut current = String::new();
+    for c in text.chars() {
+        match c {
+            '(' | '[' => {
+                depth += 1;
+                current.push(c);
+            }
+            ')' | ']' => {
+                depth = depth.saturating_sub(1);
+                current.push(c);
+            }
+            ',' | ';' if depth == 0 => out.push(std::mem::take(&mut current)),
+            _ => current.push(c),
+        }
+    }
+    out.push(current);
+    out
+}
+
+/// `B and C` → [`B`, `C`]; `and C` (after an Oxford comma) → [`C`].
+fn split_final_and(piece: &str) -> Vec<String> {
+    let trimmed = piece.trim();
+    if let Some(rest) = trimmed.strip_prefix("and ") {
+        return vec![rest.to_string()];
+    }
+    if !trimmed.contains('(') {
+        if let Some((a, b)) = trimmed.split_once(" and ") {
+            return vec![a.to_string(), b.to_string()];
+        }
+    }
+    vec![trimmed.to_string()]
+}
+
+/// `J.`, `A. B.`, `P.-L.`, `M. C.`: initials only.
+fn is_initials(piece: &str) -> bool {
+    piece.ends_with('.')
+        && piece
+            .split([' ', '-'])
+            .filter(|s| !s.is_empty())
+            .all(|part| {
+                let letters: Vec<char> = part.trim_end_matches('.').chars().collect();
+                !letters.is_empty()
+                    && letters.len() <= 2
+                    && letters[0].is_uppercase()
+                    && part.ends_with('.')
+            })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn author_strings_split_into_names() {
+        let cases: &[(&str, &[&str])] = &[
+            (
+                "Anamta Khan, Ratna Kandala,  Deepti, Sheza Munir",
+                &["Anamta Khan", "Ratna Kandala", "Deepti", "Sheza Munir"],
+            ),
+            (
+                " Kaur, M., Shukla, A., Bhati, K. K., Pandey, A. K. ",
+                &["Kaur, M.", "Shukla, A.", "Bhati, K. K.", "Pandey, A. K."],
+            ),
+            (
+                "LAPALU, N., Plaumann, P.-L., O'Connell, R. J.",
+                &["LAPALU, N.", "Plaumann, P.-L.", "O'Connell, R. J."],
+            ),
+            (
+                "Ann Lee (MIT, Cambridge), Bo Chen (ETH, Zurich)",
+                &["Ann Lee (MIT, Cambridge)", "Bo Chen (ETH, Zurich)"],
+            ),
+            (
+                "Ann Lee, Bo Chen, and Cy Dee",
+                &["Ann Lee", "Bo Chen", "Cy Dee"],
+            ),
+            ("Ann Lee and Bo Chen", &["Ann Lee", "Bo Chen"]),
+            ("Solo Author", &["Solo Author"]),
+            ("", &[]),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(split_authors(text), *expected, "for {text:?}");
+        }
+    }
+
+    #[test]
+    fn arxiv_listing_prefix_is_removed() {
+        let (listing, rest) = split_arxiv_listing(
+            "arXiv:2604.21952v1 Announce Type: new \nAbstract: This work presents",
+        );
+        let listing = listing.expect("listing");
+        assert_eq!(listing.arxiv.id, "2604.21952");
+        assert_eq!(listing.arxiv.version, Some(1));
+        assert_eq!(listing.announce_type, "new");
+        assert_eq!(rest, "This work presents");
+
+        let (listing, rest) =
+            split_arxiv_listing("arXiv:2401.00001v2 Announce Type: replace-cross Abstract: X");
+        assert_eq!(
+            listing.map(|l| l.announce_type).as_deref(),
+            Some("replace-cross")
+        );
+        assert_eq!(rest, "X");
+
+        assert_eq!(
+            split_arxiv_listing("Plain abstract."),
+            (None, "Plain abstract.")
+        );
+    }
+}

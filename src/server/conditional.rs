@@ -1,0 +1,96 @@
+//! HTTP conditional requests (RFC 9110 §13): whether a request's validators match the
+//! representation, so the server may answer `304 Not Modified`. Pure.
+
+use axum::http::header::{IF_MODIFIED_SINCE, IF_NONE_MATCH};
+use axum::http::HeaderMap;
+use chrono::{DateTime, Utc};
+
+/// Whether the request may be answered `304 Not Modified` for a representation with this
+/// strong `etag` (quoted) and `last_modified`. `If-None-Match` takes precedence; without it,
+/// `If-Modified-Since` at or after `last_modified` (to the second) matches.
+pub fn not_modified(headers: &HeaderMap, etag: &str, last_modified: DateTime<Utc>) -> bool {
+    if let Some(value) = headers.get(IF_NONE_MATCH) {
+        let Ok(value) = value.to_str() else {
+            return false;
+        };
+        // Weak comparison (§13.1.2): a W/ prefix on the client's tag does not matter.
+        return value
+            .split(',')
+            .map(str::trim)
+            .any(|tag| tag == "*" || tag.trim_start_matches("W/") == etag);
+    }
+    let Some(since) = headers
+        .get(IF_MODIFIED_SINCE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| httpdate::parse_http_date(v).ok())
+    else {
+        return false;
+    };
+    let since: DateTime<Utc> = since.into();
+    since.timestamp() >= last_modified.timestamp()
+}
+
+/// `last_modified` as an HTTP date.
+pub fn http_date(date: DateTime<Utc>) -> String {
+    let system: std::time::SystemTime = date.into();
+    httpdate::fmt_http_date(system)
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::HeaderValue;
+    use chrono::TimeZone;
+
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    #[test]
+    fn validators_decide_304() {
+        let lm = Utc.with_ymd_and_hms(2026, 4, 27, 4, 0, 0).unwrap();
+        let etag = "\"abc\"";
+        let cases: &[(&[(&str, &str)], bool)] = &[
+            (&[], false),
+            (&[("if-none-match", "\"abc\"")], true),
+            (&[("if-none-match", "W/\"abc\"")], true),
+            (&[("if-none-match", "\"x\", \"abc\"")], true),
+            (&[("if-none-match", "*")], true),
+            (&[("if-none-match", "\"other\"")], false),
+            (
+                &[("if-modified-since", "Mon, 27 Apr 2026 04:00:00 GMT")],
+                true,
+            ),
+            (
+                &[("if-modified-since", "Tue, 28 Apr 2026 00:00:00 GMT")],
+                true,
+            ),
+            (
+                &[("if-modified-since", "Mon, 27 Apr 2026 03:59:59 GMT")],
+                false,
+            ),
+            (&[("if-modified-since", "garbage")], false),
+            // If-None-Match wins over a matching If-Modified-Since.
+            (
+                &[
+                    ("if-none-match", "\"other\""),
+                    ("if-modified-since", "Tue, 28 Apr 2026 00:00:00 GMT"),
+                ],
+                false,
+            ),
+        ];
+        for (pairs, expected) in cases {
+            assert_eq!(
+                not_modified(&headers(pairs), etag, lm),
+                *expected,
+                "{pairs:?}"
+            );
+        }
+        assert_eq!(http_date(lm), "Mon, 27 Apr 2026 04:00:00 GMT");
+    }
+}

@@ -1,0 +1,278 @@
+//! The `feed` source kind: any RSS 0.9x/1.0/2.0, Atom or JSON Feed, parsed by feed-rs and
+//! mapped onto [`Paper`]s. It recognizes arXiv ids and DOIs in links, ids and guids, and arXiv's
+//! listing descriptions, so a generic feed merges with arXiv's own. Pure: bytes in, papers out.
+
+use std::collections::BTreeSet;
+
+use feed_rs::model::{Entry, Text};
+
+use super::{ParseError, SourceContext};
+use crate::model::{Author, Identifiers, Link, LinkKind, Paper};
+use crate::pipeline::identity::{find_arxiv_id, find_doi, normalize_link, short_hash, ArxivRef};
+use crate::pipeline::normalize::{split_arxiv_listing, split_authors};
+use crate::pipeline::text::{collapse_whitespace, html_to_text};
+
+/// Parses a feed's bytes into papers, one per entry that has a title, a link or an id.
+pub fn parse(bytes: &[u8], ctx: &SourceContext<'_>) -> Result<Vec<Paper>, ParseError> {
+    let feed = parse_feed(bytes, ctx.url)?;
+    Ok(feed
+        .entries
+        .iter()
+        .filter_map(|entry| normalize_entry(entry, ctx))
+        .collect())
+}
+
+/// Parses bytes with feed-rs, never letting it invent random ids: entries without an id keep an
+/// empty one, and [`normalize_entry`] derives a deterministic one.
+pub fn parse_feed(bytes: &[u8], base_url: &str) -> Result<feed_rs::model::Feed, ParseError> {
+    let base = base_url.starts_with("http").then_some(base_url);
+    feed_rs::parser::Builder::new()
+        .base_uri(base)
+        .id_generator(|_, _, _| String::new())
+        .build()
+        .parse(bytes)
+        .map_err(|e| ParseError::NotAFeed(e.to_string()))
+}
+
+/// Maps one feed-rs entry onto a paper. Returns `None` for an entry with nothing to identify
+/// or show (no title, no link, no id).
+pub fn normalize_entry(entry: &Entry, ctx: &SourceContext<'_>) -> Option<Paper> {
+    let title = entry.title.as_ref().map(text_of).unwrap_or_default();
+    // The abstract: the summary, else the content body; HTML unless declared plain.
+    let (raw_abstract, is_html) = match (&entry.summary, &entry.content) {
+        (Some(summary), _) => (
+            summary.content.as_str(),
+            !is_plain(summary.content_type.subty().as_str()),
+        ),
+        (None, Some(content)) => (
+            content.body.as_deref().unwrap_or(""),
+            !is_plain(content.content_type.subty().as_str()),
+        ),
+        (None, None) => ("", false),
+    };
+    // arXiv's listing descriptions are plain text even where the feed format says HTML.
+    let (listing, rest) = split_arxiv_listing(raw_abstract);
+    let abstract_text = if is_html && listing.is_none() {
+        html_to_text(rest)
+    } else {
+        collapse_whitespace(rest)
+    };
+
+    let hrefs: Vec<&str> = entry.links.iter().map(|l| l.href.trim()).collect();
+    let arxiv: Option<ArxivRef> = listing
+        .map(|l| l.arxiv)
+        .or_else(|| find_arxiv_id(&entry.id))
+        .or_else(|| hrefs.iter().find_map(|h| find_arxiv_id(h)));
+    let doi = std::iter::once(entry.id.as_str())
+        .chain(hrefs.iter().copied())
+        .find_map(find_doi)
+        .filter(|d| !d.starts_with("10.48550/"));
+
+    let links = links_of(entry, arxiv.as_ref(), doi.as_deref());
+    let page = links
+        .iter()
+        .find(|l| l.kind == LinkKind::Page)
+        .map(|l| l.href.as_str());
+    let link_id = page.and_then(normalize_link);
+
+    if title.is_empty() && link_id.is_none() && entry.id.trim().is_empty() {
+        return None;
+    }
+    let entry_key = if !entry.id.trim().is_empty() {
+        format!("{}:{}", ctx.source_id, entry.id.trim())
+    } else if let Some(link) = &link_id {
+        format!("{}:link:{link}", ctx.source_id)
+    } else {
+        format!("{}:title:{}", ctx.source_id, short_hash(&title))
+    };
+
+    let authors = entry
+        .authors
+        .iter()
+        .flat_map(|p| split_authors(&p.name))
+        .map(Author::named)
+        .collect();
+
+    let mut seen = BTreeSet::new();
+    let categories = entry
+        .categories
+        .iter()
+        .map(|c| {
+            collapse_whitespace(
+                c.label
+                    .as_deref()
+                    .filter(|_| c.term.trim().is_empty())
+                    .unwrap_or(&c.term),
+            )
+        })
+        .filter(|c| !c.is_empty() && seen.insert(c.clone()))
+        .collect();
+
+    Some(Paper {
+        ids: Identifiers {
+            arxiv: arxiv.as_ref().map(|a| a.id.clone()),
+            doi,
+            link: link_id,
+            entry: entry_key,
+        },
+        version: arxiv.as_ref().and_then(|a| a.version),
+        title: if title.is_empty() {
+            "(untitled)".to_string()
+        } else {
+            title
+        },
+        authors,
+        abstract_text,
+        links,
+        categories,
+        published: entry.published.or(entry.updated),
+        updated: entry.updated.or(entry.published),
+        sources: BTreeSet::from([ctx.source_id.to_string()]),
+    })
+}
+
+fn is_arxiv_host(href: &str) -> bool {
+    url::Url::parse(href)
+        .ok()
+        .and_then(|u| {
+            u.host_str()
+                .map(|h| h == "arxiv.org" || h.ends_with(".arxiv.org"))
+        })
+        .unwrap_or(false)
+}
+
+/// The plain text of a feed-rs text construct.
+fn text_of(text: &Text) -> String {
+    if is_plain(text.content_type.subty().as_str()) {
+        collapse_whitespace(&text.content)
+    } else {
+        html_to_text(&text.content)
+    }
+}
+
+fn is_plain(subtype: &str) -> bool {
+    subtype == "plain"
+}
+
+/// Classifies an entry's links, and adds the arXiv abstract page, PDF and DOI links that can
+/// be derived from its identifiers when the feed did not give them.
+fn links_of(entry: &Entry, arxiv: Option<&ArxivRef>, doi: Option<&str>) -> Vec<Link> {
+    let mut links: Vec<Link> = Vec::new();
+    let mut push = |link: Link| {
+        if !links.iter().any(|l| l.href == link.href) {
+            links.push(link);
+        }
+    };
+    for l in &entry.links {
+        let href = l.href.trim();
+        if !(href.starts_with("http://") || href.starts_with("https://")) {
+            continue;
+        }
+        // arXiv's own abstract and PDF links are rebuilt below in one canonical form.
+        if arxiv.is_some() && is_arxiv_host(href) && find_arxiv_id(href).is_some() {
+            continue;
+        }
+        let media_type = l.media_type.clone().filter(|m| !m.is_empty());
+        let rel = l.rel.as_deref().unwrap_or("alternate");
+        let is_pdf = media_type.as_deref() == Some("application/pdf")
+            || l.title.as_deref() == Some("pdf")
+            || href.contains("arxiv.org/pdf/");
+        let kind = if is_pdf {
+            LinkKind::Pdf
+        } else if find_doi(href).is_some() {
+            LinkKind::Doi
+        } else if rel == "alternate" {
+            LinkKind::Page
+        } else {
+            LinkKind::Related
+        };
+        push(Link {
+            kind,
+            href: href.to_string(),
+            media_type,
+        });
+    }
+    if let Some(a) = arxiv {
+        let versioned = match a.version {
+            Some(v) => format!("{}v{v}", a.id),
+            None => a.id.clone(),
+        };
+        push(Link {
+            kind: LinkKind::Page,
+            href: format!("https://arxiv.org/abs/{}", a.id),
+            media_type: Some("text/html".into()),
+        });
+        push(Link {
+            kind: LinkKind::Pdf,
+            href: format!("https://arxiv.org/pdf/{versioned}"),
+            media_type: Some("application/pdf".into()),
+        });
+    }
+    if let Some(doi) = doi {
+        push(Link {
+            kind: LinkKind::Doi,
+            href: format!("https://doi.org/{doi}"),
+            media_type: None,
+        });
+    }
+    // The first page link leads; when the feed gave none, the first other link stands in.
+    if !links.iter().any(|l| l.kind == LinkKind::Page) {
+        if let Some(first) = links.iter_mut().find(|l| l.kind == LinkKind::Related) {
+            first.kind = LinkKind::Page;
+        }
+    }
+    links.sort_by_key(|l| l.kind);
+    links
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx() -> SourceContext<'static> {
+        SourceContext {
+            source_id: "test",
+            url: "https://example.org/feed",
+        }
+    }
+
+    fn parse_str(xml: &str) -> Vec<Paper> {
+        parse(xml.as_bytes(), &ctx()).expect("parses")
+    }
+
+    #[test]
+    fn entries_without_ids_get_the_same_id_every_parse() {
+        let xml = r#"<rss version="2.0"><channel><title>t</title>
+            <item><title>Only a title</title></item>
+            <item><title>Linked</title><link>https://example.org/p/1</link></item>
+            </channel></rss>"#;
+        let first = parse_str(xml);
+        let second = parse_str(xml);
+        assert_eq!(first.len(), 2);
+        assert_eq!(first[0].ids, second[0].ids);
+        assert_eq!(first[1].ids, second[1].ids);
+        assert!(first[0].ids.entry.starts_with("test:title:"));
+        assert_eq!(first[1].ids.entry, "test:link:https://example.org/p/1");
+    }
+
+    #[test]
+    fn html_in_titles_and_summaries_becomes_text() {
+        let xml = r#"<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title><id>f</id>
+            <updated>2026-01-01T00:00:00Z</updated>
+            <entry><id>tag:x,2026:1</id><title type="html">A &lt;b&gt;bold&lt;/b&gt; claim</title>
+            <updated>2026-01-01T00:00:00Z</updated>
+            <summary type="html">&lt;p&gt;We show &lt;i&gt;x&lt;/i&gt; &amp;amp; y.&lt;/p&gt;&lt;script&gt;bad()&lt;/script&gt;</summary>
+            </entry></feed>"#;
+        let papers = parse_str(xml);
+        assert_eq!(papers[0].title, "A bold claim");
+        assert_eq!(papers[0].abstract_text, "We show x & y.");
+    }
+
+    #[test]
+    fn non_feeds_are_errors() {
+        let err =
+            parse(b"<html><body>hello</body></html>", &ctx()).expect_err("html is not a feed");
+        assert!(err.to_string().starts_with("not a feed"), "{err}");
+        assert!(parse(b"\x00\x01garbage", &ctx()).is_err());
+    }
+}

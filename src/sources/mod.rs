@@ -1,0 +1,62 @@
+//! Source kinds: each kind turns the bytes a source served into normalized papers. Every kind
+//! is registered in [`SourceKind`] and [`SourceKind::adapter`], and nowhere else. Adapters are
+//! pure (bytes in, papers out); fetching is [`crate::fetch`]'s job.
+
+pub mod feed;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::Paper;
+
+/// What an adapter knows about the source it parses for.
+#[derive(Debug, Clone, Copy)]
+pub struct SourceContext<'a> {
+    /// The configured source id; papers record it and entry identifiers are scoped by it.
+    pub source_id: &'a str,
+    /// The URL the bytes came from, used to resolve relative links.
+    pub url: &'a str,
+}
+
+/// Why a source's bytes gave no papers.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ParseError {
+    /// The bytes are not RSS, Atom or JSON Feed.
+    #[error("not a feed: {0}")]
+    NotAFeed(String),
+}
+
+/// A function from a source's bytes to its papers.
+pub type Adapter = fn(&[u8], &SourceContext<'_>) -> Result<Vec<Paper>, ParseError>;
+
+/// The kinds of source a config may name (`kind = "…"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SourceKind {
+    /// Any RSS 0.9x/1.0/2.0, Atom or JSON Feed.
+    Feed,
+}
+
+impl SourceKind {
+    /// Every kind, for error messages that list them.
+    pub const ALL: &'static [SourceKind] = &[SourceKind::Feed];
+
+    /// The name used in the config.
+    pub fn name(self) -> &'static str {
+        match self {
+            SourceKind::Feed => "feed",
+        }
+    }
+
+    /// The kind a config name stands for.
+    pub fn from_name(name: &str) -> Option<SourceKind> {
+        Self::ALL.iter().copied().find(|k| k.name() == name)
+    }
+
+    /// The adapter that parses this kind's bytes.
+    pub fn adapter(self) -> Adapter {
+        match self {
+            SourceKind::Feed => feed::parse,
+        }
+    }
+}

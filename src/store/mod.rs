@@ -1,0 +1,551 @@
+//! Storage: the [`Store`] trait (an ordered key-value store with atomic multi-key commits),
+//! its sled and in-memory implementations, and [`PaperStore`], the typed layer that keeps
+//! papers, their aliases, per-topic indexes and per-source state consistent.
+//!
+//! Layout (one tree each):
+//! - `papers`: paper key → JSON [`StoredPaper`]
+//! - `aliases`: every identifier a paper is known by (`arxiv:…`, `doi:…`, `url:…`,
+//!   `entry:…`) → paper key
+//! - `topic_index`: `topic \0 updated-millis(BE, order-preserving) paper-key` → empty, so the
+//!   newest N papers of a topic are one reverse range scan, whatever the store's size
+//! - `topic_counts`: topic → paper count (u64 BE)
+//! - `sources`: source id → JSON [`SourceState`]
+//! - `meta`: named values (the fingerprint of the topics the index was built for)
+
+mod memory;
+mod sled_store;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+
+pub use memory::MemoryStore;
+pub use sled_store::SledStore;
+
+use crate::model::{FetchResult, Paper, SourceState, StoredPaper};
+use crate::pipeline::identity::{entry_id, identifiers};
+use crate::pipeline::merge::merge;
+use crate::pipeline::tag::Tagger;
+
+/// The trees of the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Tree {
+    Papers,
+    Aliases,
+    TopicIndex,
+    TopicCounts,
+    Sources,
+    Meta,
+}
+
+impl Tree {
+    pub const ALL: [Tree; 6] = [
+        Tree::Papers,
+        Tree::Aliases,
+        Tree::TopicIndex,
+        Tree::TopicCounts,
+        Tree::Sources,
+        Tree::Meta,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Tree::Papers => "papers",
+            Tree::Aliases => "aliases",
+            Tree::TopicIndex => "topic_index",
+            Tree::TopicCounts => "topic_counts",
+            Tree::Sources => "sources",
+            Tree::Meta => "meta",
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// One write in an atomic commit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Op {
+    Put(Tree, Vec<u8>, Vec<u8>),
+    Delete(Tree, Vec<u8>),
+}
+
+/// Errors from the store.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The store at this path could not be opened (missing permissions, locked by another
+    /// paperboy process, or not a sled database).
+    #[error("cannot open the store at {path}: {source}")]
+    Open {
+        path: String,
+        #[source]
+        source: sled::Error,
+    },
+    /// A read, write or flush failed.
+    #[error("store {op} failed: {source}")]
+    Io {
+        op: &'static str,
+        #[source]
+        source: sled::Error,
+    },
+    /// Stored bytes did not decode.
+    #[error("corrupt record in tree {tree}, key {key:?}: {reason}")]
+    Corrupt {
+        tree: &'static str,
+        key: String,
+        reason: String,
+    },
+}
+
+/// A key and its value.
+pub type Row = (Vec<u8>, Vec<u8>);
+
+/// An ordered key-value store with atomic multi-key commits.
+pub trait Store: Send + Sync {
+    /// The value under `key`.
+    fn get(&self, tree: Tree, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Up to `limit` entries whose key starts with `prefix`, in key order (or reverse key
+    /// order), strictly after (or before, when reversed) `from` when given.
+    fn scan(
+        &self,
+        tree: Tree,
+        prefix: &[u8],
+        from: Option<&[u8]>,
+        reverse: bool,
+        limit: usize,
+    ) -> Result<Vec<Row>, StoreError>;
+    /// Applies every op or none.
+    fn commit(&self, ops: &[Op]) -> Result<(), StoreError>;
+    /// Makes everything committed so far durable.
+    fn flush(&self) -> Result<(), StoreError>;
+}
+
+/// How a batch of papers changed the store.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BatchCounts {
+    pub new: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+}
+
+/// The meta key holding the fingerprint of the topics the index reflects.
+const TOPICS_FINGERPRINT: &[u8] = b"topics_fingerprint";
+/// How many papers one re-tagging commit covers.
+const RETAG_CHUNK: usize = 1000;
+
+/// Typed access to papers, topic indexes and source state over any [`Store`].
+pub struct PaperStore {
+    kv: Arc<dyn Store>,
+    /// Writers read, merge and commit under this lock so that concurrent batches cannot lose
+    /// each other's updates.
+    write: Mutex<()>,
+}
+
+impl PaperStore {
+    /// Wraps a key-value store.
+    pub fn new(kv: Arc<dyn Store>) -> Self {
+        PaperStore {
+            kv,
+            write: Mutex::new(()),
+        }
+    }
+
+    /// Opens (or creates) the sled store at `path`.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        Ok(Self::new(Arc::new(SledStore::open(path)?)))
+    }
+
+    /// A store in memory, for tests.
+    pub fn in_memory() -> Self {
+        Self::new(Arc::new(MemoryStore::default()))
+    }
+
+    /// The paper stored under `key`.
+    pub fn get(&self, key: &str) -> Result<Option<StoredPaper>, StoreError> {
+        self.kv
+            .get(Tree::Papers, key.as_bytes())?
+            .map(|bytes| decode(Tree::Papers, key.as_bytes(), &bytes))
+            .transpose()
+    }
+
+    /// The stored paper known by any of these identifiers (tried in order).
+    pub fn find(&self, identifiers: &[String]) -> Result<Option<StoredPaper>, StoreError> {
+        for id in identifiers {
+            if let Some(key) = self.kv.get(Tree::Aliases, id.as_bytes())? {
+                let key = String::from_utf8(key).map_err(|e| StoreError::Corrupt {
+                    tree: Tree::Aliases.name(),
+                    key: id.clone(),
+                    reason: e.to_string(),
+                })?;
+                if let Some(paper) = self.get(&key)? {
+                    return Ok(Some(paper));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Stores a batch of papers from one source atomically, merging each with what is stored
+    /// under any of its identifiers and tagging the result; writes the source's `state`, with
+    /// the batch's counts as its last result, in the same commit.
+    pub fn apply_batch(
+        &self,
+        source_id: &str,
+        papers: &[Paper],
+        tagger: &Tagger,
+        mut state: SourceState,
+        now: DateTime<Utc>,
+    ) -> Result<BatchCounts, StoreError> {
+        let _guard = self.write.lock().unwrap_or_else(|p| p.into_inner());
+        let mut plan = Plan::default();
+        for incoming in papers {
+            let ids = identifiers(&incoming.ids);
+            let current = match plan.find_pending(&ids) {
+                Some(key) => plan.pending.get(&key).cloned(),
+                None => {
+                    let found = self.find(&ids)?;
+                    if let Some(found) = &found {
+                        plan.originals
+                            .entry(found.key.clone())
+                            .or_insert_with(|| Some(found.clone()));
+                    }
+                    found
+                }
+            };
+            let mut next = match current {
+                Some(mut stored) => {
+                    stored.paper = merge(&stored.paper, incoming);
+                    stored
+                }
+                None => {
+                    let key = ids[0].clone();
+                    plan.originals.entry(key.clone()).or_insert(None);
+                    StoredPaper {
+                        key,
+                        entry_id: entry_id(&incoming.ids),
+                        first_seen: now,
+                        topics: Vec::new(),
+                        aliases: Default::default(),
+                        paper: incoming.clone(),
+                    }
+                }
+            };
+            next.aliases.extend(ids);
+            next.aliases.extend(identifiers(&next.paper.ids));
+            plan.stage(next);
+        }
+        let mut counts = BatchCounts::default();
+        let mut ops = Vec::new();
+        let mut deltas: HashMap<String, i64> = HashMap::new();
+        for (key, mut next) in std::mem::take(&mut plan.pending) {
+            next.topics = tagger.tag(&next.paper);
+            let original = plan.originals.get(&key).cloned().flatten();
+            match &original {
+                None => counts.new += 1,
+                Some(o) if *o == next => {
+                    counts.unchanged += 1;
+                    continue;
+                }
+                Some(_) => counts.updated += 1,
+            }
+            diff_paper(original.as_ref(), &next, &mut ops, &mut deltas)?;
+        }
+        self.count_ops(&deltas, &mut ops)?;
+        state.last_result = Some(FetchResult::Stored {
+            new: counts.new,
+            updated: counts.updated,
+            unchanged: counts.unchanged,
+        });
+        ops.push(Op::Put(
+            Tree::Sources,
+            source_id.as_bytes().to_vec(),
+            encode(&state),
+        ));
+        self.kv.commit(&ops)?;
+        Ok(counts)
+    }
+
+    /// Re-tags every stored paper when the topics differ from those the index was built for
+    /// (`fingerprint` identifies the current topics). Returns how many papers changed topics,
+    /// or `None` when the index was already current.
+    pub fn retag_if_changed(
+        &self,
+        tagger: &Tagger,
+        fingerprint: &str,
+    ) -> Result<Option<usize>, StoreError> {
+        let _guard = self.write.lock().unwrap_or_else(|p| p.into_inner());
+        let stored = self.kv.get(Tree::Meta, TOPICS_FINGERPRINT)?;
+        if stored.as_deref() == Some(fingerprint.as_bytes()) {
+            return Ok(None);
+        }
+        let mut changed = 0;
+        let mut from: Option<Vec<u8>> = None;
+        loop {
+            let rows = self
+                .kv
+                .scan(Tree::Papers, b"", from.as_deref(), false, RETAG_CHUNK)?;
+            let Some((last, _)) = rows.last() else { break };
+            from = Some(last.clone());
+            let mut ops = Vec::new();
+            let mut deltas = HashMap::new();
+            for (key, bytes) in &rows {
+                let before: StoredPaper = decode(Tree::Papers, key, bytes)?;
+                let mut after = before.clone();
+                after.topics = tagger.tag(&after.paper);
+                if after.topics != before.topics {
+                    changed += 1;
+                    diff_paper(Some(&before), &after, &mut ops, &mut deltas)?;
+                }
+            }
+            self.count_ops(&deltas, &mut ops)?;
+            self.kv.commit(&ops)?;
+        }
+        self.kv.commit(&[Op::Put(
+            Tree::Meta,
+            TOPICS_FINGERPRINT.to_vec(),
+            fingerprint.as_bytes().to_vec(),
+        )])?;
+        Ok(Some(changed))
+    }
+
+    /// The newest papers of a topic, newest first.
+    pub fn topic_papers(&self, topic: &str, limit: usize) -> Result<Vec<StoredPaper>, StoreError> {
+        let prefix = index_prefix(topic);
+        let rows = self.kv.scan(Tree::TopicIndex, &prefix, None, true, limit)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for (index_key, _) in rows {
+            let key = &index_key[prefix.len() + 8..];
+            let key = std::str::from_utf8(key).map_err(|e| StoreError::Corrupt {
+                tree: Tree::TopicIndex.name(),
+                key: String::from_utf8_lossy(&index_key).into_owned(),
+                reason: e.to_string(),
+            })?;
+            match self.get(key)? {
+                Some(paper) => out.push(paper),
+                None => {
+                    return Err(StoreError::Corrupt {
+                        tree: Tree::TopicIndex.name(),
+                        key: String::from_utf8_lossy(&index_key).into_owned(),
+                        reason: format!("points at missing paper {key:?}"),
+                    })
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// How many papers a topic holds.
+    pub fn topic_count(&self, topic: &str) -> Result<u64, StoreError> {
+        Ok(self
+            .kv
+            .get(Tree::TopicCounts, topic.as_bytes())?
+            .map(|b| decode_count(&b))
+            .unwrap_or(0))
+    }
+
+    /// What is remembered about a source.
+    pub fn source_state(&self, source_id: &str) -> Result<SourceState, StoreError> {
+        Ok(self
+            .kv
+            .get(Tree::Sources, source_id.as_bytes())?
+            .map(|bytes| decode(Tree::Sources, source_id.as_bytes(), &bytes))
+            .transpose()?
+            .unwrap_or_default())
+    }
+
+    /// Records a source's state (after a failed or not-modified fetch).
+    pub fn put_source_state(&self, source_id: &str, state: &SourceState) -> Result<(), StoreError> {
+        let _guard = self.write.lock().unwrap_or_else(|p| p.into_inner());
+        self.kv.commit(&[Op::Put(
+            Tree::Sources,
+            source_id.as_bytes().to_vec(),
+            encode(state),
+        )])
+    }
+
+    /// Makes every commit so far durable.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.kv.flush()
+    }
+
+    /// Adds the ops that apply per-topic count deltas.
+    fn count_ops(
+        &self,
+        deltas: &HashMap<String, i64>,
+        ops: &mut Vec<Op>,
+    ) -> Result<(), StoreError> {
+        for (topic, delta) in deltas {
+            if *delta == 0 {
+                continue;
+            }
+            let current = self.topic_count(topic)? as i64;
+            let next = (current + delta).max(0) as u64;
+            if next == 0 {
+                ops.push(Op::Delete(Tree::TopicCounts, topic.as_bytes().to_vec()));
+            } else {
+                ops.push(Op::Put(
+                    Tree::TopicCounts,
+                    topic.as_bytes().to_vec(),
+                    next.to_be_bytes().to_vec(),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The papers a batch is about to write, with what was committed before for each.
+#[derive(Default)]
+struct Plan {
+    /// Committed state of every key the batch touches (`None`: new).
+    originals: HashMap<String, Option<StoredPaper>>,
+    /// The state each touched key will have.
+    pending: HashMap<String, StoredPaper>,
+    /// Identifiers of pending papers, for duplicates within the batch.
+    aliases: HashMap<String, String>,
+}
+
+impl Plan {
+    fn find_pending(&self, ids: &[String]) -> Option<String> {
+        ids.iter().find_map(|id| self.aliases.get(id).cloned())
+    }
+
+    fn stage(&mut self, paper: StoredPaper) {
+        for id in &paper.aliases {
+            self.aliases
+                .entry(id.clone())
+                .or_insert_with(|| paper.key.clone());
+        }
+        self.pending.insert(paper.key.clone(), paper);
+    }
+}
+
+/// The ops that turn `before` into `after`: the paper record, its aliases, its index entries
+/// and the count deltas of the topics it joins or leaves.
+fn diff_paper(
+    before: Option<&StoredPaper>,
+    after: &StoredPaper,
+    ops: &mut Vec<Op>,
+    deltas: &mut HashMap<String, i64>,
+) -> Result<(), StoreError> {
+    ops.push(Op::Put(
+        Tree::Papers,
+        after.key.as_bytes().to_vec(),
+        encode(after),
+    ));
+    for id in &after.aliases {
+        if !before.is_some_and(|b| b.aliases.contains(id)) {
+            ops.push(Op::Put(
+                Tree::Aliases,
+                id.clone().into_bytes(),
+                after.key.as_bytes().to_vec(),
+            ));
+        }
+    }
+    let old_entries: Vec<Vec<u8>> = before
+        .map(|b| {
+            b.topics
+                .iter()
+                .map(|t| index_key(t, b.updated(), &b.key))
+                .collect()
+        })
+        .unwrap_or_default();
+    let new_entries: Vec<Vec<u8>> = after
+        .topics
+        .iter()
+        .map(|t| index_key(t, after.updated(), &after.key))
+        .collect();
+    for old in &old_entries {
+        if !new_entries.contains(old) {
+            ops.push(Op::Delete(Tree::TopicIndex, old.clone()));
+        }
+    }
+    for new in &new_entries {
+        if !old_entries.contains(new) {
+            ops.push(Op::Put(Tree::TopicIndex, new.clone(), Vec::new()));
+        }
+    }
+    let old_topics = before.map(|b| b.topics.as_slice()).unwrap_or_default();
+    for topic in old_topics {
+        if !after.topics.contains(topic) {
+            *deltas.entry(topic.clone()).or_default() -= 1;
+        }
+    }
+    for topic in &after.topics {
+        if !old_topics.contains(topic) {
+            *deltas.entry(topic.clone()).or_default() += 1;
+        }
+    }
+    Ok(())
+}
+
+fn index_prefix(topic: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(topic.len() + 1);
+    key.extend_from_slice(topic.as_bytes());
+    key.push(0);
+    key
+}
+
+/// `topic \0 millis paper-key`, with the millis encoded so byte order is time order.
+fn index_key(topic: &str, date: DateTime<Utc>, paper_key: &str) -> Vec<u8> {
+    let mut key = index_prefix(topic);
+    let millis = (date.timestamp_millis() as u64) ^ (1 << 63);
+    key.extend_from_slice(&millis.to_be_bytes());
+    key.extend_from_slice(paper_key.as_bytes());
+    key
+}
+
+fn encode<T: serde::Serialize>(value: &T) -> Vec<u8> {
+    // Our records are plain data (strings, numbers, dates): serializing them cannot fail.
+    serde_json::to_vec(value).unwrap_or_default()
+}
+
+fn decode<T: serde::de::DeserializeOwned>(
+    tree: Tree,
+    key: &[u8],
+    bytes: &[u8],
+) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
+        tree: tree.name(),
+        key: String::from_utf8_lossy(key).into_owned(),
+        reason: e.to_string(),
+    })
+}
+
+fn decode_count(bytes: &[u8]) -> u64 {
+    bytes.try_into().map(u64::from_be_bytes).unwrap_or(0)
+}
+
+/// The key range [`Store::scan`] covers, shared by the implementations.
+pub(crate) fn scan_bounds(
+    prefix: &[u8],
+    from: Option<&[u8]>,
+    reverse: bool,
+) -> (std::ops::Bound<Vec<u8>>, std::ops::Bound<Vec<u8>>) {
+    use std::ops::Bound::{Excluded, Included, Unbounded};
+    let end = prefix_end(prefix).map_or(Unbounded, Excluded);
+    match (from, reverse) {
+        (Some(f), false) => (Excluded(f.to_vec()), end),
+        (Some(f), true) => (Included(prefix.to_vec()), Excluded(f.to_vec())),
+        (None, _) => (Included(prefix.to_vec()), end),
+    }
+}
+
+/// The exclusive upper bound of keys starting with `prefix` (`None`: no bound).
+fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < u8::MAX {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,114 @@
+//! The sled implementation of [`Store`]: one sled tree per [`Tree`], multi-tree transactions
+//! for atomic commits.
+
+use std::path::Path;
+
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+use sled::Transactional;
+
+use super::{scan_bounds, Op, Row, Store, StoreError, Tree};
+
+/// A [`Store`] on disk, in a sled database.
+pub struct SledStore {
+    db: sled::Db,
+    trees: Vec<sled::Tree>,
+}
+
+impl SledStore {
+    /// Opens (or creates) the database at `path`, creating parent folders.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let open_err = |source| StoreError::Open {
+            path: path.display().to_string(),
+            source,
+        };
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| open_err(sled::Error::Io(e)))?;
+        }
+        let db = sled::Config::new().path(path).open().map_err(open_err)?;
+        let trees = Tree::ALL
+            .iter()
+            .map(|t| db.open_tree(t.name()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(open_err)?;
+        Ok(SledStore { db, trees })
+    }
+
+    fn tree(&self, tree: Tree) -> &sled::Tree {
+        &self.trees[tree.index()]
+    }
+}
+
+fn io(op: &'static str) -> impl Fn(sled::Error) -> StoreError {
+    move |source| StoreError::Io { op, source }
+}
+
+impl Store for SledStore {
+    fn get(&self, tree: Tree, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .tree(tree)
+            .get(key)
+            .map_err(io("read"))?
+            .map(|v| v.to_vec()))
+    }
+
+    fn scan(
+        &self,
+        tree: Tree,
+        prefix: &[u8],
+        from: Option<&[u8]>,
+        reverse: bool,
+        limit: usize,
+    ) -> Result<Vec<Row>, StoreError> {
+        let t = self.tree(tree);
+        let bounds = scan_bounds(prefix, from, reverse);
+        let range = t.range::<Vec<u8>, _>(bounds);
+        let iter: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> = if reverse {
+            Box::new(range.rev())
+        } else {
+            Box::new(range)
+        };
+        let mut out = Vec::new();
+        for item in iter.take(limit) {
+            let (k, v) = item.map_err(io("scan"))?;
+            out.push((k.to_vec(), v.to_vec()));
+        }
+        Ok(out)
+    }
+
+    fn commit(&self, ops: &[Op]) -> Result<(), StoreError> {
+        if ops.is_empty() {
+            return Ok(());
+        }
+        let trees: Vec<&sled::Tree> = self.trees.iter().collect();
+        trees
+            .as_slice()
+            .transaction(|tx| {
+                for op in ops {
+                    match op {
+                        Op::Put(tree, k, v) => {
+                            tx[tree.index()].insert(k.as_slice(), v.as_slice())?;
+                        }
+                        Op::Delete(tree, k) => {
+                            tx[tree.index()].remove(k.as_slice())?;
+                        }
+                    }
+                }
+                Ok::<(), ConflictableTransactionError<()>>(())
+            })
+            .map_err(|e| match e {
+                TransactionError::Storage(source) => StoreError::Io {
+                    op: "commit",
+                    source,
+                },
+                TransactionError::Abort(()) => StoreError::Io {
+                    op: "commit",
+                    source: sled::Error::Unsupported("transaction aborted".into()),
+                },
+            })
+    }
+
+    fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush().map_err(io("flush"))?;
+        Ok(())
+    }
+}

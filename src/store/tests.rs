@@ -1,0 +1,244 @@
+//! Tests of [`PaperStore`] over both implementations of [`Store`].
+
+use std::collections::BTreeSet;
+
+use chrono::{TimeZone, Utc};
+
+use super::*;
+use crate::model::{Identifiers, Paper};
+use crate::pipeline::query::Query;
+use crate::pipeline::tag::CompiledTopic;
+
+fn tagger(topics: &[(&str, &str)]) -> Tagger {
+    Tagger::new(
+        topics
+            .iter()
+            .map(|(id, q)| CompiledTopic {
+                id: id.to_string(),
+                query: Query::parse(q).unwrap(),
+            })
+            .collect(),
+    )
+}
+
+fn paper(arxiv: &str, title: &str, day: u32) -> Paper {
+    let date = Utc.with_ymd_and_hms(2026, 4, day, 0, 0, 0).unwrap();
+    Paper {
+        ids: Identifiers {
+            arxiv: Some(arxiv.into()),
+            entry: format!("src:{arxiv}"),
+            ..Default::default()
+        },
+        version: Some(1),
+        title: title.into(),
+        authors: vec![],
+        abstract_text: String::new(),
+        links: vec![],
+        categories: vec![],
+        published: Some(date),
+        updated: Some(date),
+        sources: BTreeSet::from(["src".to_string()]),
+    }
+}
+
+fn stores() -> Vec<(&'static str, PaperStore, Option<tempfile::TempDir>)> {
+    let dir = tempfile::tempdir().unwrap();
+    let sled = PaperStore::open(&dir.path().join("db")).unwrap();
+    vec![
+        ("memory", PaperStore::in_memory(), None),
+        ("sled", sled, Some(dir)),
+    ]
+}
+
+fn titles(store: &PaperStore, topic: &str) -> Vec<String> {
+    store
+        .topic_papers(topic, 100)
+        .unwrap()
+        .into_iter()
+        .map(|p| p.paper.title)
+        .collect()
+}
+
+#[test]
+fn batches_are_stored_indexed_and_counted() {
+    let now = Utc::now();
+    let t = tagger(&[("diff", "diffusion"), ("all", "*")]);
+    for (name, store, _dir) in stores() {
+        let batch = vec![
+            paper("2604.00001", "Diffusion one", 1),
+            paper("2604.00002", "Other", 2),
+            paper("2604.00003", "Diffusion three", 3),
+        ];
+        let counts = store
+            .apply_batch("src", &batch, &t, SourceState::default(), now)
+            .unwrap();
+        assert_eq!(
+            counts,
+            BatchCounts {
+                new: 3,
+                updated: 0,
+                unchanged: 0
+            },
+            "{name}"
+        );
+        assert_eq!(
+            titles(&store, "diff"),
+            vec!["Diffusion three", "Diffusion one"],
+            "{name}"
+        );
+        assert_eq!(store.topic_count("diff").unwrap(), 2, "{name}");
+        assert_eq!(store.topic_count("all").unwrap(), 3, "{name}");
+        assert_eq!(
+            store.topic_papers("all", 2).unwrap().len(),
+            2,
+            "{name}: limit"
+        );
+
+        // The same batch again changes nothing.
+        let again = store
+            .apply_batch("src", &batch, &t, SourceState::default(), now)
+            .unwrap();
+        assert_eq!(
+            again,
+            BatchCounts {
+                new: 0,
+                updated: 0,
+                unchanged: 3
+            },
+            "{name}"
+        );
+        assert_eq!(store.topic_count("all").unwrap(), 3, "{name}");
+
+        // A changed entry is updated in place and moves in the index.
+        let mut changed = paper("2604.00002", "Diffusion now", 9);
+        changed.ids.entry = "other-source:x".into();
+        let counts = store
+            .apply_batch("src", &[changed], &t, SourceState::default(), now)
+            .unwrap();
+        assert_eq!(
+            counts,
+            BatchCounts {
+                new: 0,
+                updated: 1,
+                unchanged: 0
+            },
+            "{name}"
+        );
+        assert_eq!(
+            titles(&store, "diff"),
+            vec!["Diffusion now", "Diffusion three", "Diffusion one"],
+            "{name}"
+        );
+        assert_eq!(store.topic_count("all").unwrap(), 3, "{name}");
+        let stored = store.find(&["arxiv:2604.00002".into()]).unwrap().unwrap();
+        assert_eq!(
+            stored.entry_id, "https://arxiv.org/abs/2604.00002",
+            "{name}"
+        );
+        // Both entry identifiers now lead to the one paper.
+        let via_alias = store
+            .find(&["entry:other-source:x".into()])
+            .unwrap()
+            .unwrap();
+        assert_eq!(via_alias.key, stored.key, "{name}");
+
+        let state = store.source_state("src").unwrap();
+        assert_eq!(
+            state.last_result,
+            Some(FetchResult::Stored {
+                new: 0,
+                updated: 1,
+                unchanged: 0
+            }),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn duplicates_within_a_batch_become_one_paper() {
+    for (name, store, _dir) in stores() {
+        let t = tagger(&[("all", "*")]);
+        let mut second = paper("2604.00001", "Same paper, longer abstract", 1);
+        second.abstract_text = "longer".into();
+        let batch = vec![paper("2604.00001", "Same paper", 1), second];
+        let counts = store
+            .apply_batch("src", &batch, &t, SourceState::default(), Utc::now())
+            .unwrap();
+        assert_eq!(counts.new, 1, "{name}");
+        assert_eq!(store.topic_count("all").unwrap(), 1, "{name}");
+        assert_eq!(
+            store.topic_papers("all", 10).unwrap()[0]
+                .paper
+                .abstract_text,
+            "longer"
+        );
+    }
+}
+
+#[test]
+fn retagging_follows_topic_changes() {
+    for (name, store, _dir) in stores() {
+        let before = tagger(&[("a", "alpha"), ("gone", "*")]);
+        let batch = vec![paper("1", "alpha beta", 1), paper("2", "beta", 2)];
+        store
+            .apply_batch("src", &batch, &before, SourceState::default(), Utc::now())
+            .unwrap();
+        assert_eq!(
+            store.retag_if_changed(&before, "v1").unwrap(),
+            Some(0),
+            "{name}"
+        );
+        assert_eq!(
+            store.retag_if_changed(&before, "v1").unwrap(),
+            None,
+            "{name}: current"
+        );
+
+        let after = tagger(&[("a", "beta")]);
+        assert_eq!(
+            store.retag_if_changed(&after, "v2").unwrap(),
+            Some(2),
+            "{name}"
+        );
+        assert_eq!(titles(&store, "a"), vec!["beta", "alpha beta"], "{name}");
+        assert_eq!(store.topic_count("a").unwrap(), 2, "{name}");
+        assert!(titles(&store, "gone").is_empty(), "{name}");
+        assert_eq!(store.topic_count("gone").unwrap(), 0, "{name}");
+    }
+}
+
+#[test]
+fn sled_survives_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let t = tagger(&[("all", "*")]);
+    {
+        let store = PaperStore::open(&path).unwrap();
+        store
+            .apply_batch(
+                "src",
+                &[paper("1", "kept", 1)],
+                &t,
+                SourceState::default(),
+                Utc::now(),
+            )
+            .unwrap();
+        store.flush().unwrap();
+    }
+    let store = PaperStore::open(&path).unwrap();
+    assert_eq!(titles(&store, "all"), vec!["kept"]);
+}
+
+#[test]
+fn corrupt_records_are_errors_not_panics() {
+    let kv = Arc::new(MemoryStore::default());
+    kv.commit(&[Op::Put(Tree::Papers, b"k".to_vec(), b"{not json".to_vec())])
+        .unwrap();
+    let store = PaperStore::new(kv);
+    let err = store.get("k").expect_err("corrupt");
+    assert!(
+        err.to_string().contains("corrupt record in tree papers"),
+        "{err}"
+    );
+}

@@ -1,0 +1,300 @@
+//! Shared test helpers: a fixture HTTP server on 127.0.0.1 that stands in for the internet,
+//! and helpers to run the real `paperboy` binary.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::{Path as UrlPath, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing;
+use axum::Router;
+
+/// The repository's `feeds/` folder.
+pub fn feeds_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("feeds")
+}
+
+/// What the fixture server has seen.
+#[derive(Default)]
+pub struct Hits {
+    pub requests: AtomicUsize,
+    pub not_modified: AtomicUsize,
+    pub conditional: AtomicUsize,
+}
+
+/// A fixture server: `/feeds/<file>` serves `feeds/<file>` with a strong ETag and honours
+/// `If-None-Match`; `/plain/<file>` serves it without validators; `/status/<code>` answers
+/// that status; `/html` answers a web page instead of a feed.
+pub struct FixtureServer {
+    pub addr: SocketAddr,
+    pub hits: Arc<Hits>,
+    _shutdown: tokio::sync::oneshot::Sender<()>,
+    _thread: std::thread::JoinHandle<()>,
+}
+
+impl FixtureServer {
+    pub fn start() -> FixtureServer {
+        let hits = Arc::new(Hits::default());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+        let state = hits.clone();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let app = Router::new()
+                    .route("/feeds/{file}", routing::get(feed))
+                    .route("/plain/{file}", routing::get(plain_feed))
+                    .route("/status/{code}", routing::get(status))
+                    .route("/html", routing::get(html))
+                    .with_state(state);
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                addr_tx.send(listener.local_addr().unwrap()).unwrap();
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(async {
+                        let _ = rx.await;
+                    })
+                    .await
+                    .unwrap();
+            });
+        });
+        let addr = addr_rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("fixture server starts");
+        FixtureServer {
+            addr,
+            hits,
+            _shutdown: tx,
+            _thread: thread,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+}
+
+fn read_feed(file: &str) -> Option<Vec<u8>> {
+    if file.contains('/') || file.contains("..") {
+        return None;
+    }
+    std::fs::read(feeds_dir().join(file)).ok()
+}
+
+async fn feed(
+    State(hits): State<Arc<Hits>>,
+    UrlPath(file): UrlPath<String>,
+    headers: HeaderMap,
+) -> Response {
+    hits.requests.fetch_add(1, Ordering::SeqCst);
+    let Some(bytes) = read_feed(&file) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let etag = format!("\"{}-{}\"", file.len(), bytes.len());
+    if headers.contains_key(header::IF_NONE_MATCH) {
+        hits.conditional.fetch_add(1, Ordering::SeqCst);
+    }
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        == Some(etag.as_str())
+    {
+        hits.not_modified.fetch_add(1, Ordering::SeqCst);
+        return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response();
+    }
+    (
+        [
+            (header::CONTENT_TYPE, "application/xml".to_string()),
+            (header::ETAG, etag),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
+async fn plain_feed(State(hits): State<Arc<Hits>>, UrlPath(file): UrlPath<String>) -> Response {
+    hits.requests.fetch_add(1, Ordering::SeqCst);
+    match read_feed(&file) {
+        Some(bytes) => ([(header::CONTENT_TYPE, "application/rss+xml")], bytes).into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+async fn status(UrlPath(code): UrlPath<u16>) -> Response {
+    let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (status, "fixture status").into_response()
+}
+
+async fn html() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/html")],
+        "<!DOCTYPE html><html><head><title>Not a feed</title></head><body><p>Hello</p></body></html>",
+    )
+        .into_response()
+}
+
+/// The real binary.
+pub fn paperboy() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_paperboy"));
+    cmd.env("RUST_LOG", "warn");
+    cmd.env_remove("PAPERBOY_CONFIG");
+    cmd
+}
+
+/// Runs `paperboy --config CONFIG ARGS…` to completion.
+pub fn run(config: &Path, args: &[&str]) -> Output {
+    paperboy()
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .output()
+        .expect("paperboy runs")
+}
+
+/// A free port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A running `paperboy serve`, stopped with SIGTERM when dropped.
+pub struct Serve {
+    pub child: Child,
+    pub base: String,
+}
+
+impl Serve {
+    pub fn start(config: &Path) -> Serve {
+        let port = free_port();
+        let child = paperboy()
+            .arg("--config")
+            .arg(config)
+            .arg("serve")
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("serve starts");
+        let serve = Serve {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(r) = request("GET", &format!("{}/healthz", serve.base), &[]) {
+                if r.status == 200 {
+                    return serve;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "serve did not answer /healthz in time"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Sends SIGTERM and waits; returns the exit status.
+    pub fn stop(mut self) -> std::process::ExitStatus {
+        let status = self.terminate();
+        std::mem::forget(self);
+        status
+    }
+
+    fn terminate(&mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                return self.child.wait().expect("wait after kill");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        self.terminate();
+    }
+}
+
+/// An HTTP reply, read whole.
+pub struct Reply {
+    pub status: u16,
+    pub headers: ::reqwest::header::HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    }
+}
+
+fn runtime() -> &'static tokio::runtime::Runtime {
+    static RT: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    RT.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("test runtime")
+    })
+}
+
+/// A blocking HTTP request with optional extra headers; no automatic decompression.
+pub fn request(method: &str, url: &str, headers: &[(&str, &str)]) -> Result<Reply, String> {
+    runtime().block_on(async {
+        let client = ::reqwest::Client::builder()
+            .timeout(Duration::from_secs(20))
+            .build()
+            .map_err(|e| e.to_string())?;
+        let method = ::reqwest::Method::from_bytes(method.as_bytes()).map_err(|e| e.to_string())?;
+        let mut req = client.request(method, url);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let resp = req.send().await.map_err(|e| e.to_string())?;
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let body = resp.bytes().await.map_err(|e| e.to_string())?.to_vec();
+        Ok(Reply {
+            status,
+            headers,
+            body,
+        })
+    })
+}
+
+/// `GET url`, panicking on a transport error.
+pub fn get(url: &str) -> Reply {
+    request("GET", url, &[]).unwrap_or_else(|e| panic!("GET {url}: {e}"))
+}

@@ -1,0 +1,289 @@
+//! The whole pipeline through the real binary and real HTTP over 127.0.0.1: ingest from a
+//! fixture server (with a failing and a non-feed source beside the good ones), serve, read the
+//! topic feeds, conditional GET, restart, errors.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::sync::atomic::Ordering;
+
+use common::{get, request, run, FixtureServer, Serve};
+
+fn write_config(dir: &Path, fixtures: &FixtureServer) -> std::path::PathBuf {
+    let config = format!(
+        r#"
+[server]
+listen = "127.0.0.1:1"
+base_url = "http://feeds.example.org/"
+
+[store]
+path = "store.sled"
+
+[[sources]]
+id = "cs-lg"
+kind = "feed"
+url = "{lg}"
+
+[[sources]]
+id = "cs-ai"
+kind = "feed"
+url = "{ai}"
+
+[[sources]]
+id = "broken"
+kind = "feed"
+url = "{broken}"
+
+[[sources]]
+id = "webpage"
+kind = "feed"
+url = "{html}"
+
+[[topics]]
+id = "anomaly"
+title = "Anomaly <detection> & friends"
+query = 'anomal* AND detection'
+
+[[topics]]
+id = "agents"
+title = "Agents"
+query = 'agent OR agents OR "multi-agent"'
+
+[[topics]]
+id = "everything"
+title = "Everything"
+query = '*'
+"#,
+        lg = fixtures.url("/feeds/arxiv-cs-lg.rss.xml"),
+        ai = fixtures.url("/plain/arxiv-cs-ai.rss.xml"),
+        broken = fixtures.url("/status/500"),
+        html = fixtures.url("/html"),
+    );
+    let path = dir.join("paperboy.toml");
+    std::fs::write(&path, config).unwrap();
+    path
+}
+
+fn entry_ids(xml: &[u8]) -> Vec<String> {
+    let feed = feed_rs::parser::parse(xml).expect("the served feed parses");
+    feed.entries.into_iter().map(|e| e.id).collect()
+}
+
+fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn ingest_serve_restart() {
+    let fixtures = FixtureServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &fixtures);
+
+    // First pass: the good sources are stored, the bad ones reported, exit 0.
+    let out = run(&config, &["ingest"]);
+    let text = stdout(&out);
+    assert!(
+        out.status.success(),
+        "ingest failed: {text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines,
+        vec![
+            "cs-lg: 3 new, 0 updated, 0 unchanged",
+            "cs-ai: 3 new, 0 updated, 0 unchanged",
+            &format!(
+                "broken: error: HTTP 500 Internal Server Error from {}",
+                fixtures.url("/status/500")
+            ),
+            &format!(
+                "webpage: error: not a feed: unable to parse feed: no root element (from {})",
+                fixtures.url("/html")
+            ),
+        ],
+        "{text}"
+    );
+    // The store is relative to the config file's folder.
+    assert!(dir.path().join("store.sled").is_dir());
+
+    // Second pass: the ETag source answers 304, the other is unchanged; nothing is added.
+    let out = run(&config, &["ingest"]);
+    let text = stdout(&out);
+    assert!(text.contains("cs-lg: not modified"), "{text}");
+    assert!(
+        text.contains("cs-ai: 0 new, 0 updated, 3 unchanged"),
+        "{text}"
+    );
+    assert_eq!(fixtures.hits.not_modified.load(Ordering::SeqCst), 1);
+
+    let serve = Serve::start(&config);
+    let feed = get(&format!("{}/feeds/anomaly.atom", serve.base));
+    assert_eq!(feed.status, 200);
+    assert_eq!(
+        feed.header("content-type").as_deref(),
+        Some("application/atom+xml; charset=utf-8")
+    );
+    let ids = entry_ids(&feed.body);
+    assert_eq!(
+        ids.iter().cloned().collect::<BTreeSet<_>>(),
+        BTreeSet::from([
+            "https://arxiv.org/abs/2604.21953".to_string(),
+            "https://arxiv.org/abs/2604.21956".to_string()
+        ]),
+        "{}",
+        feed.text()
+    );
+    let xml = feed.text();
+    assert!(xml.contains("<id>urn:paperboy:topic:anomaly</id>"), "{xml}");
+    assert!(xml.contains("Anomaly &lt;detection&gt; &amp; friends"));
+    assert!(
+        xml.contains(r#"href="http://feeds.example.org/feeds/anomaly.atom" rel="self""#),
+        "{xml}"
+    );
+
+    let everything = get(&format!("{}/feeds/everything.atom", serve.base));
+    let all_ids = entry_ids(&everything.body);
+    assert_eq!(all_ids.len(), 6, "no duplicates, nothing missing");
+    let limited = get(&format!("{}/feeds/everything.atom?limit=2", serve.base));
+    assert_eq!(
+        entry_ids(&limited.body),
+        all_ids[..2].to_vec(),
+        "newest first, limited"
+    );
+    assert_eq!(
+        get(&format!("{}/feeds/everything.atom?limit=0", serve.base)).status,
+        400
+    );
+    assert_eq!(
+        get(&format!("{}/feeds/everything.atom?limit=501", serve.base)).status,
+        400
+    );
+
+    // Conditional GET.
+    let etag = feed.header("etag").expect("etag");
+    let last_modified = feed.header("last-modified").expect("last-modified");
+    let url = format!("{}/feeds/anomaly.atom", serve.base);
+    let again = request("GET", &url, &[("If-None-Match", &etag)]).unwrap();
+    assert_eq!(again.status, 304);
+    assert!(again.body.is_empty());
+    assert_eq!(again.header("etag").as_deref(), Some(etag.as_str()));
+    let since = request("GET", &url, &[("If-Modified-Since", &last_modified)]).unwrap();
+    assert_eq!(since.status, 304);
+    let stale = request("GET", &url, &[("If-None-Match", "\"stale\"")]).unwrap();
+    assert_eq!(stale.status, 200);
+    assert_eq!(stale.body, feed.body, "the same bytes for the same papers");
+
+    // Unknown topics and paths are 404 with a short plain-text body.
+    let missing = get(&format!("{}/feeds/nope.atom", serve.base));
+    assert_eq!(missing.status, 404);
+    assert_eq!(
+        missing.header("content-type").as_deref(),
+        Some("text/plain; charset=utf-8")
+    );
+    assert!(missing.text().contains("no topic"));
+    assert_eq!(get(&format!("{}/nowhere", serve.base)).status, 404);
+    assert_eq!(
+        get(&format!("{}/feeds/anomaly.txt", serve.base)).status,
+        404
+    );
+    assert_eq!(request("POST", &url, &[]).unwrap().status, 405);
+
+    // The index lists topics with counts and autodiscovery, and sources with their results.
+    let index = get(&format!("{}/", serve.base)).text();
+    assert!(index.contains(r#"<link rel="alternate" type="application/atom+xml" title="Agents" href="http://feeds.example.org/feeds/agents.atom">"#), "{index}");
+    assert!(index.contains("Anomaly &lt;detection&gt; &amp; friends"));
+    assert!(index.contains("<td class=\"n\">2</td>"), "{index}");
+    assert!(index.contains("HTTP 500"), "{index}");
+    assert!(index.contains("not a feed"), "{index}");
+    assert_eq!(get(&format!("{}/healthz", serve.base)).status, 200);
+
+    let status = serve.stop();
+    assert!(status.success(), "serve exits cleanly on SIGTERM: {status}");
+
+    // After a restart the papers are still there (serve polls again at start-up, and the
+    // fixture server still answers; the ETag source answers 304).
+    let serve = Serve::start(&config);
+    let after = get(&format!("{}/feeds/everything.atom", serve.base));
+    assert_eq!(entry_ids(&after.body), all_ids);
+    drop(serve);
+}
+
+#[test]
+fn changed_topics_retag_stored_papers() {
+    let fixtures = FixtureServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &fixtures);
+    assert!(run(&config, &["ingest"]).status.success());
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.replace("'anomal* AND detection'", "'medical OR clinical'"),
+    )
+    .unwrap();
+    let serve = Serve::start(&config);
+    let feed = get(&format!("{}/feeds/anomaly.atom", serve.base));
+    let ids = entry_ids(&feed.body);
+    // "clinical alerting" and "medical-MFMs" now match; the athletics paper no longer does.
+    assert!(
+        ids.contains(&"https://arxiv.org/abs/2604.21956".to_string()),
+        "{ids:?}"
+    );
+    assert!(
+        ids.contains(&"https://arxiv.org/abs/2604.21952".to_string()),
+        "{ids:?}"
+    );
+    assert!(
+        !ids.contains(&"https://arxiv.org/abs/2604.21953".to_string()),
+        "{ids:?}"
+    );
+}
+
+#[test]
+fn check_reports_every_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    std::fs::write(
+        &path,
+        "[[sources]]\nid = \"A\"\nkind = \"feed\"\nurl = \"gopher://x\"\n[[topics]]\nid = \"t\"\nquery = \"x AND\"\n",
+    )
+    .unwrap();
+    let out = run(&path, &["check"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("sources[0].id"), "{err}");
+    assert!(err.contains("sources[0].url"), "{err}");
+    assert!(err.contains("topics[0] (t).query: at position 6"), "{err}");
+
+    let good = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+    for file in ["paperboy.toml", "offline.toml"] {
+        let out = run(&good.join(file), &["check"]);
+        assert!(
+            out.status.success(),
+            "{file}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let missing = run(&dir.path().join("none.toml"), &["check"]);
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("none.toml"));
+}
+
+#[test]
+fn config_path_comes_from_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("env.toml");
+    std::fs::write(&path, "[[topics]]\nid = \"t\"\nquery = \"*\"\n").unwrap();
+    let out = common::paperboy()
+        .env("PAPERBOY_CONFIG", &path)
+        .arg("check")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("env.toml: ok"));
+}

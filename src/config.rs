@@ -24,6 +24,12 @@ pub const DEFAULT_STORE_PATH: &str = "data/paperboy.sled";
 pub const DEFAULT_EVERY: Duration = Duration::from_secs(3600);
 /// The shortest poll interval accepted: polling faster is impolite to any source.
 pub const MIN_EVERY: Duration = Duration::from_secs(60);
+/// How many results an `arxiv-api` source reads per poll when it does not say.
+pub const DEFAULT_MAX_RESULTS: usize = 100;
+/// The most results an `arxiv-api` source may read per poll.
+pub const MAX_MAX_RESULTS: usize = 2000;
+/// Hugging Face's daily papers, the `hf-daily` kind's URL when none is given.
+pub const HF_DAILY_URL: &str = "https://huggingface.co/api/daily_papers";
 /// The config path when neither `--config` nor `PAPERBOY_CONFIG` gives one.
 pub const DEFAULT_CONFIG_PATH: &str = "config/paperboy.toml";
 
@@ -60,10 +66,13 @@ pub enum Location {
 pub struct SourceConfig {
     pub id: String,
     pub kind: SourceKind,
-    /// The URL as written in the config, for display and error messages.
+    /// The URL as written in the config (or built from `categories` / `query`), for display
+    /// and error messages.
     pub url: String,
     pub location: Location,
     pub every: Duration,
+    /// For `arxiv-api`: how many results one poll reads at most, a page at a time.
+    pub max_results: Option<usize>,
 }
 
 #[derive(Debug, Clone)]
@@ -141,6 +150,12 @@ struct RawSource {
     kind: Option<String>,
     url: Option<String>,
     every: Option<String>,
+    /// `arxiv` only: categories instead of a URL.
+    categories: Option<Vec<String>>,
+    /// `arxiv-api` only: a search query instead of a URL.
+    query: Option<String>,
+    /// `arxiv-api` only: results per poll.
+    max_results: Option<usize>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -299,7 +314,7 @@ fn validate_sources(
     let mut out = Vec::new();
     for (i, source) in raw.into_iter().enumerate() {
         let path = format!("sources[{i}]");
-        let id = check_id(source.id, &path, &mut seen, problems);
+        let id = check_id(source.id.clone(), &path, &mut seen, problems);
         let kind = match source.kind.as_deref() {
             None => {
                 problems.push(Problem {
@@ -317,23 +332,20 @@ fn validate_sources(
                 None
             }),
         };
-        let location = match source.url.as_deref() {
-            None => {
-                problems.push(Problem {
-                    path: format!("{path}.url"),
-                    message: "missing".into(),
-                });
-                None
-            }
-            Some(url) => parse_location(url, base_dir)
+        let (url, max_results) = match kind {
+            Some(kind) => source_url(kind, &source, &path, problems),
+            None => (source.url.clone(), None),
+        };
+        let location = url.as_deref().and_then(|url| {
+            parse_location(url, base_dir)
                 .map_err(|message| {
                     problems.push(Problem {
                         path: format!("{path}.url"),
                         message,
                     })
                 })
-                .ok(),
-        };
+                .ok()
+        });
         let every = match source.every.as_deref() {
             None => Some(DEFAULT_EVERY),
             Some(text) => match humantime::parse_duration(text) {
@@ -357,7 +369,7 @@ fn validate_sources(
             },
         };
         if let (Some(id), Some(kind), Some(location), Some(every), Some(url)) =
-            (id, kind, location, every, source.url)
+            (id, kind, location, every, url)
         {
             out.push(SourceConfig {
                 id,
@@ -365,10 +377,118 @@ fn validate_sources(
                 url,
                 location,
                 every,
+                max_results,
             });
         }
     }
     out
+}
+
+/// The URL a source reads, from `url` or from its kind's own keys (`categories` for `arxiv`,
+/// `query` for `arxiv-api`), and the `arxiv-api` result cap. Keys that belong to another kind
+/// are problems.
+fn source_url(
+    kind: SourceKind,
+    source: &RawSource,
+    path: &str,
+    problems: &mut Vec<Problem>,
+) -> (Option<String>, Option<usize>) {
+    let mut problem = |key: &str, message: String| {
+        problems.push(Problem {
+            path: format!("{path}.{key}"),
+            message,
+        })
+    };
+    if source.categories.is_some() && kind != SourceKind::Arxiv {
+        problem(
+            "categories",
+            format!(
+                "only `arxiv` sources take categories, not `{}`",
+                kind.name()
+            ),
+        );
+    }
+    for (key, given) in [
+        ("query", source.query.is_some()),
+        ("max_results", source.max_results.is_some()),
+    ] {
+        if given && kind != SourceKind::ArxivApi {
+            problem(
+                key,
+                format!("only `arxiv-api` sources take {key}, not `{}`", kind.name()),
+            );
+        }
+    }
+    let url = match (kind, &source.url, &source.categories, &source.query) {
+        (SourceKind::Arxiv, Some(_), Some(_), _) => {
+            problem(
+                "categories",
+                "give either url or categories, not both".into(),
+            );
+            None
+        }
+        (SourceKind::Arxiv, None, Some(categories), _) => {
+            let bad: Vec<&String> = categories.iter().filter(|c| !valid_category(c)).collect();
+            if categories.is_empty() {
+                problem(
+                    "categories",
+                    "is empty; name at least one, such as \"cs.LG\"".into(),
+                );
+                None
+            } else if !bad.is_empty() {
+                problem(
+                    "categories",
+                    format!("{bad:?} are not arXiv categories such as \"cs.LG\" or \"hep-th\""),
+                );
+                None
+            } else {
+                Some(crate::sources::arxiv::listing_url(categories))
+            }
+        }
+        (SourceKind::ArxivApi, Some(_), _, Some(_)) => {
+            problem("query", "give either url or query, not both".into());
+            None
+        }
+        (SourceKind::ArxivApi, None, _, Some(query)) if query.trim().is_empty() => {
+            problem("query", "is empty".into());
+            None
+        }
+        (SourceKind::ArxivApi, None, _, Some(query)) => {
+            Some(crate::sources::arxiv_api::query_url(query).to_string())
+        }
+        (SourceKind::HfDaily, None, _, _) => Some(HF_DAILY_URL.to_string()),
+        (_, Some(url), _, _) => Some(url.clone()),
+        (kind, None, _, _) => {
+            let also = match kind {
+                SourceKind::Arxiv => " (or categories)",
+                SourceKind::ArxivApi => " (or query)",
+                _ => "",
+            };
+            problem("url", format!("missing{also}"));
+            None
+        }
+    };
+    let max_results = (kind == SourceKind::ArxivApi).then(|| match source.max_results {
+        None => DEFAULT_MAX_RESULTS,
+        Some(n) if (1..=MAX_MAX_RESULTS).contains(&n) => n,
+        Some(n) => {
+            problem(
+                "max_results",
+                format!("{n} is not between 1 and {MAX_MAX_RESULTS}"),
+            );
+            DEFAULT_MAX_RESULTS
+        }
+    });
+    (url, max_results)
+}
+
+/// `cs.LG`, `stat.ML`, `hep-th`, `math.AG`, `q-bio.NC`.
+fn valid_category(c: &str) -> bool {
+    let (archive, sub) = c.split_once('.').unwrap_or((c, "x"));
+    !archive.is_empty()
+        && archive.bytes().all(|b| b.is_ascii_lowercase() || b == b'-')
+        && !sub.is_empty()
+        && sub.bytes().all(|b| b.is_ascii_alphabetic() || b == b'-')
 }
 
 /// `http://` and `https://` URLs, or `file://` paths: `file:///abs/path` is absolute,

@@ -2,8 +2,12 @@
 //! a `User-Agent` naming paperboy, and conditional requests with the validators the server
 //! sent last time. IO only; parsing is the adapters' job.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use tokio::time::Instant;
 
 use reqwest::header::{CONTENT_TYPE, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED};
 use reqwest::StatusCode;
@@ -68,11 +72,51 @@ pub enum FetchError {
     Client(String),
 }
 
+/// The least time between two requests to arXiv's API host (arXiv's terms of use).
+pub const ARXIV_API_GAP: Duration = Duration::from_secs(3);
+/// arXiv's API host.
+pub const ARXIV_API_HOST: &str = "export.arxiv.org";
+
+/// Spaces out requests to hosts that ask for a minimum gap, across every source and task that
+/// shares the fetcher.
+#[derive(Debug, Default)]
+struct HostGate {
+    gaps: HashMap<String, Duration>,
+    next_slot: Mutex<HashMap<String, Instant>>,
+}
+
+impl HostGate {
+    /// Waits until this request may go to `host`.
+    async fn wait_turn(&self, host: &str) {
+        let Some(&gap) = self.gaps.get(host) else {
+            return;
+        };
+        let slot = {
+            let mut next = self.next_slot.lock().unwrap_or_else(|p| p.into_inner());
+            reserve(&mut next, host, Instant::now(), gap)
+        };
+        tokio::time::sleep_until(slot).await;
+    }
+}
+
+/// Reserves the next free slot for `host`: now, or `gap` after the last reserved slot.
+fn reserve(
+    next: &mut HashMap<String, Instant>,
+    host: &str,
+    now: Instant,
+    gap: Duration,
+) -> Instant {
+    let slot = next.get(host).map_or(now, |&free| free.max(now));
+    next.insert(host.to_string(), slot + gap);
+    slot
+}
+
 /// Fetches sources; cheap to clone and share.
 #[derive(Debug, Clone)]
 pub struct Fetcher {
     client: reqwest::Client,
     max_body: usize,
+    gate: Arc<HostGate>,
 }
 
 impl Fetcher {
@@ -95,7 +139,26 @@ impl Fetcher {
             .redirect(reqwest::redirect::Policy::limited(5))
             .build()
             .map_err(|e| FetchError::Client(e.to_string()))?;
-        Ok(Fetcher { client, max_body })
+        let gate = HostGate {
+            gaps: HashMap::from([(ARXIV_API_HOST.to_string(), ARXIV_API_GAP)]),
+            ..Default::default()
+        };
+        Ok(Fetcher {
+            client,
+            max_body,
+            gate: Arc::new(gate),
+        })
+    }
+
+    /// Sets the least time between two requests to `host` (replacing any default).
+    pub fn with_host_gap(mut self, host: &str, gap: Duration) -> Self {
+        let mut gaps = self.gate.gaps.clone();
+        gaps.insert(host.to_string(), gap);
+        self.gate = Arc::new(HostGate {
+            gaps,
+            ..Default::default()
+        });
+        self
     }
 
     /// Fetches a source, conditionally when validators are given.
@@ -135,6 +198,9 @@ impl Fetcher {
             url: url.to_string(),
             reason: describe(&e),
         };
+        if let Some(host) = url.host_str() {
+            self.gate.wait_turn(host).await;
+        }
         let mut request = self.client.get(url.as_str());
         if let Some(etag) = &validators.etag {
             request = request.header(IF_NONE_MATCH, etag);
@@ -211,4 +277,25 @@ fn describe(error: &reqwest::Error) -> String {
         source = cause.source();
     }
     message
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_slots_are_spaced_by_the_gap() {
+        let mut next = HashMap::new();
+        let t0 = Instant::now();
+        let gap = Duration::from_secs(3);
+        // Three requests at the same moment get slots 0 s, 3 s and 6 s later.
+        assert_eq!(reserve(&mut next, "h", t0, gap), t0);
+        assert_eq!(reserve(&mut next, "h", t0, gap), t0 + gap);
+        assert_eq!(reserve(&mut next, "h", t0, gap), t0 + 2 * gap);
+        // Another host is independent.
+        assert_eq!(reserve(&mut next, "other", t0, gap), t0);
+        // Long after the last slot, a request goes at once.
+        let later = t0 + Duration::from_secs(60);
+        assert_eq!(reserve(&mut next, "h", later, gap), later);
+    }
 }

@@ -7,11 +7,11 @@ use std::sync::Arc;
 use chrono::Utc;
 use futures_util::stream::{self, StreamExt};
 
-use crate::config::{Config, SourceConfig};
+use crate::config::{Config, Location, SourceConfig};
 use crate::fetch::{Fetched, Fetcher, Validators};
-use crate::model::{FetchResult, SourceState};
+use crate::model::{FetchResult, Paper, SourceState};
 use crate::pipeline::tag::Tagger;
-use crate::sources::SourceContext;
+use crate::sources::{arxiv_api, SourceContext};
 use crate::store::{PaperStore, StoreError};
 
 /// How many sources one pass fetches at once.
@@ -88,25 +88,36 @@ impl Ingestor {
             etag: state.etag.clone(),
             last_modified: state.last_modified.clone(),
         };
-        let result = match self.fetcher.fetch(&source.location, &validators).await {
-            Ok(Fetched::NotModified) => Ok(FetchResult::NotModified),
-            Ok(Fetched::Body {
-                bytes, validators, ..
-            }) => {
-                self.store_body(source, bytes, validators, &mut state)
-                    .await?
+        let outcome = match (&source.location, source.max_results) {
+            (Location::Http(base), Some(max_results)) => {
+                self.fetch_pages(source, base, max_results).await
             }
-            Err(e) => Err(e.to_string()),
+            _ => self.fetch_one(source, &validators).await,
         };
-        let result = match result {
-            Ok(FetchResult::NotModified) => {
+        let result = match outcome {
+            Outcome::NotModified => {
                 state.failures_in_row = 0;
                 state.last_result = Some(FetchResult::NotModified);
                 self.save_state(&source.id, state).await?;
                 FetchResult::NotModified
             }
-            Ok(stored) => stored,
-            Err(error) => {
+            Outcome::Papers(papers, validators) => {
+                state.etag = validators.etag;
+                state.last_modified = validators.last_modified;
+                state.failures_in_row = 0;
+                let store = self.store.clone();
+                let tagger = self.tagger.clone();
+                let id = source.id.clone();
+                let counts =
+                    blocking(move || store.apply_batch(&id, &papers, &tagger, state, Utc::now()))
+                        .await?;
+                FetchResult::Stored {
+                    new: counts.new,
+                    updated: counts.updated,
+                    unchanged: counts.unchanged,
+                }
+            }
+            Outcome::Failed(error) => {
                 tracing::warn!(source = %source.id, %error, "fetch failed");
                 state.failures_in_row = state.failures_in_row.saturating_add(1);
                 let result = FetchResult::Failed { error };
@@ -121,44 +132,60 @@ impl Ingestor {
         })
     }
 
-    /// Parses a body and stores its papers with the source's new state in one commit. The
-    /// inner `Err` is a parse failure to report for this source.
-    async fn store_body(
+    /// One request (conditional when validators are known), parsed.
+    async fn fetch_one(&self, source: &SourceConfig, validators: &Validators) -> Outcome {
+        match self.fetcher.fetch(&source.location, validators).await {
+            Ok(Fetched::NotModified) => Outcome::NotModified,
+            Ok(Fetched::Body {
+                bytes, validators, ..
+            }) => match parse(source, &source.url, bytes).await {
+                Ok(papers) => Outcome::Papers(papers, validators),
+                Err(error) => Outcome::Failed(error),
+            },
+            Err(e) => Outcome::Failed(e.to_string()),
+        }
+    }
+
+    /// Reads up to `max_results` results a page at a time (the arXiv API), stopping at a short
+    /// page. A failure after the first page keeps what the earlier pages brought.
+    async fn fetch_pages(
         &self,
         source: &SourceConfig,
-        bytes: Vec<u8>,
-        validators: Validators,
-        state: &mut SourceState,
-    ) -> Result<Result<FetchResult, String>, StoreError> {
-        let adapter = source.kind.adapter();
-        let id = source.id.clone();
-        let url = source.url.clone();
-        let parsed = blocking(move || {
-            let ctx = SourceContext {
-                source_id: &id,
-                url: &url,
+        base: &url::Url,
+        max_results: usize,
+    ) -> Outcome {
+        let mut papers = Vec::new();
+        let mut start = 0;
+        while start < max_results {
+            let size = arxiv_api::PAGE_SIZE.min(max_results - start);
+            let url = arxiv_api::page_url(base, start, size);
+            let fetched = self
+                .fetcher
+                .fetch(&Location::Http(url.clone()), &Validators::default())
+                .await
+                .map_err(|e| e.to_string());
+            let page = match fetched {
+                Ok(Fetched::Body { bytes, .. }) => parse(source, url.as_str(), bytes).await,
+                Ok(Fetched::NotModified) => Ok(Vec::new()),
+                Err(e) => Err(e),
             };
-            Ok::<_, StoreError>(adapter(&bytes, &ctx))
-        })
-        .await?;
-        let papers = match parsed {
-            Ok(papers) => papers,
-            Err(e) => return Ok(Err(format!("{e} (from {})", source.url))),
-        };
-        let mut next = state.clone();
-        next.etag = validators.etag;
-        next.last_modified = validators.last_modified;
-        next.failures_in_row = 0;
-        let store = self.store.clone();
-        let tagger = self.tagger.clone();
-        let id = source.id.clone();
-        let counts =
-            blocking(move || store.apply_batch(&id, &papers, &tagger, next, Utc::now())).await?;
-        Ok(Ok(FetchResult::Stored {
-            new: counts.new,
-            updated: counts.updated,
-            unchanged: counts.unchanged,
-        }))
+            match page {
+                Ok(page) => {
+                    let short = page.len() < size;
+                    papers.extend(page);
+                    if short {
+                        break;
+                    }
+                }
+                Err(error) if start == 0 => return Outcome::Failed(error),
+                Err(error) => {
+                    tracing::warn!(source = %source.id, %error, "stopped paging; keeping {} papers", papers.len());
+                    break;
+                }
+            }
+            start += size;
+        }
+        Outcome::Papers(papers, Validators::default())
     }
 
     async fn save_state(&self, source_id: &str, state: SourceState) -> Result<(), StoreError> {
@@ -171,6 +198,32 @@ impl Ingestor {
     pub async fn flush(&self) -> Result<(), StoreError> {
         let store = self.store.clone();
         blocking(move || store.flush()).await
+    }
+}
+
+/// What one poll of a source brought.
+enum Outcome {
+    NotModified,
+    Papers(Vec<Paper>, Validators),
+    Failed(String),
+}
+
+/// Runs a source's adapter on the blocking pool; the error names the URL.
+async fn parse(source: &SourceConfig, url: &str, bytes: Vec<u8>) -> Result<Vec<Paper>, String> {
+    let adapter = source.kind.adapter();
+    let id = source.id.clone();
+    let url = url.to_string();
+    let parsed = tokio::task::spawn_blocking(move || {
+        let ctx = SourceContext {
+            source_id: &id,
+            url: &url,
+        };
+        adapter(&bytes, &ctx).map_err(|e| format!("{e} (from {url})"))
+    })
+    .await;
+    match parsed {
+        Ok(result) => result,
+        Err(join) => std::panic::resume_unwind(join.into_panic()),
     }
 }
 

@@ -110,7 +110,7 @@ fn open(config: &Arc<Config>) -> anyhow::Result<(Arc<PaperStore>, Ingestor)> {
 
 async fn ingest(config: Arc<Config>) -> anyhow::Result<()> {
     let (_store, ingestor) = open(&config)?;
-    if let Some(changed) = ingestor.retag_if_changed().await? {
+    if let Some(changed) = ingestor.retag_if_changed().await?.filter(|&n| n > 0) {
         eprintln!("topics changed: re-tagged the store ({changed} papers changed topics)");
     }
     let reports = ingestor.ingest_all().await?;

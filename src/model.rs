@@ -36,7 +36,13 @@ pub enum LinkKind {
     Pdf,
     /// The DOI resolver link.
     Doi,
-    /// Anything else the source linked (code, project page, discussion).
+    /// The paper's page on Hugging Face.
+    HuggingFace,
+    /// The code repository.
+    Code,
+    /// The project page.
+    Project,
+    /// Anything else the source linked.
     Related,
 }
 
@@ -68,7 +74,7 @@ pub struct Identifiers {
 }
 
 /// A paper as normalized from one source, or as merged from several.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Paper {
     pub ids: Identifiers,
     /// The version a source last reported (arXiv `v2` is `Some(2)`).
@@ -82,6 +88,31 @@ pub struct Paper {
     pub links: Vec<Link>,
     /// Subject categories, primary first when a source knows it.
     pub categories: Vec<String>,
+    /// The primary category, when a source says which one it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primary_category: Option<String>,
+    /// How structured the author list is: 0 unknown, 1 split from one string, 2 a list of
+    /// names, 3 a list with affiliations (the arXiv API). Merging keeps the most structured.
+    #[serde(default)]
+    pub author_rank: u8,
+    /// The authors' comment (`12 pages, 4 figures`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    /// Where it was published (`Int. J. Mod. Phys. B, 26 (2012)`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub journal_ref: Option<String>,
+    /// arXiv's announce type in the latest listing: `new`, `cross`, `replace`, `replace-cross`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub announce_type: Option<String>,
+    /// Upvotes on Hugging Face daily papers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upvotes: Option<u32>,
+    /// Comments on the Hugging Face paper page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discussion_comments: Option<u32>,
+    /// Stars of the code repository.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub github_stars: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub published: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -22,7 +22,7 @@ path = "store.sled"
 
 [[sources]]
 id = "cs-lg"
-kind = "feed"
+kind = "arxiv"
 url = "{lg}"
 
 [[sources]]
@@ -39,6 +39,17 @@ url = "{broken}"
 id = "webpage"
 kind = "feed"
 url = "{html}"
+
+[[sources]]
+id = "hf"
+kind = "hf-daily"
+url = "{hf}"
+
+[[sources]]
+id = "api"
+kind = "arxiv-api"
+url = "{api}"
+max_results = 250
 
 [[topics]]
 id = "anomaly"
@@ -59,6 +70,9 @@ query = '*'
         ai = fixtures.url("/plain/arxiv-cs-ai.rss.xml"),
         broken = fixtures.url("/status/500"),
         html = fixtures.url("/html"),
+        hf = fixtures.url("/plain/hf-daily-papers.json"),
+        api =
+            fixtures.url("/plain/arxiv-api-transformer-cslg.atom.xml?search_query=all:transformer"),
     );
     let path = dir.join("paperboy.toml");
     std::fs::write(&path, config).unwrap();
@@ -102,6 +116,8 @@ fn ingest_serve_restart() {
                 "webpage: error: not a feed: unable to parse feed: no root element (from {})",
                 fixtures.url("/html")
             ),
+            "hf: 30 new, 0 updated, 0 unchanged",
+            "api: 5 new, 0 updated, 0 unchanged",
         ],
         "{text}"
     );
@@ -145,7 +161,7 @@ fn ingest_serve_restart() {
 
     let everything = get(&format!("{}/feeds/everything.atom", serve.base));
     let all_ids = entry_ids(&everything.body);
-    assert_eq!(all_ids.len(), 6, "no duplicates, nothing missing");
+    assert_eq!(all_ids.len(), 41, "no duplicates, nothing missing");
     let limited = get(&format!("{}/feeds/everything.atom?limit=2", serve.base));
     assert_eq!(
         entry_ids(&limited.body),

@@ -45,7 +45,7 @@ fn arxiv_listing_rss() {
     );
     assert!(p.abstract_text.contains("visual resolution & stride"));
     assert_eq!(link(p, LinkKind::Page), "https://arxiv.org/abs/2604.21952");
-    assert_eq!(link(p, LinkKind::Pdf), "https://arxiv.org/pdf/2604.21952v1");
+    assert_eq!(link(p, LinkKind::Pdf), "https://arxiv.org/pdf/2604.21952");
     assert_eq!(
         p.published.map(|d| d.to_rfc3339()).as_deref(),
         Some("2026-04-27T04:00:00+00:00")

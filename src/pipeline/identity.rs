@@ -11,7 +11,7 @@ use regex::Regex;
 use sha2::{Digest, Sha256};
 use url::Url;
 
-use crate::model::Identifiers;
+use crate::model::{Identifiers, Link, LinkKind};
 
 /// New-style (`2604.21952v2`) and old-style (`hep-th/9901001v1`, `math.GT/0309136`) arXiv ids,
 /// with an optional version.
@@ -102,6 +102,27 @@ pub fn find_doi(text: &str) -> Option<String> {
     DOI.is_match(candidate).then(|| candidate.to_lowercase())
 }
 
+/// bioRxiv and medRxiv papers: the DOI (`10.1101/<id>`) and version behind a link such as
+/// `http://biorxiv.org/cgi/content/short/743294v1?rss=1` or
+/// `https://www.medrxiv.org/content/10.1101/2023.12.16.571984v2`.
+pub fn biorxiv_doi(link: &str) -> Option<(String, Option<u32>)> {
+    static ID: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"^(?:/cgi/content/(?:short|abstract|full)/|/content/(?:10\.1101/)?)((?:\d{4}\.\d{2}\.\d{2}\.)?\d{6,})(?:v(\d+))?")
+            .expect("static regex")
+    });
+    let url = Url::parse(link.trim()).ok()?;
+    let host = url.host_str()?.to_ascii_lowercase();
+    let host = host.strip_prefix("www.").unwrap_or(&host);
+    if host != "biorxiv.org" && host != "medrxiv.org" {
+        return None;
+    }
+    let caps = ID.captures(url.path())?;
+    Some((
+        format!("10.1101/{}", &caps[1]),
+        caps.get(2).and_then(|v| v.as_str().parse().ok()),
+    ))
+}
+
 /// Normalizes a link so the same page reached two ways compares equal: `https`, lower-case
 /// host without `www.`, no default port, no fragment, no tracking parameters (`utm_*`,
 /// `rss`), no trailing slash. Returns `None` for text that is not an absolute http(s) URL.
@@ -150,11 +171,38 @@ pub fn identifiers(ids: &Identifiers) -> Vec<String> {
     out
 }
 
+/// arXiv's abstract page for a paper (always its latest version).
+pub fn arxiv_abs(id: &str) -> String {
+    format!("https://arxiv.org/abs/{id}")
+}
+
+/// arXiv's PDF for a paper, unversioned so it always serves the latest version and every
+/// source names the same link.
+pub fn arxiv_pdf(id: &str) -> String {
+    format!("https://arxiv.org/pdf/{id}")
+}
+
+/// The abstract page and PDF links of an arXiv paper.
+pub fn arxiv_links(id: &str) -> [Link; 2] {
+    [
+        Link {
+            kind: LinkKind::Page,
+            href: arxiv_abs(id),
+            media_type: Some("text/html".into()),
+        },
+        Link {
+            kind: LinkKind::Pdf,
+            href: arxiv_pdf(id),
+            media_type: Some("application/pdf".into()),
+        },
+    ]
+}
+
 /// The entry id a paper's feed entries carry, chosen once when the paper is first stored. It
 /// depends only on the paper's identifiers, never on `base_url` or on the time.
 pub fn entry_id(ids: &Identifiers) -> String {
     if let Some(arxiv) = &ids.arxiv {
-        format!("https://arxiv.org/abs/{arxiv}")
+        arxiv_abs(arxiv)
     } else if let Some(doi) = &ids.doi {
         format!("https://doi.org/{doi}")
     } else if let Some(link) = &ids.link {
@@ -186,9 +234,11 @@ fn percent_decode(text: &str) -> Option<String> {
 mod tests {
     use super::*;
 
+    /// An expected id (or DOI) and version.
+    type Expected = Option<(&'static str, Option<u32>)>;
+
     #[test]
     fn arxiv_ids_are_found_everywhere_sources_put_them() {
-        type Expected = Option<(&'static str, Option<u32>)>;
         let cases: &[(&str, Expected)] = &[
             ("oai:arXiv.org:2604.21952v1", Some(("2604.21952", Some(1)))),
             (
@@ -257,6 +307,34 @@ mod tests {
         ];
         for (text, expected) in cases {
             assert_eq!(find_doi(text).as_deref(), *expected, "for {text:?}");
+        }
+    }
+
+    #[test]
+    fn biorxiv_links_carry_dois() {
+        let cases: &[(&str, Expected)] = &[
+            (
+                "http://biorxiv.org/cgi/content/short/743294v1?rss=1",
+                Some(("10.1101/743294", Some(1))),
+            ),
+            (
+                "http://biorxiv.org/cgi/content/short/2023.12.16.571984v1?rss=1",
+                Some(("10.1101/2023.12.16.571984", Some(1))),
+            ),
+            (
+                "https://www.medrxiv.org/content/10.1101/2024.01.02.123456v3",
+                Some(("10.1101/2024.01.02.123456", Some(3))),
+            ),
+            (
+                "https://www.biorxiv.org/content/10.1101/2024.01.02.123456",
+                Some(("10.1101/2024.01.02.123456", None)),
+            ),
+            ("https://biorxiv.org/about", None),
+            ("https://example.org/cgi/content/short/743294v1", None),
+        ];
+        for (link, expected) in cases {
+            let expected = expected.map(|(d, v)| (d.to_string(), v));
+            assert_eq!(biorxiv_doi(link), expected, "for {link:?}");
         }
     }
 

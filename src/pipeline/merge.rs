@@ -2,10 +2,13 @@
 //! one record. Pure: two papers in, one paper out.
 
 use crate::model::Paper;
+use crate::pipeline::identity::arxiv_abs;
 
-/// Merges `incoming` into `existing`: identifiers are filled in, never replaced; the newer
-/// title and author list win; the longest abstract wins; links, categories and sources are
-/// united (existing order first); `published` is the earliest date and `updated` the latest.
+/// Merges `incoming` into `existing`. Identifiers are filled in, never replaced. The title
+/// comes from the newest version seen; the author list from the most structured source (ties go
+/// to the newer); the longest abstract wins. Links, categories and sources are united, with the
+/// primary category first once any source names it. `published` is the earliest date and
+/// `updated` the latest; counts from Hugging Face take the latest value.
 pub fn merge(existing: &Paper, incoming: &Paper) -> Paper {
     let mut out = existing.clone();
     out.ids.arxiv = existing
@@ -23,12 +26,19 @@ pub fn merge(existing: &Paper, incoming: &Paper) -> Paper {
         .link
         .clone()
         .or_else(|| incoming.ids.link.clone());
+    let not_older = incoming.version.unwrap_or(0) >= existing.version.unwrap_or(0);
     out.version = existing.version.max(incoming.version);
-    if !incoming.title.is_empty() && incoming.title != "(untitled)" {
+    if (not_older || existing.title.is_empty() || existing.title == UNTITLED)
+        && !incoming.title.is_empty()
+        && incoming.title != UNTITLED
+    {
         out.title = incoming.title.clone();
     }
-    if !incoming.authors.is_empty() {
+    if !incoming.authors.is_empty()
+        && (incoming.author_rank >= existing.author_rank || existing.authors.is_empty())
+    {
         out.authors = incoming.authors.clone();
+        out.author_rank = incoming.author_rank;
     }
     if incoming.abstract_text.len() > existing.abstract_text.len() {
         out.abstract_text = incoming.abstract_text.clone();
@@ -38,10 +48,23 @@ pub fn merge(existing: &Paper, incoming: &Paper) -> Paper {
             out.links.push(link.clone());
         }
     }
-    out.links.sort_by_key(|l| l.kind);
+    // Grouped by kind; arXiv's abstract page leads the pages when the paper is on arXiv.
+    let abs = out.ids.arxiv.as_deref().map(arxiv_abs);
+    out.links
+        .sort_by_key(|l| (l.kind, Some(&l.href) != abs.as_ref()));
+    out.primary_category = existing
+        .primary_category
+        .clone()
+        .or_else(|| incoming.primary_category.clone());
     for category in &incoming.categories {
         if !out.categories.contains(category) {
             out.categories.push(category.clone());
+        }
+    }
+    if let Some(primary) = &out.primary_category {
+        if let Some(at) = out.categories.iter().position(|c| c == primary) {
+            let primary = out.categories.remove(at);
+            out.categories.insert(0, primary);
         }
     }
     out.published = match (existing.published, incoming.published) {
@@ -49,9 +72,29 @@ pub fn merge(existing: &Paper, incoming: &Paper) -> Paper {
         (a, b) => a.or(b),
     };
     out.updated = existing.updated.max(incoming.updated);
+    out.comment = incoming
+        .comment
+        .clone()
+        .or_else(|| existing.comment.clone());
+    out.journal_ref = incoming
+        .journal_ref
+        .clone()
+        .or_else(|| existing.journal_ref.clone());
+    out.announce_type = incoming
+        .announce_type
+        .clone()
+        .or_else(|| existing.announce_type.clone());
+    out.upvotes = incoming.upvotes.or(existing.upvotes);
+    out.discussion_comments = incoming
+        .discussion_comments
+        .or(existing.discussion_comments);
+    out.github_stars = incoming.github_stars.or(existing.github_stars);
     out.sources.extend(incoming.sources.iter().cloned());
     out
 }
+
+/// The title given to entries that have none.
+pub const UNTITLED: &str = "(untitled)";
 
 #[cfg(test)]
 mod tests {
@@ -82,6 +125,7 @@ mod tests {
             published: Some(Utc.with_ymd_and_hms(2026, 4, day, 0, 0, 0).unwrap()),
             updated: Some(Utc.with_ymd_and_hms(2026, 4, day, 0, 0, 0).unwrap()),
             sources: BTreeSet::from([source.to_string()]),
+            ..Default::default()
         }
     }
 
@@ -110,5 +154,46 @@ mod tests {
         assert_eq!(m.sources.len(), 2);
         // merging the same thing again changes nothing
         assert_eq!(merge(&m, &b), m);
+    }
+
+    #[test]
+    fn structured_authors_and_primary_category_win() {
+        let mut api = paper("api", "T", "abstract", 1);
+        api.authors = vec![Author {
+            name: "Ann Lee".into(),
+            affiliation: Some("MIT".into()),
+        }];
+        api.author_rank = 3;
+        api.primary_category = Some("stat.ML".into());
+        api.categories = vec!["stat.ML".into(), "cs.LG".into()];
+        let mut rss = paper("rss", "T", "abstract", 2);
+        rss.authors = vec![Author::named("Ann Lee (MIT)")];
+        rss.author_rank = 1;
+        rss.categories = vec!["cs.LG".into(), "cs.AI".into()];
+        let mut hf = paper("hf", "T", "abstract", 3);
+        hf.upvotes = Some(12);
+        hf.author_rank = 2;
+
+        for m in [
+            merge(&merge(&rss, &api), &hf),
+            merge(&merge(&api, &rss), &hf),
+        ] {
+            assert_eq!(m.authors[0].affiliation.as_deref(), Some("MIT"));
+            assert_eq!(m.categories, vec!["stat.ML", "cs.LG", "cs.AI"]);
+            assert_eq!(m.upvotes, Some(12));
+            assert_eq!(m.sources.len(), 3);
+        }
+    }
+
+    #[test]
+    fn an_older_version_does_not_replace_the_title() {
+        let mut v2 = paper("a", "New title", "x", 9);
+        v2.version = Some(2);
+        let v1 = paper("b", "Old title", "x", 1);
+        let m = merge(&v2, &v1);
+        assert_eq!(m.title, "New title");
+        assert_eq!(m.version, Some(2));
+        assert_eq!(m.updated, v2.updated);
+        assert_eq!(m.published, v1.published);
     }
 }

@@ -3,7 +3,7 @@
 //! conditional requests from the cache.
 
 use atom_syndication::{
-    Category, Entry, Feed, FixedDateTime, Generator, Link as AtomLink, Person, Text,
+    Category, Content, Entry, Feed, FixedDateTime, Generator, Link as AtomLink, Person, Text,
 };
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
@@ -103,6 +103,69 @@ pub fn atom(meta: &FeedMeta<'_>, papers: &[StoredPaper]) -> Rendered {
     Rendered::new(bytes, last_modified)
 }
 
+/// What a link is called where readers show it.
+fn link_title(kind: LinkKind) -> Option<&'static str> {
+    match kind {
+        LinkKind::Page | LinkKind::Related => None,
+        LinkKind::Pdf => Some("PDF"),
+        LinkKind::Doi => Some("DOI"),
+        LinkKind::HuggingFace => Some("Hugging Face"),
+        LinkKind::Code => Some("Code"),
+        LinkKind::Project => Some("Project page"),
+    }
+}
+
+/// The entry body as HTML built from plain text (every piece escaped, nothing from a source
+/// passed through as markup): the abstract, then a line of what a reader wants at a glance.
+pub fn entry_html(stored: &StoredPaper) -> String {
+    use html_escape::{encode_double_quoted_attribute as attr, encode_text as text};
+    let paper = &stored.paper;
+    let mut out = String::new();
+    if !paper.abstract_text.is_empty() {
+        out.push_str(&format!("<p>{}</p>", text(&paper.abstract_text)));
+    }
+    let mut facts: Vec<String> = Vec::new();
+    if let Some(id) = &paper.ids.arxiv {
+        let version = paper.version.map(|v| format!("v{v}")).unwrap_or_default();
+        facts.push(format!("arXiv:{}{}", text(id), version));
+    }
+    if !paper.categories.is_empty() {
+        facts.push(text(&paper.categories.join(", ")).into_owned());
+    }
+    if let Some(upvotes) = paper.upvotes {
+        let comments = paper
+            .discussion_comments
+            .map(|c| format!(", {c} comments"))
+            .unwrap_or_default();
+        facts.push(format!("{upvotes} upvotes{comments} on Hugging Face"));
+    }
+    for link in &paper.links {
+        let Some(title) = link_title(link.kind) else {
+            continue;
+        };
+        let stars = match (link.kind, paper.github_stars) {
+            (LinkKind::Code, Some(stars)) => format!(" ({stars} stars)"),
+            _ => String::new(),
+        };
+        facts.push(format!(
+            "<a href=\"{}\">{title}</a>{stars}",
+            attr(&link.href)
+        ));
+    }
+    if let Some(journal) = &paper.journal_ref {
+        facts.push(format!("Published in {}", text(journal)));
+    }
+    if let Some(comment) = &paper.comment {
+        facts.push(text(comment).into_owned());
+    }
+    if !facts.is_empty() {
+        out.push_str(&format!("<p>{}</p>", facts.join(" · ")));
+    }
+    let sources: Vec<&str> = paper.sources.iter().map(String::as_str).collect();
+    out.push_str(&format!("<p>Seen in: {}</p>", text(&sources.join(", "))));
+    out
+}
+
 fn atom_entry(stored: &StoredPaper) -> Entry {
     let paper = &stored.paper;
     let mut links = Vec::new();
@@ -111,16 +174,11 @@ fn atom_entry(stored: &StoredPaper) -> Entry {
             LinkKind::Page if !links.iter().any(|l: &AtomLink| l.rel == "alternate") => "alternate",
             _ => "related",
         };
-        let title = match link.kind {
-            LinkKind::Pdf => Some("PDF".to_string()),
-            LinkKind::Doi => Some("DOI".to_string()),
-            _ => None,
-        };
         links.push(AtomLink {
             href: link.href.clone(),
             rel: rel.into(),
             mime_type: link.media_type.clone(),
-            title,
+            title: link_title(link.kind).map(str::to_string),
             ..Default::default()
         });
     }
@@ -147,6 +205,11 @@ fn atom_entry(stored: &StoredPaper) -> Entry {
             .collect(),
         summary: (!paper.abstract_text.is_empty())
             .then(|| Text::plain(paper.abstract_text.clone())),
+        content: Some(Content {
+            value: Some(entry_html(stored)),
+            content_type: Some("html".into()),
+            ..Default::default()
+        }),
         links,
         ..Default::default()
     }
@@ -199,6 +262,7 @@ mod tests {
                 published: Some(date),
                 updated: Some(date),
                 sources: BTreeSet::from(["s".to_string()]),
+                ..Default::default()
             },
         }
     }
@@ -235,6 +299,10 @@ mod tests {
             out.last_modified,
             Utc.with_ymd_and_hms(2026, 4, 9, 4, 0, 0).unwrap()
         );
+
+        // The entry body is escaped HTML built from text.
+        assert!(xml.contains("&lt;p&gt;We prove x &amp;lt; y"), "{xml}");
+        assert!(xml.contains("Seen in: s"), "{xml}");
 
         // The output parses back as a feed with the same entries.
         let parsed = feed_rs::parser::parse(out.bytes.as_slice()).expect("re-parses");

@@ -2,24 +2,81 @@
 //! mapped onto [`Paper`]s. It recognizes arXiv ids and DOIs in links, ids and guids, and arXiv's
 //! listing descriptions, so a generic feed merges with arXiv's own. Pure: bytes in, papers out.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use feed_rs::model::{Entry, Text};
 
-use super::{ParseError, SourceContext};
+use super::{xml, ParseError, SourceContext};
 use crate::model::{Author, Identifiers, Link, LinkKind, Paper};
-use crate::pipeline::identity::{find_arxiv_id, find_doi, normalize_link, short_hash, ArxivRef};
+use crate::pipeline::identity::{
+    arxiv_links, biorxiv_doi, find_arxiv_id, find_doi, normalize_link, short_hash, ArxivRef,
+};
+use crate::pipeline::merge::UNTITLED;
 use crate::pipeline::normalize::{split_arxiv_listing, split_authors};
 use crate::pipeline::text::{collapse_whitespace, html_to_text};
 
 /// Parses a feed's bytes into papers, one per entry that has a title, a link or an id.
 pub fn parse(bytes: &[u8], ctx: &SourceContext<'_>) -> Result<Vec<Paper>, ParseError> {
     let feed = parse_feed(bytes, ctx.url)?;
+    let dois = ItemDois::scan(bytes);
     Ok(feed
         .entries
         .iter()
-        .filter_map(|entry| normalize_entry(entry, ctx))
+        .filter_map(|entry| normalize_entry(entry, ctx, &dois))
         .collect())
+}
+
+/// DOIs that feeds carry in elements feed-rs does not keep (`dc:identifier`, `prism:doi`,
+/// `dc:source`), keyed by the item's normalized link, `rdf:about` and guid.
+#[derive(Debug, Default)]
+pub struct ItemDois(HashMap<String, String>);
+
+impl ItemDois {
+    /// Scans the raw XML; a document roxmltree cannot read (not UTF-8, a DTD, JSON) simply
+    /// yields none.
+    pub fn scan(bytes: &[u8]) -> Self {
+        let mut map = HashMap::new();
+        let Some(doc) = std::str::from_utf8(bytes)
+            .ok()
+            .and_then(|t| xml::parse(t).ok())
+        else {
+            return ItemDois(map);
+        };
+        for item in xml::items(&doc) {
+            let doi = ["identifier", "doi", "source"]
+                .iter()
+                .flat_map(|name| xml::children(item, name))
+                .filter_map(xml::text_of)
+                .find_map(|t| find_doi(&t));
+            let Some(doi) = doi else { continue };
+            let about = item
+                .attributes()
+                .find(|a| a.name() == "about")
+                .map(|a| a.value().to_string());
+            let keys = [
+                xml::child_text(item, "link"),
+                about,
+                xml::child_text(item, "guid"),
+                xml::child_text(item, "id"),
+            ];
+            for key in keys.into_iter().flatten() {
+                map.insert(normalize_link(&key).unwrap_or(key), doi.clone());
+            }
+        }
+        ItemDois(map)
+    }
+
+    fn lookup(&self, entry: &Entry) -> Option<String> {
+        if self.0.is_empty() {
+            return None;
+        }
+        std::iter::once(entry.id.trim())
+            .chain(entry.links.iter().map(|l| l.href.trim()))
+            .find_map(|k| {
+                let key = normalize_link(k).unwrap_or_else(|| k.to_string());
+                self.0.get(&key).cloned()
+            })
+    }
 }
 
 /// Parses bytes with feed-rs, never letting it invent random ids: entries without an id keep an
@@ -36,7 +93,7 @@ pub fn parse_feed(bytes: &[u8], base_url: &str) -> Result<feed_rs::model::Feed, 
 
 /// Maps one feed-rs entry onto a paper. Returns `None` for an entry with nothing to identify
 /// or show (no title, no link, no id).
-pub fn normalize_entry(entry: &Entry, ctx: &SourceContext<'_>) -> Option<Paper> {
+pub fn normalize_entry(entry: &Entry, ctx: &SourceContext<'_>, dois: &ItemDois) -> Option<Paper> {
     let title = entry.title.as_ref().map(text_of).unwrap_or_default();
     // The abstract: the summary, else the content body; HTML unless declared plain.
     let (raw_abstract, is_html) = match (&entry.summary, &entry.content) {
@@ -60,12 +117,16 @@ pub fn normalize_entry(entry: &Entry, ctx: &SourceContext<'_>) -> Option<Paper> 
 
     let hrefs: Vec<&str> = entry.links.iter().map(|l| l.href.trim()).collect();
     let arxiv: Option<ArxivRef> = listing
-        .map(|l| l.arxiv)
+        .as_ref()
+        .map(|l| l.arxiv.clone())
         .or_else(|| find_arxiv_id(&entry.id))
         .or_else(|| hrefs.iter().find_map(|h| find_arxiv_id(h)));
+    let biorxiv = hrefs.iter().find_map(|h| biorxiv_doi(h));
     let doi = std::iter::once(entry.id.as_str())
         .chain(hrefs.iter().copied())
         .find_map(find_doi)
+        .or_else(|| biorxiv.as_ref().map(|(doi, _)| doi.clone()))
+        .or_else(|| dois.lookup(entry))
         .filter(|d| !d.starts_with("10.48550/"));
 
     let links = links_of(entry, arxiv.as_ref(), doi.as_deref());
@@ -86,12 +147,18 @@ pub fn normalize_entry(entry: &Entry, ctx: &SourceContext<'_>) -> Option<Paper> 
         format!("{}:title:{}", ctx.source_id, short_hash(&title))
     };
 
-    let authors = entry
+    let authors: Vec<Author> = entry
         .authors
         .iter()
         .flat_map(|p| split_authors(&p.name))
         .map(Author::named)
         .collect();
+    // One name per element is a list; names split out of one string are less certain.
+    let author_rank = match entry.authors.len() {
+        0 => 0,
+        n if n == authors.len() && n > 1 => 2,
+        _ => 1,
+    };
 
     let mut seen = BTreeSet::new();
     let categories = entry
@@ -115,19 +182,25 @@ pub fn normalize_entry(entry: &Entry, ctx: &SourceContext<'_>) -> Option<Paper> 
             link: link_id,
             entry: entry_key,
         },
-        version: arxiv.as_ref().and_then(|a| a.version),
+        version: arxiv
+            .as_ref()
+            .and_then(|a| a.version)
+            .or_else(|| biorxiv.and_then(|(_, v)| v)),
         title: if title.is_empty() {
-            "(untitled)".to_string()
+            UNTITLED.to_string()
         } else {
             title
         },
         authors,
+        author_rank,
         abstract_text,
         links,
         categories,
         published: entry.published.or(entry.updated),
         updated: entry.updated.or(entry.published),
+        announce_type: listing.map(|l| l.announce_type),
         sources: BTreeSet::from([ctx.source_id.to_string()]),
+        ..Default::default()
     })
 }
 
@@ -168,8 +241,11 @@ fn links_of(entry: &Entry, arxiv: Option<&ArxivRef>, doi: Option<&str>) -> Vec<L
         if !(href.starts_with("http://") || href.starts_with("https://")) {
             continue;
         }
-        // arXiv's own abstract and PDF links are rebuilt below in one canonical form.
-        if arxiv.is_some() && is_arxiv_host(href) && find_arxiv_id(href).is_some() {
+        // arXiv's own abstract and PDF links, and DOI resolver links, are rebuilt below in one
+        // canonical form.
+        if (arxiv.is_some() && is_arxiv_host(href) && find_arxiv_id(href).is_some())
+            || (doi.is_some() && find_doi(href).is_some())
+        {
             continue;
         }
         let media_type = l.media_type.clone().filter(|m| !m.is_empty());
@@ -181,6 +257,10 @@ fn links_of(entry: &Entry, arxiv: Option<&ArxivRef>, doi: Option<&str>) -> Vec<L
             LinkKind::Pdf
         } else if find_doi(href).is_some() {
             LinkKind::Doi
+        } else if href.contains("huggingface.co/papers/") {
+            LinkKind::HuggingFace
+        } else if href.starts_with("https://github.com/") {
+            LinkKind::Code
         } else if rel == "alternate" {
             LinkKind::Page
         } else {
@@ -193,20 +273,7 @@ fn links_of(entry: &Entry, arxiv: Option<&ArxivRef>, doi: Option<&str>) -> Vec<L
         });
     }
     if let Some(a) = arxiv {
-        let versioned = match a.version {
-            Some(v) => format!("{}v{v}", a.id),
-            None => a.id.clone(),
-        };
-        push(Link {
-            kind: LinkKind::Page,
-            href: format!("https://arxiv.org/abs/{}", a.id),
-            media_type: Some("text/html".into()),
-        });
-        push(Link {
-            kind: LinkKind::Pdf,
-            href: format!("https://arxiv.org/pdf/{versioned}"),
-            media_type: Some("application/pdf".into()),
-        });
+        arxiv_links(&a.id).into_iter().for_each(&mut push);
     }
     if let Some(doi) = doi {
         push(Link {

@@ -2,7 +2,11 @@
 //! is registered in [`SourceKind`] and [`SourceKind::adapter`], and nowhere else. Adapters are
 //! pure (bytes in, papers out); fetching is [`crate::fetch`]'s job.
 
+pub mod arxiv;
+pub mod arxiv_api;
 pub mod feed;
+pub mod hf_daily;
+pub mod xml;
 
 use serde::{Deserialize, Serialize};
 
@@ -24,6 +28,10 @@ pub enum ParseError {
     /// The bytes are not RSS, Atom or JSON Feed.
     #[error("not a feed: {0}")]
     NotAFeed(String),
+    /// The bytes are not what this source kind expects (an HTML error page from an API, RSS
+    /// where arXiv's Atom was expected, truncated JSON).
+    #[error("{0}")]
+    Unexpected(String),
 }
 
 /// A function from a source's bytes to its papers.
@@ -35,16 +43,30 @@ pub type Adapter = fn(&[u8], &SourceContext<'_>) -> Result<Vec<Paper>, ParseErro
 pub enum SourceKind {
     /// Any RSS 0.9x/1.0/2.0, Atom or JSON Feed.
     Feed,
+    /// arXiv's listing feeds (`rss.arxiv.org`).
+    Arxiv,
+    /// A query against arXiv's API.
+    ArxivApi,
+    /// Hugging Face's daily papers.
+    HfDaily,
 }
 
 impl SourceKind {
     /// Every kind, for error messages that list them.
-    pub const ALL: &'static [SourceKind] = &[SourceKind::Feed];
+    pub const ALL: &'static [SourceKind] = &[
+        SourceKind::Feed,
+        SourceKind::Arxiv,
+        SourceKind::ArxivApi,
+        SourceKind::HfDaily,
+    ];
 
     /// The name used in the config.
     pub fn name(self) -> &'static str {
         match self {
             SourceKind::Feed => "feed",
+            SourceKind::Arxiv => "arxiv",
+            SourceKind::ArxivApi => "arxiv-api",
+            SourceKind::HfDaily => "hf-daily",
         }
     }
 
@@ -57,6 +79,9 @@ impl SourceKind {
     pub fn adapter(self) -> Adapter {
         match self {
             SourceKind::Feed => feed::parse,
+            SourceKind::Arxiv => arxiv::parse,
+            SourceKind::ArxivApi => arxiv_api::parse,
+            SourceKind::HfDaily => hf_daily::parse,
         }
     }
 }

@@ -175,18 +175,40 @@ impl PaperStore {
     /// The stored paper known by any of these identifiers (tried in order).
     pub fn find(&self, identifiers: &[String]) -> Result<Option<StoredPaper>, StoreError> {
         for id in identifiers {
-            if let Some(key) = self.kv.get(Tree::Aliases, id.as_bytes())? {
-                let key = String::from_utf8(key).map_err(|e| StoreError::Corrupt {
-                    tree: Tree::Aliases.name(),
-                    key: id.clone(),
-                    reason: e.to_string(),
-                })?;
+            if let Some(key) = self.alias(id)? {
                 if let Some(paper) = self.get(&key)? {
                     return Ok(Some(paper));
                 }
             }
         }
         Ok(None)
+    }
+
+    /// The paper key an identifier leads to.
+    fn alias(&self, identifier: &str) -> Result<Option<String>, StoreError> {
+        self.kv
+            .get(Tree::Aliases, identifier.as_bytes())?
+            .map(|key| {
+                String::from_utf8(key).map_err(|e| StoreError::Corrupt {
+                    tree: Tree::Aliases.name(),
+                    key: identifier.to_string(),
+                    reason: e.to_string(),
+                })
+            })
+            .transpose()
+    }
+
+    /// A paper as the batch being planned sees it: staged, or else as stored (recorded as the
+    /// batch's original for that key).
+    fn current(&self, plan: &mut Plan, key: &str) -> Result<Option<StoredPaper>, StoreError> {
+        if let Some(staged) = plan.pending.get(key) {
+            return Ok(Some(staged.clone()));
+        }
+        let stored = self.get(key)?;
+        plan.originals
+            .entry(key.to_string())
+            .or_insert_with(|| stored.clone());
+        Ok(stored)
     }
 
     /// Stores a batch of papers from one source atomically, merging each with what is stored
@@ -204,35 +226,47 @@ impl PaperStore {
         let mut plan = Plan::default();
         for incoming in papers {
             let ids = identifiers(&incoming.ids);
-            let current = match plan.find_pending(&ids) {
-                Some(key) => plan.pending.get(&key).cloned(),
-                None => {
-                    let found = self.find(&ids)?;
-                    if let Some(found) = &found {
-                        plan.originals
-                            .entry(found.key.clone())
-                            .or_insert_with(|| Some(found.clone()));
-                    }
-                    found
+            // Every distinct paper any of the identifiers leads to, as this batch has it so far.
+            let mut found: Vec<StoredPaper> = Vec::new();
+            for id in &ids {
+                let key = match plan.aliases.get(id) {
+                    Some(key) => Some(key.clone()),
+                    None => self.alias(id)?,
+                };
+                let Some(key) = key.map(|k| plan.survivor_of(k)) else {
+                    continue;
+                };
+                if found.iter().any(|p| p.key == key) {
+                    continue;
                 }
-            };
-            let mut next = match current {
-                Some(mut stored) => {
-                    stored.paper = merge(&stored.paper, incoming);
-                    stored
+                if let Some(paper) = self.current(&mut plan, &key)? {
+                    found.push(paper);
                 }
-                None => {
-                    let key = ids[0].clone();
-                    plan.originals.entry(key.clone()).or_insert(None);
-                    StoredPaper {
-                        key,
-                        entry_id: entry_id(&incoming.ids),
-                        first_seen: now,
-                        topics: Vec::new(),
-                        aliases: Default::default(),
-                        paper: incoming.clone(),
-                    }
+            }
+            let mut next = if found.is_empty() {
+                let key = ids[0].clone();
+                plan.originals.entry(key.clone()).or_insert(None);
+                StoredPaper {
+                    key,
+                    entry_id: entry_id(&incoming.ids),
+                    first_seen: now,
+                    topics: Vec::new(),
+                    aliases: Default::default(),
+                    paper: incoming.clone(),
                 }
+            } else {
+                // Identifiers that lead to several papers (a journal paper stored under its DOI,
+                // the same paper stored from arXiv) join them: the paper seen first survives,
+                // with its entry id; the others are folded into it.
+                found.sort_by_key(|p| p.first_seen);
+                let mut survivor = found.remove(0);
+                for other in found {
+                    survivor.paper = merge(&survivor.paper, &other.paper);
+                    survivor.aliases.extend(other.aliases);
+                    plan.retire(&other.key, &survivor.key);
+                }
+                survivor.paper = merge(&survivor.paper, incoming);
+                survivor
             };
             next.aliases.extend(ids);
             next.aliases.extend(identifiers(&next.paper.ids));
@@ -241,6 +275,11 @@ impl PaperStore {
         let mut counts = BatchCounts::default();
         let mut ops = Vec::new();
         let mut deltas: HashMap<String, i64> = HashMap::new();
+        for key in plan.retired.keys() {
+            if let Some(Some(original)) = plan.originals.get(key) {
+                remove_paper(original, &mut ops, &mut deltas);
+            }
+        }
         for (key, mut next) in std::mem::take(&mut plan.pending) {
             next.topics = tagger.tag(&next.paper);
             let original = plan.originals.get(&key).cloned().flatten();
@@ -407,20 +446,48 @@ struct Plan {
     pending: HashMap<String, StoredPaper>,
     /// Identifiers of pending papers, for duplicates within the batch.
     aliases: HashMap<String, String>,
+    /// Keys folded into another paper by this batch, with the key they were folded into.
+    retired: HashMap<String, String>,
 }
 
 impl Plan {
-    fn find_pending(&self, ids: &[String]) -> Option<String> {
-        ids.iter().find_map(|id| self.aliases.get(id).cloned())
-    }
-
     fn stage(&mut self, paper: StoredPaper) {
         for id in &paper.aliases {
-            self.aliases
-                .entry(id.clone())
-                .or_insert_with(|| paper.key.clone());
+            self.aliases.insert(id.clone(), paper.key.clone());
         }
         self.pending.insert(paper.key.clone(), paper);
+    }
+
+    /// Folds `key` into `into`: it is no longer staged, and whatever led to it leads to `into`.
+    fn retire(&mut self, key: &str, into: &str) {
+        self.pending.remove(key);
+        self.retired.insert(key.to_string(), into.to_string());
+        for target in self.retired.values_mut() {
+            if target == key {
+                *target = into.to_string();
+            }
+        }
+    }
+
+    /// The key a paper lives under now (itself, unless this batch folded it into another).
+    fn survivor_of(&self, key: String) -> String {
+        match self.retired.get(&key) {
+            Some(into) => into.clone(),
+            None => key,
+        }
+    }
+}
+
+/// The ops that remove a stored paper: its record, its index entries and its counts. Its
+/// aliases are taken over by the paper it was folded into.
+fn remove_paper(paper: &StoredPaper, ops: &mut Vec<Op>, deltas: &mut HashMap<String, i64>) {
+    ops.push(Op::Delete(Tree::Papers, paper.key.as_bytes().to_vec()));
+    for topic in &paper.topics {
+        ops.push(Op::Delete(
+            Tree::TopicIndex,
+            index_key(topic, paper.updated(), &paper.key),
+        ));
+        *deltas.entry(topic.clone()).or_default() -= 1;
     }
 }
 

@@ -38,6 +38,7 @@ fn paper(arxiv: &str, title: &str, day: u32) -> Paper {
         published: Some(date),
         updated: Some(date),
         sources: BTreeSet::from(["src".to_string()]),
+        ..Default::default()
     }
 }
 
@@ -241,4 +242,86 @@ fn corrupt_records_are_errors_not_panics() {
         err.to_string().contains("corrupt record in tree papers"),
         "{err}"
     );
+}
+
+#[test]
+fn a_doi_paper_and_an_arxiv_paper_become_one() {
+    for (name, store, _dir) in stores() {
+        let t = tagger(&[("all", "*")]);
+        let t0 = Utc.with_ymd_and_hms(2026, 4, 1, 0, 0, 0).unwrap();
+        // A journal feed first: only a DOI.
+        let journal = Paper {
+            ids: Identifiers {
+                doi: Some("10.1000/j.1".into()),
+                entry: "journal:1".into(),
+                ..Default::default()
+            },
+            title: "Shared paper".into(),
+            ..paper("x", "Shared paper", 1)
+        };
+        let journal = Paper {
+            ids: Identifiers {
+                arxiv: None,
+                ..journal.ids
+            },
+            sources: BTreeSet::from(["journal".to_string()]),
+            ..journal
+        };
+        store
+            .apply_batch("journal", &[journal], &t, SourceState::default(), t0)
+            .unwrap();
+        // arXiv's listing without the DOI: a second paper, for now.
+        let mut listing = paper("2604.00009", "Shared paper", 2);
+        listing.sources = BTreeSet::from(["arxiv".to_string()]);
+        store
+            .apply_batch(
+                "arxiv",
+                &[listing],
+                &t,
+                SourceState::default(),
+                t0 + chrono::Duration::hours(1),
+            )
+            .unwrap();
+        assert_eq!(store.topic_count("all").unwrap(), 2, "{name}");
+        // The API carries both ids: the two become one, under the journal paper's entry id.
+        let mut api = paper("2604.00009", "Shared paper", 3);
+        api.ids.doi = Some("10.1000/j.1".into());
+        api.ids.entry = "api:2604.00009".into();
+        api.sources = BTreeSet::from(["api".to_string()]);
+        store
+            .apply_batch(
+                "api",
+                &[api],
+                &t,
+                SourceState::default(),
+                t0 + chrono::Duration::hours(2),
+            )
+            .unwrap();
+        assert_eq!(store.topic_count("all").unwrap(), 1, "{name}");
+        let all = store.topic_papers("all", 10).unwrap();
+        assert_eq!(all.len(), 1, "{name}");
+        assert_eq!(
+            all[0].entry_id, "https://doi.org/10.1000/j.1",
+            "{name}: the first entry id stays"
+        );
+        assert_eq!(
+            all[0].paper.ids.arxiv.as_deref(),
+            Some("2604.00009"),
+            "{name}"
+        );
+        assert_eq!(all[0].paper.sources.len(), 3, "{name}");
+        for id in [
+            "arxiv:2604.00009",
+            "doi:10.1000/j.1",
+            "entry:journal:1",
+            "entry:src:2604.00009",
+        ] {
+            let found = store.find(&[id.to_string()]).unwrap().expect(id);
+            assert_eq!(found.key, all[0].key, "{name}: {id}");
+        }
+        assert!(
+            store.get("arxiv:2604.00009").unwrap().is_none(),
+            "{name}: the folded record is gone"
+        );
+    }
 }

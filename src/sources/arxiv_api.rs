@@ -1,0 +1,189 @@
+//! The `arxiv-api` source kind: a query against arXiv's API (`export.arxiv.org/api/query`),
+//! whose Atom responses carry `arxiv:` extensions feed-rs does not keep: primary category,
+//! affiliations, comment, journal reference, DOI. Both the 2016 and the current layout are read
+//! by namespace and element name. Also builds the paged request URLs. Pure.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+use roxmltree::Node;
+
+use super::{xml, ParseError, SourceContext};
+use crate::model::{Author, Identifiers, Link, LinkKind, Paper};
+use crate::pipeline::identity::{arxiv_abs, arxiv_from_doi, arxiv_links, find_arxiv_id, find_doi};
+use crate::pipeline::text::collapse_whitespace;
+
+/// The API endpoint queries go to.
+pub const API_URL: &str = "https://export.arxiv.org/api/query";
+/// Results per request (arXiv asks for modest pages).
+pub const PAGE_SIZE: usize = 100;
+
+/// The URL of one page of results: `base` (the configured URL, or [`API_URL`] with the query)
+/// with `start` and `max_results` set.
+pub fn page_url(base: &url::Url, start: usize, page_size: usize) -> url::Url {
+    let mut url = base.clone();
+    let kept: Vec<(String, String)> = base
+        .query_pairs()
+        .filter(|(k, _)| k != "start" && k != "max_results")
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    url.query_pairs_mut()
+        .clear()
+        .extend_pairs(kept)
+        .append_pair("start", &start.to_string())
+        .append_pair("max_results", &page_size.to_string());
+    url
+}
+
+/// The request URL for a search query, newest submissions first.
+pub fn query_url(query: &str) -> url::Url {
+    let mut url = url::Url::parse(API_URL).expect("static URL");
+    url.query_pairs_mut()
+        .append_pair("search_query", query)
+        .append_pair("sortBy", "submittedDate")
+        .append_pair("sortOrder", "descending");
+    url
+}
+
+/// Parses one API response page.
+pub fn parse(bytes: &[u8], ctx: &SourceContext<'_>) -> Result<Vec<Paper>, ParseError> {
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        ParseError::Unexpected(format!(
+            "the arXiv API answers UTF-8 Atom; these bytes are not UTF-8 ({e})"
+        ))
+    })?;
+    let doc = xml::parse(text).map_err(|e| ParseError::NotAFeed(format!("not XML: {e}")))?;
+    let root = doc.root_element();
+    if root.tag_name().name() != "feed" || root.tag_name().namespace() != Some(xml::ATOM) {
+        return Err(ParseError::Unexpected(format!(
+            "expected the arXiv API's Atom <feed>, found <{}>",
+            root.tag_name().name()
+        )));
+    }
+    let mut papers = Vec::new();
+    for entry in xml::children(root, "entry") {
+        let id = xml::child_text(entry, "id").unwrap_or_default();
+        if id.contains("/api/errors") {
+            let message =
+                xml::child_text(entry, "summary").unwrap_or_else(|| "unknown error".into());
+            return Err(ParseError::Unexpected(format!(
+                "the arXiv API reports an error: {message}"
+            )));
+        }
+        if let Some(paper) = entry_paper(entry, &id, ctx) {
+            papers.push(paper);
+        }
+    }
+    Ok(papers)
+}
+
+fn entry_paper(entry: Node<'_, '_>, id: &str, ctx: &SourceContext<'_>) -> Option<Paper> {
+    let arxiv = find_arxiv_id(id)?;
+    let authors: Vec<Author> = xml::children(entry, "author")
+        .filter_map(|a| {
+            Some(Author {
+                name: collapse_whitespace(&xml::child_text(a, "name")?),
+                affiliation: xml::child_text_ns(a, xml::ARXIV, "affiliation")
+                    .map(|t| collapse_whitespace(&t)),
+            })
+        })
+        .collect();
+    let primary = xml::child_ns(entry, xml::ARXIV, "primary_category")
+        .and_then(|n| n.attribute("term"))
+        .map(str::to_string);
+    let mut categories: Vec<String> = primary.iter().cloned().collect();
+    for c in xml::children(entry, "category").filter_map(|c| c.attribute("term")) {
+        if !categories.iter().any(|x| x == c) {
+            categories.push(c.to_string());
+        }
+    }
+    let doi = xml::child_text_ns(entry, xml::ARXIV, "doi")
+        .and_then(|d| d.split_whitespace().find_map(find_doi))
+        .filter(|d| arxiv_from_doi(d).is_none());
+    let mut links = arxiv_links(&arxiv.id).to_vec();
+    if let Some(doi) = &doi {
+        links.push(Link {
+            kind: LinkKind::Doi,
+            href: format!("https://doi.org/{doi}"),
+            media_type: None,
+        });
+    }
+    let date = |name: &str| {
+        xml::child_text(entry, name).and_then(|t| {
+            DateTime::parse_from_rfc3339(&t)
+                .ok()
+                .map(|d| d.with_timezone(&Utc))
+        })
+    };
+    Some(Paper {
+        ids: Identifiers {
+            arxiv: Some(arxiv.id.clone()),
+            doi,
+            link: Some(arxiv_abs(&arxiv.id)),
+            entry: format!("{}:{}", ctx.source_id, arxiv.id),
+        },
+        version: arxiv.version,
+        title: xml::child_text(entry, "title")
+            .map(|t| collapse_whitespace(&t))
+            .unwrap_or_default(),
+        author_rank: if authors.is_empty() { 0 } else { 3 },
+        authors,
+        abstract_text: xml::child_text(entry, "summary")
+            .map(|t| collapse_whitespace(&t))
+            .unwrap_or_default(),
+        links,
+        categories,
+        primary_category: primary,
+        published: date("published"),
+        updated: date("updated"),
+        comment: xml::child_text_ns(entry, xml::ARXIV, "comment").map(|t| collapse_whitespace(&t)),
+        journal_ref: xml::child_text_ns(entry, xml::ARXIV, "journal_ref")
+            .map(|t| collapse_whitespace(&t)),
+        sources: BTreeSet::from([ctx.source_id.to_string()]),
+        ..Default::default()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx() -> SourceContext<'static> {
+        SourceContext {
+            source_id: "api",
+            url: API_URL,
+        }
+    }
+
+    #[test]
+    fn page_urls_keep_the_query_and_set_the_window() {
+        let base = query_url("cat:cs.LG AND abs:generalization");
+        let page = page_url(&base, 200, 100);
+        assert_eq!(
+            page.as_str(),
+            "https://export.arxiv.org/api/query?search_query=cat%3Acs.LG+AND+abs%3Ageneralization&sortBy=submittedDate&sortOrder=descending&start=200&max_results=100"
+        );
+        let custom = url::Url::parse(
+            "https://export.arxiv.org/api/query?search_query=all:x&start=5&max_results=3",
+        )
+        .unwrap();
+        assert_eq!(
+            page_url(&custom, 0, 50).as_str(),
+            "https://export.arxiv.org/api/query?search_query=all%3Ax&start=0&max_results=50"
+        );
+    }
+
+    #[test]
+    fn api_errors_and_wrong_documents_are_reported() {
+        let error = r#"<feed xmlns="http://www.w3.org/2005/Atom"><title>arXiv Query</title>
+            <entry><id>http://arxiv.org/api/errors#incorrect_id_format_for_1234</id><title>Error</title>
+            <summary>incorrect id format for 1234</summary></entry></feed>"#;
+        let err = parse(error.as_bytes(), &ctx()).unwrap_err();
+        assert!(err.to_string().contains("incorrect id format"), "{err}");
+        let rss = r#"<rss version="2.0"><channel><title>x</title></channel></rss>"#;
+        let err = parse(rss.as_bytes(), &ctx()).unwrap_err();
+        assert!(err.to_string().contains("found <rss>"), "{err}");
+        assert!(parse(b"<html><body>busy</body>", &ctx()).is_err());
+        assert!(parse(b"\xff\xfe", &ctx()).is_err());
+    }
+}

@@ -26,8 +26,10 @@ pub const DEFAULT_EVERY: Duration = Duration::from_secs(3600);
 pub const MIN_EVERY: Duration = Duration::from_secs(60);
 /// How many results an `arxiv-api` source reads per poll when it does not say.
 pub const DEFAULT_MAX_RESULTS: usize = 100;
-/// The most results an `arxiv-api` source may read per poll.
-pub const MAX_MAX_RESULTS: usize = 2000;
+/// How many records an `arxiv-oai` source reads per poll when it does not say (one page).
+pub const DEFAULT_OAI_MAX_RESULTS: usize = 1000;
+/// The most results a paged source may read per poll.
+pub const MAX_MAX_RESULTS: usize = 10_000;
 /// Hugging Face's daily papers, the `hf-daily` kind's URL when none is given.
 pub const HF_DAILY_URL: &str = "https://huggingface.co/api/daily_papers";
 /// The config path when neither `--config` nor `PAPERBOY_CONFIG` gives one.
@@ -71,7 +73,8 @@ pub struct SourceConfig {
     pub url: String,
     pub location: Location,
     pub every: Duration,
-    /// For `arxiv-api`: how many results one poll reads at most, a page at a time.
+    /// For paged kinds (`arxiv-api`, `arxiv-oai`): how many results one poll reads at most,
+    /// a page at a time.
     pub max_results: Option<usize>,
 }
 
@@ -154,7 +157,7 @@ struct RawSource {
     categories: Option<Vec<String>>,
     /// `arxiv-api` only: a search query instead of a URL.
     query: Option<String>,
-    /// `arxiv-api` only: results per poll.
+    /// Paged kinds only: results per poll.
     max_results: Option<usize>,
 }
 
@@ -408,16 +411,23 @@ fn source_url(
             ),
         );
     }
-    for (key, given) in [
-        ("query", source.query.is_some()),
-        ("max_results", source.max_results.is_some()),
-    ] {
-        if given && kind != SourceKind::ArxivApi {
-            problem(
-                key,
-                format!("only `arxiv-api` sources take {key}, not `{}`", kind.name()),
-            );
-        }
+    if source.query.is_some() && kind != SourceKind::ArxivApi {
+        problem(
+            "query",
+            format!(
+                "only `arxiv-api` sources take a query, not `{}`",
+                kind.name()
+            ),
+        );
+    }
+    if source.max_results.is_some() && kind.paging().is_none() {
+        problem(
+            "max_results",
+            format!(
+                "only paged sources (arxiv-api, arxiv-oai) take max_results, not `{}`",
+                kind.name()
+            ),
+        );
     }
     let url = match (kind, &source.url, &source.categories, &source.query) {
         (SourceKind::Arxiv, Some(_), Some(_), _) => {
@@ -468,15 +478,19 @@ fn source_url(
             None
         }
     };
-    let max_results = (kind == SourceKind::ArxivApi).then(|| match source.max_results {
-        None => DEFAULT_MAX_RESULTS,
+    let default = match kind {
+        SourceKind::ArxivOai => DEFAULT_OAI_MAX_RESULTS,
+        _ => DEFAULT_MAX_RESULTS,
+    };
+    let max_results = kind.paging().map(|_| match source.max_results {
+        None => default,
         Some(n) if (1..=MAX_MAX_RESULTS).contains(&n) => n,
         Some(n) => {
             problem(
                 "max_results",
                 format!("{n} is not between 1 and {MAX_MAX_RESULTS}"),
             );
-            DEFAULT_MAX_RESULTS
+            default
         }
     });
     (url, max_results)

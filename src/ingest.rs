@@ -11,7 +11,7 @@ use crate::config::{Config, Location, SourceConfig};
 use crate::fetch::{Fetched, Fetcher, Validators};
 use crate::model::{FetchResult, Paper, SourceState};
 use crate::pipeline::tag::Tagger;
-use crate::sources::{arxiv_api, SourceContext};
+use crate::sources::{arxiv_api, arxiv_oai, Paging, SourceContext};
 use crate::store::{PaperStore, StoreError};
 
 /// How many sources one pass fetches at once.
@@ -89,6 +89,7 @@ impl Ingestor {
             last_modified: state.last_modified.clone(),
         };
         let outcome = match (&source.location, source.max_results) {
+            // Paged kinds read one page per poll from a file.
             (Location::Http(base), Some(max_results)) => {
                 self.fetch_pages(source, base, max_results).await
             }
@@ -146,45 +147,69 @@ impl Ingestor {
         }
     }
 
-    /// Reads up to `max_results` results a page at a time (the arXiv API), stopping at a short
-    /// page. A failure after the first page keeps what the earlier pages brought.
+    /// Reads up to `max_results` results a page at a time (by offset for the arXiv API, by
+    /// resumption token for OAI-PMH), stopping at a short or last page. A failure after the
+    /// first page keeps what the earlier pages brought.
     async fn fetch_pages(
         &self,
         source: &SourceConfig,
         base: &url::Url,
         max_results: usize,
     ) -> Outcome {
+        let paging = source.kind.paging();
         let mut papers = Vec::new();
-        let mut start = 0;
-        while start < max_results {
-            let size = arxiv_api::PAGE_SIZE.min(max_results - start);
-            let url = arxiv_api::page_url(base, start, size);
+        let mut requested = arxiv_api::PAGE_SIZE.min(max_results);
+        let mut next = Some(match paging {
+            Some(Paging::Offset) => arxiv_api::page_url(base, 0, requested),
+            _ => base.clone(),
+        });
+        let mut pages = 0;
+        while let Some(url) = next.take() {
             let fetched = self
                 .fetcher
                 .fetch(&Location::Http(url.clone()), &Validators::default())
                 .await
                 .map_err(|e| e.to_string());
-            let page = match fetched {
-                Ok(Fetched::Body { bytes, .. }) => parse(source, url.as_str(), bytes).await,
+            let bytes = match fetched {
+                Ok(Fetched::Body { bytes, .. }) => Ok(bytes),
                 Ok(Fetched::NotModified) => Ok(Vec::new()),
                 Err(e) => Err(e),
             };
-            match page {
-                Ok(page) => {
-                    let short = page.len() < size;
-                    papers.extend(page);
-                    if short {
-                        break;
-                    }
-                }
-                Err(error) if start == 0 => return Outcome::Failed(error),
+            let token = match (&bytes, paging) {
+                (Ok(bytes), Some(Paging::ResumptionToken)) => arxiv_oai::resumption_token(bytes),
+                _ => None,
+            };
+            let page = match bytes {
+                Ok(bytes) if bytes.is_empty() => Ok(Vec::new()),
+                Ok(bytes) => parse(source, url.as_str(), bytes).await,
+                Err(e) => Err(e),
+            };
+            pages += 1;
+            let page = match page {
+                Ok(page) => page,
+                Err(error) if pages == 1 => return Outcome::Failed(error),
                 Err(error) => {
                     tracing::warn!(source = %source.id, %error, "stopped paging; keeping {} papers", papers.len());
                     break;
                 }
+            };
+            let got = page.len();
+            papers.extend(page);
+            if papers.len() >= max_results || got == 0 {
+                break;
             }
-            start += size;
+            next = match paging {
+                // A short page is the last one.
+                Some(Paging::Offset) if got < requested => None,
+                Some(Paging::Offset) => {
+                    requested = arxiv_api::PAGE_SIZE.min(max_results - papers.len());
+                    Some(arxiv_api::page_url(base, papers.len(), requested))
+                }
+                Some(Paging::ResumptionToken) => token.map(|t| arxiv_oai::next_page_url(base, &t)),
+                None => None,
+            };
         }
+        papers.truncate(max_results);
         Outcome::Papers(papers, Validators::default())
     }
 

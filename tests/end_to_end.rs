@@ -303,3 +303,70 @@ fn config_path_comes_from_the_environment() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("env.toml: ok"));
 }
+
+#[test]
+fn paged_sources_follow_every_page() {
+    let fixtures = FixtureServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("paged.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[store]
+path = "store.sled"
+
+[[sources]]
+id = "api"
+kind = "arxiv-api"
+url = "{api}"
+max_results = 250
+
+[[sources]]
+id = "oai"
+kind = "arxiv-oai"
+url = "{oai}"
+max_results = 5000
+
+[[topics]]
+id = "everything"
+query = "*"
+"#,
+            api = fixtures.url("/api?search_query=cat:cs.LG"),
+            oai = fixtures.url("/oai?verb=ListRecords&metadataPrefix=arXivRaw&set=cs"),
+        ),
+    )
+    .unwrap();
+    let out = run(&config, &["ingest"]);
+    let text = stdout(&out);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("api: 250 new, 0 updated, 0 unchanged"),
+        "{text}"
+    );
+    assert!(
+        text.contains("oai: 1002 new, 0 updated, 0 unchanged"),
+        "{text}"
+    );
+    let asked = fixtures.hits.paged.lock().unwrap().clone();
+    let api: Vec<&String> = asked
+        .iter()
+        .filter(|q| q.contains("search_query"))
+        .collect();
+    assert_eq!(api.len(), 3, "{asked:?}");
+    assert!(api[0].ends_with("start=0&max_results=100"), "{}", api[0]);
+    assert!(api[1].ends_with("start=100&max_results=100"), "{}", api[1]);
+    assert!(api[2].ends_with("start=200&max_results=50"), "{}", api[2]);
+    let oai: Vec<&String> = asked.iter().filter(|q| q.contains("ListRecords")).collect();
+    assert_eq!(
+        oai,
+        vec![
+            "verb=ListRecords&metadataPrefix=arXivRaw&set=cs",
+            "verb=ListRecords&resumptionToken=496549%7C47001"
+        ]
+    );
+}

@@ -295,3 +295,51 @@ fn a_payload_of_the_wrong_kind_is_a_clear_error() {
     let json = br#"[{"paper": {"id": "2606.00467"}}]"#;
     assert!(SourceKind::Arxiv.adapter()(json, &ctx).is_err());
 }
+
+#[test]
+fn arxiv_oai_pmh_arxivraw() {
+    let papers = parse(SourceKind::ArxivOai, "arxiv-oai-pmh-arxivraw-1000.xml");
+    assert_eq!(papers.len(), 1000);
+    let p = find(&papers, "0801.3674");
+    assert_eq!(p.version, Some(4));
+    assert_eq!(
+        p.title,
+        "A Study of Structure Formation and Reheating in the D3/D7 Brane Inflation Model"
+    );
+    let authors: Vec<(&str, Option<&str>)> = p
+        .authors
+        .iter()
+        .map(|a| (a.name.as_str(), a.affiliation.as_deref()))
+        .collect();
+    assert_eq!(
+        authors,
+        vec![
+            ("Robert H. Brandenberger", Some("McGill")),
+            ("Keshav Dasgupta", Some("McGill")),
+            ("Anne-Christine Davis", Some("DAMTP, Cambridge")),
+        ]
+    );
+    assert_eq!(p.categories, vec!["hep-th", "astro-ph", "gr-qc", "hep-ph"]);
+    assert_eq!(p.primary_category.as_deref(), Some("hep-th"));
+    assert_eq!(p.ids.doi.as_deref(), Some("10.1103/physrevd.78.083502"));
+    assert_eq!(p.journal_ref.as_deref(), Some("Phys.Rev.D78:083502,2008"));
+    assert!(p
+        .comment
+        .as_deref()
+        .unwrap()
+        .starts_with("Some sections expanded"));
+    assert_eq!(date(p.published), "2008-01-23T21:13:53+00:00");
+    assert_eq!(date(p.updated), "2008-09-11T22:03:53+00:00");
+    assert!(p
+        .abstract_text
+        .starts_with("We study the spectrum of cosmological fluctuations"));
+    // A record with two DOIs keeps the first.
+    let two = papers
+        .iter()
+        .find(|p| p.ids.doi.as_deref() == Some("10.1140/epja/i2008-10623-5"))
+        .expect("first of two DOIs");
+    assert!(two.ids.arxiv.is_some());
+    assert!(papers
+        .iter()
+        .all(|p| !p.title.is_empty() && !p.categories.is_empty()));
+}

@@ -7,6 +7,7 @@ use regex::Regex;
 
 use super::identity::{parse_arxiv_id, ArxivRef};
 use super::text::collapse_whitespace;
+use crate::model::Author;
 
 /// The prefix arXiv's 2024 listing feeds put before the abstract:
 /// `arXiv:2604.21952v1 Announce Type: new \nAbstract: …`.
@@ -47,7 +48,6 @@ pub fn split_authors(text: &str) -> Vec<String> {
     let text = collapse_whitespace(text);
     let pieces: Vec<String> = split_top_level(&text)
         .into_iter()
-        .flat_map(|piece| split_final_and(&piece))
         .map(|p| p.trim().to_string())
         .filter(|p| !p.is_empty())
         .collect();
@@ -64,41 +64,51 @@ pub fn split_authors(text: &str) -> Vec<String> {
     pieces
 }
 
-/// Splits on commas and semicolons outside parentheses and brackets.
+/// `Ann Lee (MIT, Cambridge)` → name `Ann Lee`, affiliation `MIT, Cambridge`.
+pub fn with_affiliation(name: &str) -> Author {
+    if let (Some(open), true) = (name.find('('), name.ends_with(')')) {
+        let person = name[..open].trim();
+        let affiliation = name[open + 1..name.len() - 1].trim();
+        if !person.is_empty() && !affiliation.is_empty() {
+            return Author {
+                name: person.to_string(),
+                affiliation: Some(affiliation.to_string()),
+            };
+        }
+    }
+    Author::named(name)
+}
+
+/// Splits on commas, semicolons and the word `and` outside parentheses and brackets, so
+/// `A (X and Y), B and C` gives `A (X and Y)`, `B`, `C`.
 fn split_top_level(text: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut depth = 0usize;
     let mut current = String::new();
-    for c in text.chars() {
-        match c {
-            '(' | '[' => {
-                depth += 1;
-                current.push(c);
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        if depth == 0 && (c == ' ' || current.is_empty()) {
+            let word = rest.trim_start();
+            if let Some(after) = word.strip_prefix("and ") {
+                out.push(std::mem::take(&mut current));
+                rest = after;
+                continue;
             }
-            ')' | ']' => {
-                depth = depth.saturating_sub(1);
-                current.push(c);
-            }
-            ',' | ';' if depth == 0 => out.push(std::mem::take(&mut current)),
-            _ => current.push(c),
         }
+        match c {
+            '(' | '[' => depth += 1,
+            ')' | ']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        if (c == ',' || c == ';') && depth == 0 {
+            out.push(std::mem::take(&mut current));
+        } else {
+            current.push(c);
+        }
+        rest = &rest[c.len_utf8()..];
     }
     out.push(current);
     out
-}
-
-/// `B and C` → [`B`, `C`]; `and C` (after an Oxford comma) → [`C`].
-fn split_final_and(piece: &str) -> Vec<String> {
-    let trimmed = piece.trim();
-    if let Some(rest) = trimmed.strip_prefix("and ") {
-        return vec![rest.to_string()];
-    }
-    if !trimmed.contains('(') {
-        if let Some((a, b)) = trimmed.split_once(" and ") {
-            return vec![a.to_string(), b.to_string()];
-        }
-    }
-    vec![trimmed.to_string()]
 }
 
 /// `J.`, `A. B.`, `P.-L.`, `M. C.`: initials only.
@@ -144,6 +154,14 @@ mod tests {
                 &["Ann Lee", "Bo Chen", "Cy Dee"],
             ),
             ("Ann Lee and Bo Chen", &["Ann Lee", "Bo Chen"]),
+            (
+                "R. Brandenberger (McGill), K. Dasgupta (McGill) and\n  A. Davis (DAMTP, Cambridge)",
+                &["R. Brandenberger (McGill)", "K. Dasgupta (McGill)", "A. Davis (DAMTP, Cambridge)"],
+            ),
+            (
+                "Ann Lee (Physics and Astronomy, X), Sandy Anderson",
+                &["Ann Lee (Physics and Astronomy, X)", "Sandy Anderson"],
+            ),
             ("Solo Author", &["Solo Author"]),
             ("", &[]),
         ];

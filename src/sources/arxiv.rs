@@ -7,9 +7,9 @@ use std::collections::HashMap;
 
 use super::feed::{normalize_entry, parse_feed, ItemDois};
 use super::{xml, ParseError, SourceContext};
-use crate::model::{Author, Paper};
+use crate::model::Paper;
 use crate::pipeline::identity::{find_arxiv_id, find_doi};
-use crate::pipeline::normalize::split_arxiv_listing;
+use crate::pipeline::normalize::{split_arxiv_listing, with_affiliation};
 use crate::pipeline::text::collapse_whitespace;
 
 /// The listing feed URL for these categories (`cs.LG+stat.ML`).
@@ -58,21 +58,6 @@ pub fn parse(bytes: &[u8], ctx: &SourceContext<'_>) -> Result<Vec<Paper>, ParseE
         )));
     }
     Ok(papers)
-}
-
-/// `Ann Lee (MIT, Cambridge)` → name `Ann Lee`, affiliation `MIT, Cambridge`.
-fn with_affiliation(name: &str) -> Author {
-    if let (Some(open), true) = (name.find('('), name.ends_with(')')) {
-        let person = name[..open].trim();
-        let affiliation = name[open + 1..name.len() - 1].trim();
-        if !person.is_empty() && !affiliation.is_empty() {
-            return Author {
-                name: person.to_string(),
-                affiliation: Some(affiliation.to_string()),
-            };
-        }
-    }
-    Author::named(name)
 }
 
 fn scan_extras(bytes: &[u8]) -> HashMap<String, Extras> {

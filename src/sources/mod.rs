@@ -4,6 +4,7 @@
 
 pub mod arxiv;
 pub mod arxiv_api;
+pub mod arxiv_oai;
 pub mod feed;
 pub mod hf_daily;
 pub mod xml;
@@ -49,6 +50,17 @@ pub enum SourceKind {
     ArxivApi,
     /// Hugging Face's daily papers.
     HfDaily,
+    /// arXiv's OAI-PMH interface (`ListRecords`).
+    ArxivOai,
+}
+
+/// How a kind reads more than one page per poll.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Paging {
+    /// `start`/`max_results` offsets (the arXiv API).
+    Offset,
+    /// OAI-PMH resumption tokens.
+    ResumptionToken,
 }
 
 impl SourceKind {
@@ -58,6 +70,7 @@ impl SourceKind {
         SourceKind::Arxiv,
         SourceKind::ArxivApi,
         SourceKind::HfDaily,
+        SourceKind::ArxivOai,
     ];
 
     /// The name used in the config.
@@ -67,6 +80,7 @@ impl SourceKind {
             SourceKind::Arxiv => "arxiv",
             SourceKind::ArxivApi => "arxiv-api",
             SourceKind::HfDaily => "hf-daily",
+            SourceKind::ArxivOai => "arxiv-oai",
         }
     }
 
@@ -82,6 +96,16 @@ impl SourceKind {
             SourceKind::Arxiv => arxiv::parse,
             SourceKind::ArxivApi => arxiv_api::parse,
             SourceKind::HfDaily => hf_daily::parse,
+            SourceKind::ArxivOai => arxiv_oai::parse,
+        }
+    }
+
+    /// How this kind pages, if it does; paged kinds take `max_results`.
+    pub fn paging(self) -> Option<Paging> {
+        match self {
+            SourceKind::ArxivApi => Some(Paging::Offset),
+            SourceKind::ArxivOai => Some(Paging::ResumptionToken),
+            SourceKind::Feed | SourceKind::Arxiv | SourceKind::HfDaily => None,
         }
     }
 }

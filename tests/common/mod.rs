@@ -27,6 +27,8 @@ pub struct Hits {
     pub requests: AtomicUsize,
     pub not_modified: AtomicUsize,
     pub conditional: AtomicUsize,
+    /// The query strings `/api` and `/oai` were asked with, in order.
+    pub paged: std::sync::Mutex<Vec<String>>,
 }
 
 /// A fixture server: `/feeds/<file>` serves `feeds/<file>` with a strong ETag and honours
@@ -56,6 +58,8 @@ impl FixtureServer {
                     .route("/plain/{file}", routing::get(plain_feed))
                     .route("/status/{code}", routing::get(status))
                     .route("/html", routing::get(html))
+                    .route("/api", routing::get(api_pages))
+                    .route("/oai", routing::get(oai_pages))
                     .with_state(state);
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
                 addr_tx.send(listener.local_addr().unwrap()).unwrap();
@@ -127,6 +131,77 @@ async fn plain_feed(State(hits): State<Arc<Hits>>, UrlPath(file): UrlPath<String
         Some(bytes) => ([(header::CONTENT_TYPE, "application/rss+xml")], bytes).into_response(),
         None => StatusCode::NOT_FOUND.into_response(),
     }
+}
+
+fn shared_source(file: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/fixtures/sources")
+        .join(file);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The arXiv API over 250 results: the 20 real entries of a capture, replicated under new ids
+/// (`2699.00000` …) without their DOIs, served `start`/`max_results` at a time.
+async fn api_pages(
+    State(hits): State<Arc<Hits>>,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+) -> Response {
+    let query = query.unwrap_or_default();
+    hits.paged.lock().unwrap().push(query.clone());
+    let params: std::collections::HashMap<String, String> =
+        url::form_urlencoded::parse(query.as_bytes())
+            .into_owned()
+            .collect();
+    let start: usize = params
+        .get("start")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let max: usize = params
+        .get("max_results")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10);
+    let capture = shared_source("arxiv-api-cslg-or-csai-m20.atom.xml");
+    let head = &capture[..capture.find("<entry>").unwrap()];
+    let entries: Vec<&str> = capture
+        .split("<entry>")
+        .skip(1)
+        .map(|e| &e[..e.find("</entry>").unwrap() + "</entry>".len()])
+        .collect();
+    let mut body = head.to_string();
+    for i in start..(start + max).min(250) {
+        let entry = entries[i % entries.len()];
+        let id_at = entry.find("arxiv.org/abs/").unwrap() + "arxiv.org/abs/".len();
+        let old_id = &entry[id_at..id_at + 10];
+        // New ids, and no DOIs: replicas sharing a DOI would rightly merge into one paper.
+        let doi = regex::Regex::new(r"(?s)<arxiv:doi>.*?</arxiv:doi>|<link[^>]*title=.doi.[^>]*/>")
+            .unwrap();
+        body.push_str("<entry>");
+        body.push_str(&doi.replace_all(&entry.replace(old_id, &format!("2699.{i:05}")), ""));
+    }
+    body.push_str("</feed>");
+    ([(header::CONTENT_TYPE, "application/atom+xml")], body).into_response()
+}
+
+/// OAI-PMH: the real 1,000-record page first, then (for its resumption token) a last page of
+/// two records.
+async fn oai_pages(
+    State(hits): State<Arc<Hits>>,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+) -> Response {
+    let query = query.unwrap_or_default();
+    hits.paged.lock().unwrap().push(query.clone());
+    let body = if query.contains("resumptionToken=496549%7C47001") {
+        r#"<?xml version="1.0"?><OAI-PMH xmlns="http://www.openarchives.org/OAI/2.0/"><ListRecords>
+        <record><header><identifier>oai:arXiv.org:0802.0001</identifier></header><metadata>
+        <arXivRaw xmlns="http://arxiv.org/OAI/arXivRaw/"><id>0802.0001</id><version version="v1"><date>Fri, 1 Feb 2008 00:00:01 GMT</date></version><title>Last page one</title><authors>A. Author</authors><categories>cs.LG</categories><abstract>One.</abstract></arXivRaw></metadata></record>
+        <record><header><identifier>oai:arXiv.org:0802.0002</identifier></header><metadata>
+        <arXivRaw xmlns="http://arxiv.org/OAI/arXivRaw/"><id>0802.0002</id><version version="v1"><date>Fri, 1 Feb 2008 00:00:02 GMT</date></version><title>Last page two</title><authors>B. Author</authors><categories>cs.LG</categories><abstract>Two.</abstract></arXivRaw></metadata></record>
+        <resumptionToken completeListSize="1002" cursor="1000"/></ListRecords></OAI-PMH>"#
+            .to_string()
+    } else {
+        shared_source("arxiv-oai-pmh-arxivraw-1000.xml")
+    };
+    ([(header::CONTENT_TYPE, "text/xml")], body).into_response()
 }
 
 async fn status(UrlPath(code): UrlPath<u16>) -> Response {

@@ -167,6 +167,8 @@ async fn api_pages(
         .skip(1)
         .map(|e| &e[..e.find("</entry>").unwrap() + "</entry>".len()])
         .collect();
+    let doi =
+        regex::Regex::new(r"(?s)<arxiv:doi>.*?</arxiv:doi>|<link[^>]*title=.doi.[^>]*/>").unwrap();
     let mut body = head.to_string();
     for i in start..(start + max).min(250) {
         let entry = entries[i % entries.len()];

@@ -175,8 +175,6 @@ async fn api_pages(
         let id_at = entry.find("arxiv.org/abs/").unwrap() + "arxiv.org/abs/".len();
         let old_id = &entry[id_at..id_at + 10];
         // New ids, and no DOIs: replicas sharing a DOI would rightly merge into one paper.
-        let doi = regex::Regex::new(r"(?s)<arxiv:doi>.*?</arxiv:doi>|<link[^>]*title=.doi.[^>]*/>")
-            .unwrap();
         body.push_str("<entry>");
         body.push_str(&doi.replace_all(&entry.replace(old_id, &format!("2699.{i:05}")), ""));
     }

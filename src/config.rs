@@ -32,6 +32,9 @@ pub const DEFAULT_OAI_MAX_RESULTS: usize = 1000;
 pub const MAX_MAX_RESULTS: usize = 10_000;
 /// Hugging Face's daily papers, the `hf-daily` kind's URL when none is given.
 pub const HF_DAILY_URL: &str = "https://huggingface.co/api/daily_papers";
+/// Bumped whenever matching changes (word splitting, the query language), so stored papers
+/// are re-tagged under the new rules.
+pub const MATCHER_VERSION: u32 = 1;
 /// The config path when neither `--config` nor `PAPERBOY_CONFIG` gives one.
 pub const DEFAULT_CONFIG_PATH: &str = "config/paperboy.toml";
 
@@ -191,12 +194,18 @@ impl Config {
         })?;
         let mut problems = Vec::new();
         let server = validate_server(raw.server, &mut problems);
+        let store_path = raw
+            .store
+            .and_then(|s| s.path)
+            .unwrap_or_else(|| DEFAULT_STORE_PATH.to_string());
+        if store_path.trim().is_empty() {
+            problems.push(Problem {
+                path: "store.path".into(),
+                message: "is empty; name a folder for the database".into(),
+            });
+        }
         let store = StoreConfig {
-            path: base_dir.join(
-                raw.store
-                    .and_then(|s| s.path)
-                    .unwrap_or_else(|| DEFAULT_STORE_PATH.to_string()),
-            ),
+            path: base_dir.join(store_path),
         };
         let sources = validate_sources(raw.sources, base_dir, &mut problems);
         let topics = validate_topics(raw.topics, &mut problems);
@@ -233,13 +242,15 @@ impl Config {
         )
     }
 
-    /// Identifies the set of topics and their queries: it changes exactly when re-tagging is
-    /// needed.
+    /// Identifies the set of topics and their queries, and the matcher's version: it changes
+    /// exactly when re-tagging is needed.
     pub fn topics_fingerprint(&self) -> String {
-        let mut parts: Vec<String> = self
-            .topics
-            .iter()
-            .map(|t| format!("{}\u{0}{}", t.id, t.query_text))
+        let mut parts: Vec<String> = std::iter::once(format!("matcher {MATCHER_VERSION}"))
+            .chain(
+                self.topics
+                    .iter()
+                    .map(|t| format!("{}\u{0}{}", t.id, t.query_text)),
+            )
             .collect();
         parts.sort();
         short_hash(&parts.join("\u{1}"))
@@ -249,14 +260,21 @@ impl Config {
 fn validate_server(raw: Option<RawServer>, problems: &mut Vec<Problem>) -> ServerConfig {
     let (listen_text, base_url) = raw.map(|s| (s.listen, s.base_url)).unwrap_or_default();
     let listen_text = listen_text.unwrap_or_else(|| DEFAULT_LISTEN.to_string());
-    let listen = listen_text.parse().unwrap_or_else(|_| {
+    let listen: SocketAddr = listen_text.parse().unwrap_or_else(|_| {
         problems.push(Problem {
             path: "server.listen".into(),
             message: format!("{listen_text:?} is not an address such as \"127.0.0.1:8080\""),
         });
         ([127, 0, 0, 1], 8080).into()
     });
-    let base_url = base_url.unwrap_or_else(|| format!("http://{listen}"));
+    // Listening on every interface (0.0.0.0) is no address to link to; say localhost.
+    let base_url = base_url.unwrap_or_else(|| {
+        if listen.ip().is_unspecified() {
+            format!("http://localhost:{}", listen.port())
+        } else {
+            format!("http://{listen}")
+        }
+    });
     match url::Url::parse(&base_url) {
         Ok(u) if u.scheme() == "http" || u.scheme() == "https" => {}
         _ => problems.push(Problem {

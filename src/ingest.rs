@@ -10,6 +10,7 @@ use futures_util::stream::{self, StreamExt};
 use crate::config::{Config, Location, SourceConfig};
 use crate::fetch::{Fetched, Fetcher, Validators};
 use crate::model::{FetchResult, Paper, SourceState};
+use crate::pipeline::normalize::clean;
 use crate::pipeline::tag::Tagger;
 use crate::sources::{arxiv_api, arxiv_oai, Paging, SourceContext};
 use crate::store::{PaperStore, StoreError};
@@ -37,6 +38,9 @@ pub struct Ingestor {
     store: Arc<PaperStore>,
     fetcher: Fetcher,
     tagger: Arc<Tagger>,
+    /// At most [`CONCURRENT_FETCHES`] polls at once, whoever starts them (a pass, or the
+    /// background pollers of `serve`).
+    slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl Ingestor {
@@ -47,6 +51,7 @@ impl Ingestor {
             store,
             fetcher,
             tagger,
+            slots: Arc::new(tokio::sync::Semaphore::new(CONCURRENT_FETCHES)),
         }
     }
 
@@ -72,6 +77,8 @@ impl Ingestor {
 
     /// Fetches, parses and stores one source, recording the outcome in its state.
     pub async fn poll(&self, source: &SourceConfig) -> Result<SourceReport, StoreError> {
+        // The semaphore is never closed, so acquiring cannot fail.
+        let _slot = self.slots.acquire().await.ok();
         let mut state = {
             let store = self.store.clone();
             let id = source.id.clone();
@@ -243,12 +250,25 @@ async fn parse(source: &SourceConfig, url: &str, bytes: Vec<u8>) -> Result<Vec<P
             source_id: &id,
             url: &url,
         };
-        adapter(&bytes, &ctx).map_err(|e| format!("{e} (from {url})"))
+        let now = Utc::now();
+        adapter(&bytes, &ctx)
+            .map(|papers| papers.into_iter().map(|p| clean(p, now)).collect())
+            .map_err(|e| format!("{e} (from {url})"))
     })
     .await;
     match parsed {
         Ok(result) => result,
-        Err(join) => std::panic::resume_unwind(join.into_panic()),
+        // A parser bug on hostile bytes costs this fetch of this source, nothing else.
+        Err(join) => Err(format!(
+            "the {} parser failed on this input ({}) (from {})",
+            source.kind.name(),
+            if join.is_panic() {
+                "it panicked"
+            } else {
+                "it was cancelled"
+            },
+            source.url
+        )),
     }
 }
 

@@ -370,3 +370,78 @@ query = "*"
         ]
     );
 }
+
+#[test]
+fn hostile_bytes_cost_only_their_own_source() {
+    let dir = tempfile::tempdir().unwrap();
+    // feed-rs 2.4 panics on an itunes:duration that overflows u64.
+    std::fs::write(
+        dir.path().join("panic.xml"),
+        r#"<rss version="2.0" xmlns:itunes="http://www.itunes.com/dtds/podcast-1.0.dtd"><channel><title>x</title>
+        <item><title>boom</title><guid>1</guid><itunes:duration>99999999999999999999999</itunes:duration></item>
+        </channel></rss>"#,
+    )
+    .unwrap();
+    // Dates HTTP cannot express, and a control character in a link.
+    std::fs::write(
+        dir.path().join("dates.xml"),
+        "<feed xmlns=\"http://www.w3.org/2005/Atom\"><title>d</title><id>urn:d</id><updated>2026-01-01T00:00:00Z</updated>\
+        <entry><id>urn:d:1</id><title>Year one</title><updated>0001-01-01T00:00:00Z</updated><link href=\"https://d.example/1&#x1;\"/></entry>\
+        <entry><id>urn:d:2</id><title>From 1960</title><updated>1960-01-01T00:00:00Z</updated></entry>\
+        </feed>",
+    )
+    .unwrap();
+    let good = common::feeds_dir().join("arxiv-cs-lg.rss.xml");
+    let config = dir.path().join("c.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[store]
+path = "s.sled"
+[[sources]]
+id = "panics"
+kind = "feed"
+url = "file://panic.xml"
+[[sources]]
+id = "dates"
+kind = "feed"
+url = "file://dates.xml"
+[[sources]]
+id = "good"
+kind = "arxiv"
+url = "file://{}"
+[[topics]]
+id = "all"
+query = "*"
+"#,
+            good.display()
+        ),
+    )
+    .unwrap();
+    let out = run(&config, &["ingest"]);
+    let text = stdout(&out);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("panics: error: the feed parser failed on this input (it panicked)"),
+        "{text}"
+    );
+    assert!(text.contains("dates: 2 new"), "{text}");
+    assert!(text.contains("good: 3 new"), "{text}");
+
+    let serve = Serve::start(&config);
+    let feed = get(&format!("{}/feeds/all.atom", serve.base));
+    assert_eq!(feed.status, 200);
+    let xml = feed.text();
+    assert_eq!(entry_ids(&feed.body).len(), 5);
+    assert!(
+        roxmltree::Document::parse(&xml).is_ok(),
+        "well-formed XML: {xml}"
+    );
+    assert!(!xml.contains("0001-01-01"), "{xml}");
+    assert!(feed.header("last-modified").is_some());
+}

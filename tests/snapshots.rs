@@ -101,10 +101,9 @@ fn biorxiv_rss1() {
         p.published.map(|d| d.date_naive().to_string()).as_deref(),
         Some("2019-08-27")
     );
-    assert_eq!(
-        p.ids.link.as_deref(),
-        Some("https://biorxiv.org/cgi/content/short/743294v1")
-    );
+    // The DOI behind the link is the identity; the link itself is then no identifier.
+    assert_eq!(p.ids.doi.as_deref(), Some("10.1101/743294"));
+    assert_eq!(p.ids.link, None);
     assert!(!p.abstract_text.is_empty());
 }
 

@@ -13,11 +13,20 @@ use url::Url;
 
 use crate::model::{Identifiers, Link, LinkKind};
 
-/// New-style (`2604.21952v2`) and old-style (`hep-th/9901001v1`, `math.GT/0309136`) arXiv ids,
-/// with an optional version.
+/// New-style (`2604.21952v2`: year, month 01-12, sequence) and old-style
+/// (`hep-th/9901001v1`, `math.GT/0309136`: one of arXiv's archives) arXiv ids, with an
+/// optional `arXiv:` prefix and version.
 static ARXIV_ID: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^(?:arXiv:)?(\d{4}\.\d{4,5}|[a-z][a-z-]*(?:\.[A-Za-z]{2})?/\d{7})(?:v(\d+))?$")
-        .expect("static regex")
+    Regex::new(concat!(
+        r"^(?i:arXiv:)?(",
+        r"\d{2}(?:0[1-9]|1[0-2])\.\d{4,5}",
+        r"|(?:acc-phys|adap-org|alg-geom|ao-sci|astro-ph|atom-ph|bayes-an|chao-dyn|chem-ph|cmp-lg",
+        r"|comp-gas|cond-mat|cs|dg-ga|funct-an|gr-qc|hep-ex|hep-lat|hep-ph|hep-th|math|math-ph",
+        r"|mtrl-th|nlin|nucl-ex|nucl-th|patt-sol|physics|plasm-ph|q-alg|q-bio|quant-ph|solv-int",
+        r"|supr-con)(?:\.[A-Za-z]{2})?/\d{2}(?:0[1-9]|1[0-2])\d{3}",
+        r")(?:v(\d+))?$"
+    ))
+    .expect("static regex")
 });
 
 /// A DOI: `10.<registrant>/<suffix>`.
@@ -135,7 +144,6 @@ pub fn normalize_link(link: &str) -> Option<String> {
     let host = url.host_str()?.to_ascii_lowercase();
     let host = host.strip_prefix("www.").unwrap_or(&host).to_string();
     url.set_host(Some(&host)).ok()?;
-    url.set_port(None).ok()?;
     url.set_fragment(None);
     let kept: Vec<(String, String)> = url
         .query_pairs()
@@ -198,13 +206,29 @@ pub fn arxiv_links(id: &str) -> [Link; 2] {
     ]
 }
 
+/// The resolver URL of a DOI, percent-encoded where a DOI holds characters a URL cannot
+/// (old SICI DOIs carry `<`, `>`, `;`).
+pub fn doi_url(doi: &str) -> String {
+    let raw = format!("https://doi.org/{doi}");
+    Url::parse(&raw).map(String::from).unwrap_or(raw)
+}
+
+/// The DOI resolver link of a paper.
+pub fn doi_link(doi: &str) -> Link {
+    Link {
+        kind: LinkKind::Doi,
+        href: doi_url(doi),
+        media_type: None,
+    }
+}
+
 /// The entry id a paper's feed entries carry, chosen once when the paper is first stored. It
 /// depends only on the paper's identifiers, never on `base_url` or on the time.
 pub fn entry_id(ids: &Identifiers) -> String {
     if let Some(arxiv) = &ids.arxiv {
         arxiv_abs(arxiv)
     } else if let Some(doi) = &ids.doi {
-        format!("https://doi.org/{doi}")
+        doi_url(doi)
     } else if let Some(link) = &ids.link {
         link.clone()
     } else {
@@ -276,6 +300,12 @@ mod tests {
                 Some(("2401.00001", Some(2))),
             ),
             ("https://arxiv.org/list/cs.LG/new", None),
+            ("arxiv:2401.00001", Some(("2401.00001", None))),
+            ("article/1234567", None),
+            ("news/1234567", None),
+            ("https://example.org/releases/2024.12345", None),
+            ("https://example.org/p/2613.00001", None),
+            ("math.GT/0309136", Some(("math.GT/0309136", None))),
             ("https://example.org/article/12345", None),
             ("http://biorxiv.org/cgi/content/short/743294v1?rss=1", None),
         ];
@@ -385,5 +415,14 @@ mod tests {
         };
         assert_eq!(entry_id(&bare), entry_id(&bare.clone()));
         assert!(entry_id(&bare).starts_with("urn:paperboy:entry:"));
+        let sici = Identifiers {
+            doi: Some("10.1002/(sici)1097-4571(199806)49:8<693::aid-asi4>3.0.co;2-0".into()),
+            entry: "j:1".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            entry_id(&sici),
+            "https://doi.org/10.1002/(sici)1097-4571(199806)49:8%3C693::aid-asi4%3E3.0.co;2-0"
+        );
     }
 }

@@ -3,11 +3,12 @@
 
 use std::sync::LazyLock;
 
+use chrono::{DateTime, Datelike, Duration, Utc};
 use regex::Regex;
 
 use super::identity::{parse_arxiv_id, ArxivRef};
 use super::text::collapse_whitespace;
-use crate::model::Author;
+use crate::model::{Author, Paper};
 
 /// The prefix arXiv's 2024 listing feeds put before the abstract:
 /// `arXiv:2604.21952v1 Announce Type: new \nAbstract: …`.
@@ -22,6 +23,34 @@ pub struct ArxivListing {
     pub arxiv: ArxivRef,
     /// `new`, `cross`, `replace` or `replace-cross`.
     pub announce_type: String,
+}
+
+/// How far in the future a date may lie before it is taken for a mistake (time zones put
+/// arXiv's listing dates a few hours ahead).
+const FUTURE_SLACK_DAYS: i64 = 2;
+
+/// The last step of every adapter's output, whatever the source: dates outside years
+/// 1000-9999 or more than two days ahead of `now` are dropped (they cannot be rendered, or would
+/// pin a paper to the top of every feed), and links that are not http(s) URLs are dropped, the
+/// rest written in their canonical, percent-encoded form.
+pub fn clean(mut paper: Paper, now: DateTime<Utc>) -> Paper {
+    let plausible = |d: Option<DateTime<Utc>>| {
+        d.filter(|d| {
+            (1000..=9999).contains(&d.year()) && *d <= now + Duration::days(FUTURE_SLACK_DAYS)
+        })
+    };
+    paper.published = plausible(paper.published);
+    paper.updated = plausible(paper.updated);
+    paper
+        .links
+        .retain_mut(|link| match url::Url::parse(&link.href) {
+            Ok(url) if url.scheme() == "http" || url.scheme() == "https" => {
+                link.href = url.into();
+                true
+            }
+            _ => false,
+        });
+    paper
 }
 
 /// Splits an arXiv listing description into its id, announce type and the bare abstract.
@@ -168,6 +197,46 @@ mod tests {
         for (text, expected) in cases {
             assert_eq!(split_authors(text), *expected, "for {text:?}");
         }
+    }
+
+    #[test]
+    fn clean_drops_what_cannot_be_rendered() {
+        use crate::model::{Link, LinkKind};
+        use chrono::TimeZone;
+        let now = Utc.with_ymd_and_hms(2026, 11, 27, 0, 0, 0).unwrap();
+        let link = |href: &str| Link {
+            kind: LinkKind::Related,
+            href: href.into(),
+            media_type: None,
+        };
+        let paper = Paper {
+            published: Some(Utc.with_ymd_and_hms(1, 1, 1, 0, 0, 0).unwrap()),
+            updated: Some(Utc.with_ymd_and_hms(2099, 1, 1, 0, 0, 0).unwrap()),
+            links: vec![
+                link("https://p.example/\u{1}x y<z>"),
+                link("javascript:alert(1)"),
+                link("not a url"),
+                link("https://ok.example/a"),
+            ],
+            ..Default::default()
+        };
+        let cleaned = clean(paper, now);
+        assert_eq!(cleaned.published, None);
+        assert_eq!(cleaned.updated, None);
+        let hrefs: Vec<&str> = cleaned.links.iter().map(|l| l.href.as_str()).collect();
+        assert_eq!(
+            hrefs,
+            vec!["https://p.example/%01x%20y%3Cz%3E", "https://ok.example/a"]
+        );
+        let soon = Utc.with_ymd_and_hms(2026, 11, 27, 20, 0, 0).unwrap();
+        let kept = clean(
+            Paper {
+                updated: Some(soon),
+                ..Default::default()
+            },
+            now,
+        );
+        assert_eq!(kept.updated, Some(soon), "a few hours ahead is fine");
     }
 
     #[test]

@@ -6,16 +6,21 @@ use axum::http::HeaderMap;
 use chrono::{DateTime, Utc};
 
 /// Whether the request may be answered `304 Not Modified` for a representation with this
-/// strong `etag` (quoted) and `last_modified`. `If-None-Match` takes precedence; without it,
-/// `If-Modified-Since` at or after `last_modified` (to the second) matches.
-pub fn not_modified(headers: &HeaderMap, etag: &str, last_modified: DateTime<Utc>) -> bool {
-    if let Some(value) = headers.get(IF_NONE_MATCH) {
-        let Ok(value) = value.to_str() else {
-            return false;
-        };
+/// strong `etag` (quoted) and `last_modified`. `If-None-Match` (every header line of it) takes
+/// precedence; without it, an `If-Modified-Since` at or after `last_modified` (to the second)
+/// matches, unless it lies in the future (RFC 9110 §13.1.3: then it is not a valid date).
+pub fn not_modified(
+    headers: &HeaderMap,
+    etag: &str,
+    last_modified: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> bool {
+    let mut if_none_match = headers.get_all(IF_NONE_MATCH).iter().peekable();
+    if if_none_match.peek().is_some() {
         // Weak comparison (§13.1.2): a W/ prefix on the client's tag does not matter.
-        return value
-            .split(',')
+        return if_none_match
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
             .map(str::trim)
             .any(|tag| tag == "*" || tag.trim_start_matches("W/") == etag);
     }
@@ -27,12 +32,13 @@ pub fn not_modified(headers: &HeaderMap, etag: &str, last_modified: DateTime<Utc
         return false;
     };
     let since: DateTime<Utc> = since.into();
-    since.timestamp() >= last_modified.timestamp()
+    since <= now && since.timestamp() >= last_modified.timestamp()
 }
 
-/// `last_modified` as an HTTP date.
+/// A date as an HTTP date, clamped to what HTTP dates can say (1970 to 9999).
 pub fn http_date(date: DateTime<Utc>) -> String {
-    let system: std::time::SystemTime = date.into();
+    let latest = DateTime::<Utc>::from_timestamp(253_402_300_799, 0).unwrap_or(date);
+    let system: std::time::SystemTime = date.clamp(DateTime::<Utc>::UNIX_EPOCH, latest).into();
     httpdate::fmt_http_date(system)
 }
 
@@ -84,13 +90,25 @@ mod tests {
                 false,
             ),
         ];
+        let now = Utc.with_ymd_and_hms(2026, 11, 27, 0, 0, 0).unwrap();
         for (pairs, expected) in cases {
             assert_eq!(
-                not_modified(&headers(pairs), etag, lm),
+                not_modified(&headers(pairs), etag, lm, now),
                 *expected,
                 "{pairs:?}"
             );
         }
+        // A date in the future is not a valid If-Modified-Since.
+        let future = headers(&[("if-modified-since", "Tue, 01 Jan 2030 00:00:00 GMT")]);
+        assert!(!not_modified(&future, etag, lm, now));
+        // If-None-Match over several header lines.
+        let mut two = HeaderMap::new();
+        two.append("if-none-match", HeaderValue::from_static("\"x\""));
+        two.append("if-none-match", HeaderValue::from_static("\"abc\""));
+        assert!(not_modified(&two, etag, lm, now));
+
         assert_eq!(http_date(lm), "Mon, 27 Apr 2026 04:00:00 GMT");
+        let ancient = Utc.with_ymd_and_hms(1960, 1, 1, 0, 0, 0).unwrap();
+        assert_eq!(http_date(ancient), "Thu, 01 Jan 1970 00:00:00 GMT");
     }
 }

@@ -191,7 +191,12 @@ async fn feed(
         &conditional::http_date(rendered.last_modified),
     );
     set(header::CACHE_CONTROL, &format!("public, max-age={MAX_AGE}"));
-    if conditional::not_modified(&headers, &rendered.etag, rendered.last_modified) {
+    if conditional::not_modified(
+        &headers,
+        &rendered.etag,
+        rendered.last_modified,
+        chrono::Utc::now(),
+    ) {
         return (StatusCode::NOT_MODIFIED, response_headers).into_response();
     }
     set(header::CONTENT_TYPE, "application/atom+xml; charset=utf-8");

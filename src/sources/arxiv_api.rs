@@ -9,8 +9,8 @@ use chrono::{DateTime, Utc};
 use roxmltree::Node;
 
 use super::{xml, ParseError, SourceContext};
-use crate::model::{Author, Identifiers, Link, LinkKind, Paper};
-use crate::pipeline::identity::{arxiv_abs, arxiv_from_doi, arxiv_links, find_arxiv_id, find_doi};
+use crate::model::{Author, Identifiers, Paper};
+use crate::pipeline::identity::{arxiv_from_doi, arxiv_links, doi_link, find_arxiv_id, find_doi};
 use crate::pipeline::text::collapse_whitespace;
 
 /// The API endpoint queries go to.
@@ -102,11 +102,7 @@ fn entry_paper(entry: Node<'_, '_>, id: &str, ctx: &SourceContext<'_>) -> Option
         .filter(|d| arxiv_from_doi(d).is_none());
     let mut links = arxiv_links(&arxiv.id).to_vec();
     if let Some(doi) = &doi {
-        links.push(Link {
-            kind: LinkKind::Doi,
-            href: format!("https://doi.org/{doi}"),
-            media_type: None,
-        });
+        links.push(doi_link(doi));
     }
     let date = |name: &str| {
         xml::child_text(entry, name).and_then(|t| {
@@ -119,7 +115,7 @@ fn entry_paper(entry: Node<'_, '_>, id: &str, ctx: &SourceContext<'_>) -> Option
         ids: Identifiers {
             arxiv: Some(arxiv.id.clone()),
             doi,
-            link: Some(arxiv_abs(&arxiv.id)),
+            link: None,
             entry: format!("{}:{}", ctx.source_id, arxiv.id),
         },
         version: arxiv.version,

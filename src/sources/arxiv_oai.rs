@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 use roxmltree::Node;
 
 use super::{xml, ParseError, SourceContext};
-use crate::model::{Author, Identifiers, Link, LinkKind, Paper};
-use crate::pipeline::identity::{arxiv_abs, arxiv_links, find_doi, parse_arxiv_id};
+use crate::model::{Author, Identifiers, Paper};
+use crate::pipeline::identity::{arxiv_links, doi_link, find_doi, parse_arxiv_id};
 use crate::pipeline::normalize::{split_authors, with_affiliation};
 use crate::pipeline::text::collapse_whitespace;
 
@@ -120,17 +120,13 @@ impl Record {
     fn into_paper(self, ctx: &SourceContext<'_>) -> Paper {
         let mut links = arxiv_links(&self.id).to_vec();
         if let Some(doi) = &self.doi {
-            links.push(Link {
-                kind: LinkKind::Doi,
-                href: format!("https://doi.org/{doi}"),
-                media_type: None,
-            });
+            links.push(doi_link(doi));
         }
         Paper {
             ids: Identifiers {
                 arxiv: Some(self.id.clone()),
                 doi: self.doi,
-                link: Some(arxiv_abs(&self.id)),
+                link: None,
                 entry: format!("{}:{}", ctx.source_id, self.id),
             },
             version: self.version,

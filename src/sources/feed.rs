@@ -9,7 +9,8 @@ use feed_rs::model::{Entry, Text};
 use super::{xml, ParseError, SourceContext};
 use crate::model::{Author, Identifiers, Link, LinkKind, Paper};
 use crate::pipeline::identity::{
-    arxiv_links, biorxiv_doi, find_arxiv_id, find_doi, normalize_link, short_hash, ArxivRef,
+    arxiv_from_doi, arxiv_links, biorxiv_doi, doi_link, find_arxiv_id, find_doi, normalize_link,
+    short_hash, ArxivRef,
 };
 use crate::pipeline::merge::UNTITLED;
 use crate::pipeline::normalize::{split_arxiv_listing, split_authors};
@@ -19,11 +20,40 @@ use crate::pipeline::text::{collapse_whitespace, html_to_text};
 pub fn parse(bytes: &[u8], ctx: &SourceContext<'_>) -> Result<Vec<Paper>, ParseError> {
     let feed = parse_feed(bytes, ctx.url)?;
     let dois = ItemDois::scan(bytes);
-    Ok(feed
+    let mut papers: Vec<Paper> = feed
         .entries
         .iter()
         .filter_map(|entry| normalize_entry(entry, ctx, &dois))
-        .collect())
+        .collect();
+    forget_shared_links(&mut papers, ctx);
+    Ok(papers)
+}
+
+/// A link that several entries of one document share (a journal's "current issue" page) says
+/// nothing about which paper an entry is: it stops being an identity, so those entries are not
+/// merged into one.
+fn forget_shared_links(papers: &mut [Paper], ctx: &SourceContext<'_>) {
+    let mut uses: HashMap<String, usize> = HashMap::new();
+    for link in papers.iter().filter_map(|p| p.ids.link.clone()) {
+        *uses.entry(link).or_default() += 1;
+    }
+    let link_key = format!("{}:link:", ctx.source_id);
+    for paper in papers.iter_mut() {
+        let Some(link) = paper.ids.link.clone() else {
+            continue;
+        };
+        if uses.get(&link).copied().unwrap_or(0) > 1 {
+            paper.ids.link = None;
+            if paper.ids.entry.starts_with(&link_key) {
+                let title = &paper.title;
+                paper.ids.entry = format!(
+                    "{}:title:{}",
+                    ctx.source_id,
+                    short_hash(&format!("{link}\n{title}"))
+                );
+            }
+        }
+    }
 }
 
 /// DOIs that feeds carry in elements feed-rs does not keep (`dc:identifier`, `prism:doi`,
@@ -35,12 +65,12 @@ impl ItemDois {
     /// Scans the raw XML; a document roxmltree cannot read (not UTF-8, a DTD, JSON) simply
     /// yields none.
     pub fn scan(bytes: &[u8]) -> Self {
-        let mut map = HashMap::new();
+        let mut map: HashMap<String, Option<String>> = HashMap::new();
         let Some(doc) = std::str::from_utf8(bytes)
             .ok()
             .and_then(|t| xml::parse(t).ok())
         else {
-            return ItemDois(map);
+            return ItemDois::default();
         };
         for item in xml::items(&doc) {
             let doi = ["identifier", "doi", "source"]
@@ -60,10 +90,20 @@ impl ItemDois {
                 xml::child_text(item, "id"),
             ];
             for key in keys.into_iter().flatten() {
-                map.insert(normalize_link(&key).unwrap_or(key), doi.clone());
+                let key = normalize_link(&key).unwrap_or(key);
+                // A key two items share with different DOIs identifies neither.
+                match map.get(&key) {
+                    Some(Some(other)) if *other != doi => {
+                        map.insert(key, None);
+                    }
+                    Some(_) => {}
+                    None => {
+                        map.insert(key, Some(doi.clone()));
+                    }
+                }
             }
         }
-        ItemDois(map)
+        ItemDois(map.into_iter().filter_map(|(k, v)| Some((k, v?))).collect())
     }
 
     fn lookup(&self, entry: &Entry) -> Option<String> {
@@ -124,10 +164,9 @@ pub fn normalize_entry(entry: &Entry, ctx: &SourceContext<'_>, dois: &ItemDois) 
     let biorxiv = hrefs.iter().find_map(|h| biorxiv_doi(h));
     let doi = std::iter::once(entry.id.as_str())
         .chain(hrefs.iter().copied())
-        .find_map(find_doi)
+        .find_map(|t| find_doi(t).filter(|d| arxiv_from_doi(d).is_none()))
         .or_else(|| biorxiv.as_ref().map(|(doi, _)| doi.clone()))
-        .or_else(|| dois.lookup(entry))
-        .filter(|d| !d.starts_with("10.48550/"));
+        .or_else(|| dois.lookup(entry));
 
     let links = links_of(entry, arxiv.as_ref(), doi.as_deref());
     let page = links
@@ -178,8 +217,9 @@ pub fn normalize_entry(entry: &Entry, ctx: &SourceContext<'_>, dois: &ItemDois) 
     Some(Paper {
         ids: Identifiers {
             arxiv: arxiv.as_ref().map(|a| a.id.clone()),
+            // A link identifies a paper only where nothing stronger does.
+            link: link_id.filter(|_| arxiv.is_none() && doi.is_none()),
             doi,
-            link: link_id,
             entry: entry_key,
         },
         version: arxiv
@@ -276,11 +316,7 @@ fn links_of(entry: &Entry, arxiv: Option<&ArxivRef>, doi: Option<&str>) -> Vec<L
         arxiv_links(&a.id).into_iter().for_each(&mut push);
     }
     if let Some(doi) = doi {
-        push(Link {
-            kind: LinkKind::Doi,
-            href: format!("https://doi.org/{doi}"),
-            media_type: None,
-        });
+        push(doi_link(doi));
     }
     // The first page link leads; when the feed gave none, the first other link stands in.
     if !links.iter().any(|l| l.kind == LinkKind::Page) {
@@ -333,6 +369,32 @@ mod tests {
         let papers = parse_str(xml);
         assert_eq!(papers[0].title, "A bold claim");
         assert_eq!(papers[0].abstract_text, "We show x & y.");
+    }
+
+    #[test]
+    fn a_link_shared_by_several_entries_is_no_identity() {
+        let xml = r#"<rss version="2.0"><channel><title>J</title>
+            <item><title>One</title><guid>j-1</guid><link>https://j.example/current-issue</link></item>
+            <item><title>Two</title><link>https://j.example/current-issue</link></item>
+            <item><title>Three</title><link>https://j.example/current-issue</link></item>
+            <item><title>Own</title><link>https://j.example/papers/4</link></item>
+            </channel></rss>"#;
+        let papers = parse_str(xml);
+        assert_eq!(papers.len(), 4);
+        assert_eq!(papers[0].ids.link, None);
+        assert_eq!(papers[1].ids.link, None);
+        assert_ne!(papers[1].ids.entry, papers[2].ids.entry);
+        assert_eq!(
+            papers[3].ids.link.as_deref(),
+            Some("https://j.example/papers/4")
+        );
+        let mut keys: Vec<_> = papers
+            .iter()
+            .flat_map(|p| crate::pipeline::identity::identifiers(&p.ids))
+            .collect();
+        keys.sort();
+        keys.dedup();
+        assert_eq!(keys.len(), 5, "no identifier is shared: {keys:?}");
     }
 
     #[test]

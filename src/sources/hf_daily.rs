@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::{ParseError, SourceContext};
 use crate::model::{Author, Identifiers, Link, LinkKind, Paper};
-use crate::pipeline::identity::{arxiv_abs, arxiv_links, parse_arxiv_id};
+use crate::pipeline::identity::{arxiv_links, parse_arxiv_id};
 use crate::pipeline::text::collapse_whitespace;
 
 #[derive(Debug, Deserialize)]
@@ -45,7 +45,7 @@ struct HfAuthor {
 
 /// Parses a daily papers listing.
 pub fn parse(bytes: &[u8], ctx: &SourceContext<'_>) -> Result<Vec<Paper>, ParseError> {
-    let listings: Vec<Listing> = serde_json::from_slice(bytes).map_err(|e| {
+    let items: Vec<serde_json::Value> = serde_json::from_slice(bytes).map_err(|e| {
         let start = String::from_utf8_lossy(&bytes[..bytes.len().min(40)])
             .trim()
             .to_string();
@@ -53,8 +53,10 @@ pub fn parse(bytes: &[u8], ctx: &SourceContext<'_>) -> Result<Vec<Paper>, ParseE
             "expected Hugging Face's JSON array of daily papers: {e} (the body starts {start:?})"
         ))
     })?;
-    Ok(listings
+    // One odd item (a field of an unexpected type) costs that item, not the listing.
+    Ok(items
         .into_iter()
+        .filter_map(|item| serde_json::from_value::<Listing>(item).ok())
         .filter_map(|l| listing_paper(l, ctx))
         .collect())
 }
@@ -117,7 +119,6 @@ fn listing_paper(listing: Listing, ctx: &SourceContext<'_>) -> Option<Paper> {
     Some(Paper {
         ids: Identifiers {
             arxiv: Some(id.clone()),
-            link: Some(arxiv_abs(id)),
             entry: format!("{}:{id}", ctx.source_id),
             ..Default::default()
         },
@@ -162,9 +163,10 @@ mod tests {
 
     #[test]
     fn entries_without_an_arxiv_id_are_skipped() {
-        let json = br#"[{"paper": {"id": "not-an-id", "title": "x"}}, {"paper": {"id": "2606.00001", "title": "  Real  "}}, {}]"#;
+        let json = br#"[{"paper": {"id": "not-an-id", "title": "x"}}, {"paper": {"id": "2606.00001", "title": "  Real  "}}, {},
+            {"paper": {"id": "2606.00002", "title": "odd", "githubStars": -3}}]"#;
         let papers = parse(json, &ctx()).unwrap();
-        assert_eq!(papers.len(), 1);
+        assert_eq!(papers.len(), 1, "{papers:?}");
         assert_eq!(papers[0].title, "Real");
     }
 }

@@ -357,22 +357,17 @@ impl PaperStore {
         let rows = self.kv.scan(Tree::TopicIndex, &prefix, None, true, limit)?;
         let mut out = Vec::with_capacity(rows.len());
         for (index_key, _) in rows {
-            let key = &index_key[prefix.len() + 8..];
-            let key = std::str::from_utf8(key).map_err(|e| StoreError::Corrupt {
+            let corrupt = |reason: String| StoreError::Corrupt {
                 tree: Tree::TopicIndex.name(),
                 key: String::from_utf8_lossy(&index_key).into_owned(),
-                reason: e.to_string(),
-            })?;
-            match self.get(key)? {
-                Some(paper) => out.push(paper),
-                None => {
-                    return Err(StoreError::Corrupt {
-                        tree: Tree::TopicIndex.name(),
-                        key: String::from_utf8_lossy(&index_key).into_owned(),
-                        reason: format!("points at missing paper {key:?}"),
-                    })
-                }
-            }
+                reason,
+            };
+            let key = index_key
+                .get(prefix.len() + 8..)
+                .ok_or_else(|| corrupt("shorter than a topic index key".into()))?;
+            let key = std::str::from_utf8(key).map_err(|e| corrupt(e.to_string()))?;
+            let paper = self.get(key)?;
+            out.push(paper.ok_or_else(|| corrupt(format!("points at missing paper {key:?}")))?);
         }
         Ok(out)
     }

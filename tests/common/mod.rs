@@ -141,7 +141,7 @@ fn shared_source(file: &str) -> String {
 }
 
 /// The arXiv API over 250 results: the 20 real entries of a capture, replicated under new ids
-/// (`2699.00000` …) without their DOIs, served `start`/`max_results` at a time.
+/// (`2611.00000` …) without their DOIs, served `start`/`max_results` at a time.
 async fn api_pages(
     State(hits): State<Arc<Hits>>,
     axum::extract::RawQuery(query): axum::extract::RawQuery,
@@ -176,7 +176,7 @@ async fn api_pages(
         let old_id = &entry[id_at..id_at + 10];
         // New ids, and no DOIs: replicas sharing a DOI would rightly merge into one paper.
         body.push_str("<entry>");
-        body.push_str(&doi.replace_all(&entry.replace(old_id, &format!("2699.{i:05}")), ""));
+        body.push_str(&doi.replace_all(&entry.replace(old_id, &format!("2611.{i:05}")), ""));
     }
     body.push_str("</feed>");
     ([(header::CONTENT_TYPE, "application/atom+xml")], body).into_response()

@@ -8,6 +8,7 @@
 pub mod config;
 pub mod fetch;
 pub mod ingest;
+pub mod inspect;
 pub mod model;
 pub mod pipeline;
 pub mod server;

@@ -11,6 +11,8 @@ use clap::{Parser, Subcommand};
 use paperboy::config::{Config, ConfigError, DEFAULT_CONFIG_PATH};
 use paperboy::fetch::Fetcher;
 use paperboy::ingest::Ingestor;
+use paperboy::inspect;
+use paperboy::pipeline::query::Query;
 use paperboy::server;
 use paperboy::store::PaperStore;
 
@@ -50,6 +52,24 @@ enum Command {
         #[arg(long)]
         listen: Option<SocketAddr>,
     },
+    /// List the stored papers a query matches, newest first, with the total count.
+    Search {
+        /// A query in the topic language, e.g. 'ti:diffusion AND cat:cs.*'.
+        query: String,
+        /// How many papers to list.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        /// Print only the number of matching papers.
+        #[arg(long)]
+        count: bool,
+    },
+    /// Say whether a stored paper is in a topic, and why.
+    Explain {
+        /// The topic id.
+        topic: String,
+        /// The paper: an arXiv id, a DOI, a link or an entry id.
+        paper: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -84,6 +104,21 @@ fn main() -> ExitCode {
         }
         Command::Ingest => runtime().and_then(|rt| rt.block_on(ingest(config))),
         Command::Serve { listen } => runtime().and_then(|rt| rt.block_on(serve(config, listen))),
+        Command::Search {
+            query,
+            limit,
+            count,
+        } => {
+            let query = match Query::parse(&query) {
+                Ok(q) => q,
+                Err(e) => {
+                    eprintln!("query {query:?}: {e}");
+                    return ExitCode::from(Exit::Config as u8);
+                }
+            };
+            search(&config, &query, limit, count)
+        }
+        Command::Explain { topic, paper } => explain(&config, &topic, &paper),
     };
     match result {
         Ok(()) => ExitCode::from(Exit::Ok as u8),
@@ -118,6 +153,35 @@ async fn ingest(config: Arc<Config>) -> anyhow::Result<()> {
     for report in reports {
         println!("{report}");
     }
+    Ok(())
+}
+
+fn search(config: &Config, query: &Query, limit: usize, count: bool) -> anyhow::Result<()> {
+    let store = PaperStore::open(&config.store.path)?;
+    let (papers, total) = inspect::search(&store, query, if count { 0 } else { limit })?;
+    if count {
+        println!("{total}");
+    } else {
+        print!("{}", inspect::format_listing(&papers));
+        println!(
+            "{total} paper{} match{}",
+            if total == 1 { "" } else { "s" },
+            if total == 1 { "es" } else { "" }
+        );
+    }
+    Ok(())
+}
+
+fn explain(config: &Config, topic_id: &str, paper: &str) -> anyhow::Result<()> {
+    let topic = config.topic(topic_id).with_context(|| {
+        let known: Vec<&str> = config.topics.iter().map(|t| t.id.as_str()).collect();
+        format!("no topic {topic_id:?}; topics are: {}", known.join(", "))
+    })?;
+    let store = PaperStore::open(&config.store.path)?;
+    let stored = store
+        .lookup(paper)?
+        .with_context(|| format!("no stored paper {paper:?} (try an arXiv id, a DOI or a link)"))?;
+    print!("{}", inspect::explain(topic, &stored));
     Ok(())
 }
 

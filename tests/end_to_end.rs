@@ -445,3 +445,88 @@ query = "*"
     assert!(!xml.contains("0001-01-01"), "{xml}");
     assert!(feed.header("last-modified").is_some());
 }
+
+#[test]
+fn search_and_explain_help_write_queries() {
+    let dir = tempfile::tempdir().unwrap();
+    let feeds = common::feeds_dir();
+    let config = dir.path().join("c.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[store]
+path = "s.sled"
+[[sources]]
+id = "lg"
+kind = "arxiv"
+url = "file://{lg}"
+[[sources]]
+id = "hf"
+kind = "hf-daily"
+url = "file://{hf}"
+[[topics]]
+id = "anomaly"
+title = "Anomaly detection"
+query = 'anomal* AND detect*'
+"#,
+            lg = feeds.join("arxiv-cs-lg.rss.xml").display(),
+            hf = feeds.join("hf-daily-papers.json").display(),
+        ),
+    )
+    .unwrap();
+    assert!(run(&config, &["ingest"]).status.success());
+
+    let count = run(&config, &["search", "anomal*", "--count"]);
+    assert!(count.status.success());
+    assert_eq!(stdout(&count), "2\n");
+    let all = run(&config, &["search", "*", "--count"]);
+    assert_eq!(stdout(&all), "33\n");
+
+    let listing = stdout(&run(&config, &["search", "cat:cs.LG AND anomal*"]));
+    let lines: Vec<&str> = listing.lines().collect();
+    assert_eq!(lines.len(), 3, "{listing}");
+    assert!(
+        lines[0].starts_with("2604.2195") && lines[0].contains("  2026-04-27  "),
+        "{listing}"
+    );
+    assert_eq!(lines[2], "2 papers match");
+    let limited = stdout(&run(&config, &["search", "src:hf", "--limit", "3"]));
+    assert_eq!(limited.lines().count(), 4, "{limited}");
+    assert!(limited.ends_with("30 papers match\n"), "{limited}");
+
+    let bad = run(&config, &["search", "a OR"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("at position 5"));
+
+    let inside = stdout(&run(&config, &["explain", "anomaly", "arXiv:2604.21953v1"]));
+    assert!(
+        inside.contains("topic anomaly (Anomaly detection): IN this topic"),
+        "{inside}"
+    );
+    assert!(
+        inside.contains("✓ anomal*  matched \"anomaly\" in the title"),
+        "{inside}"
+    );
+    let outside = stdout(&run(
+        &config,
+        &[
+            "explain",
+            "anomaly",
+            "https://huggingface.co/papers/2606.00467",
+        ],
+    ));
+    assert!(outside.contains("NOT in this topic"), "{outside}");
+    assert!(
+        outside.contains("✗ anomal*  not found in the title or abstract"),
+        "{outside}"
+    );
+
+    let unknown = run(&config, &["explain", "nope", "2604.21953"]);
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&unknown.stderr).contains("no topic \"nope\"; topics are: anomaly")
+    );
+    let missing = run(&config, &["explain", "anomaly", "1111.11111"]);
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no stored paper"));
+}

@@ -2,6 +2,7 @@
 //! tokio, sled, hyper or reqwest; every function maps values to values.
 
 pub mod identity;
+pub mod matcher;
 pub mod merge;
 pub mod normalize;
 pub mod query;

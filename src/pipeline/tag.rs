@@ -1,7 +1,8 @@
-//! Tagging: which topics a paper belongs to. Topics are compiled once from the config and
-//! applied to each paper. Pure.
+//! Tagging: which topics a paper belongs to. The topics are compiled once into a
+//! [`Matcher`], so a paper's text is scanned once whatever the number of topics. Pure.
 
-use super::query::{Document, Query};
+use super::matcher::Matcher;
+use super::query::Query;
 use crate::model::Paper;
 
 /// A topic ready to match: its id and parsed query.
@@ -12,25 +13,35 @@ pub struct CompiledTopic {
 }
 
 /// All configured topics, compiled.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Tagger {
-    topics: Vec<CompiledTopic>,
+    ids: Vec<String>,
+    matcher: Matcher,
+}
+
+impl Default for Tagger {
+    fn default() -> Self {
+        Tagger::new(Vec::new())
+    }
 }
 
 impl Tagger {
-    /// A tagger over already-parsed topics.
+    /// Compiles the topics.
     pub fn new(topics: Vec<CompiledTopic>) -> Self {
-        Tagger { topics }
+        let matcher = Matcher::new(topics.iter().map(|t| &t.query));
+        Tagger {
+            ids: topics.into_iter().map(|t| t.id).collect(),
+            matcher,
+        }
     }
 
     /// The ids of the topics whose query matches the paper, sorted.
     pub fn tag(&self, paper: &Paper) -> Vec<String> {
-        let doc = Document::new(&paper.title, &paper.abstract_text);
         let mut ids: Vec<String> = self
-            .topics
-            .iter()
-            .filter(|t| t.query.matches(&doc))
-            .map(|t| t.id.clone())
+            .matcher
+            .matching(paper)
+            .into_iter()
+            .map(|i| self.ids[i].clone())
             .collect();
         ids.sort();
         ids

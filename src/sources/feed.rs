@@ -119,16 +119,66 @@ impl ItemDois {
     }
 }
 
+/// Namespaces of feed formats older than the ones feed-rs reads, and the namespace of the
+/// format each maps onto element for element (RSS 0.90 is RSS 1.0's predecessor; Atom 0.3
+/// names its core elements as Atom 1.0 does; Userland's RSS 2.0 namespace is plain RSS 2.0).
+const LEGACY_NAMESPACES: &[(&str, &str)] = &[
+    (
+        "\"http://my.netscape.com/rdf/simple/0.9/\"",
+        "\"http://purl.org/rss/1.0/\"",
+    ),
+    (
+        "\"http://purl.org/atom/ns#\"",
+        "\"http://www.w3.org/2005/Atom\"",
+    ),
+    ("xmlns=\"http://backend.userland.com/rss2\"", "xmlns=\"\""),
+];
+
 /// Parses bytes with feed-rs, never letting it invent random ids: entries without an id keep an
-/// empty one, and [`normalize_entry`] derives a deterministic one.
+/// empty one, and [`normalize_entry`] derives a deterministic one. Legacy namespaces are mapped
+/// onto the formats feed-rs reads; a document with items of which feed-rs could read none is an
+/// error, never an empty success.
 pub fn parse_feed(bytes: &[u8], base_url: &str) -> Result<feed_rs::model::Feed, ParseError> {
     let base = base_url.starts_with("http").then_some(base_url);
-    feed_rs::parser::Builder::new()
+    let bytes = modern_namespaces(bytes);
+    let feed = feed_rs::parser::Builder::new()
         .base_uri(base)
         .id_generator(|_, _, _| String::new())
         .build()
-        .parse(bytes)
-        .map_err(|e| ParseError::NotAFeed(e.to_string()))
+        .parse(bytes.as_ref())
+        .map_err(|e| ParseError::NotAFeed(e.to_string()))?;
+    if feed.entries.is_empty() {
+        let items = std::str::from_utf8(&bytes)
+            .ok()
+            .and_then(|t| xml::parse(t).ok())
+            .map_or(0, |doc| xml::items(&doc).count());
+        if items > 0 {
+            return Err(ParseError::Unexpected(format!(
+                "the document has {items} items or entries, but in a format or namespace paperboy \
+                 cannot read"
+            )));
+        }
+    }
+    Ok(feed)
+}
+
+/// The bytes with legacy feed namespaces replaced by their modern equivalents.
+fn modern_namespaces(bytes: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    let mut out = std::borrow::Cow::Borrowed(bytes);
+    for (old, new) in LEGACY_NAMESPACES {
+        if let Some(at) = find_bytes(&out, old.as_bytes()) {
+            let mut replaced = Vec::with_capacity(out.len());
+            replaced.extend_from_slice(&out[..at]);
+            replaced.extend_from_slice(new.as_bytes());
+            replaced.extend_from_slice(&out[at + old.len()..]);
+            out = std::borrow::Cow::Owned(replaced);
+        }
+    }
+    out
+}
+
+fn find_bytes(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
 }
 
 /// Maps one feed-rs entry onto a paper. Returns `None` for an entry with nothing to identify
@@ -395,6 +445,28 @@ mod tests {
         keys.sort();
         keys.dedup();
         assert_eq!(keys.len(), 5, "no identifier is shared: {keys:?}");
+    }
+
+    #[test]
+    fn legacy_formats_are_read_or_refused_never_empty() {
+        let rss090 = r#"<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://my.netscape.com/rdf/simple/0.9/">
+            <channel><title>Mozilla Dot Org</title><link>http://www.mozilla.org</link><description>d</description></channel>
+            <item><title>New Status Updates</title><link>http://www.mozilla.org/status/</link></item>
+            <item><title>Bugzilla Reorganized</title><link>http://www.mozilla.org/bugs/</link></item>
+            </rdf:RDF>"#;
+        let papers = parse_str(rss090);
+        assert_eq!(papers.len(), 2);
+        assert_eq!(papers[1].title, "Bugzilla Reorganized");
+
+        let atom03 = r#"<feed version="0.3" xmlns="http://purl.org/atom/ns#"><title>t</title>
+            <entry><title>Old Atom</title><link rel="alternate" type="text/html" href="http://example.org/1"/>
+            <id>tag:example.org,2003:1</id><issued>2003-12-13T08:29:29-04:00</issued></entry></feed>"#;
+        assert_eq!(parse_str(atom03)[0].title, "Old Atom");
+
+        let unknown =
+            r#"<feed xmlns="http://example.org/not-atom"><entry><title>x</title></entry></feed>"#;
+        let err = parse(unknown.as_bytes(), &ctx()).expect_err("unreadable items are an error");
+        assert!(err.to_string().contains("1 items or entries"), "{err}");
     }
 
     #[test]

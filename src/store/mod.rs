@@ -25,7 +25,7 @@ pub use memory::MemoryStore;
 pub use sled_store::SledStore;
 
 use crate::model::{FetchResult, Paper, SourceState, StoredPaper};
-use crate::pipeline::identity::{entry_id, identifiers};
+use crate::pipeline::identity::{entry_id, find_arxiv_id, find_doi, identifiers, normalize_link};
 use crate::pipeline::merge::merge;
 use crate::pipeline::tag::Tagger;
 
@@ -349,6 +349,46 @@ impl PaperStore {
             fingerprint.as_bytes().to_vec(),
         )])?;
         Ok(Some(changed))
+    }
+
+    /// Calls `f` with every stored paper, in key order, a chunk at a time.
+    pub fn for_each_paper(&self, mut f: impl FnMut(StoredPaper)) -> Result<(), StoreError> {
+        let mut from: Option<Vec<u8>> = None;
+        loop {
+            let rows = self
+                .kv
+                .scan(Tree::Papers, b"", from.as_deref(), false, RETAG_CHUNK)?;
+            let Some((last, _)) = rows.last() else {
+                return Ok(());
+            };
+            from = Some(last.clone());
+            for (key, bytes) in &rows {
+                f(decode(Tree::Papers, key, bytes)?);
+            }
+        }
+    }
+
+    /// The paper a person names: an arXiv id (`2604.21952`, `arXiv:2604.21952v2`, an arXiv
+    /// URL), a DOI (bare, `doi:` or a resolver URL), a link, an entry id, or a store key.
+    pub fn lookup(&self, name: &str) -> Result<Option<StoredPaper>, StoreError> {
+        let name = name.trim();
+        let mut candidates = vec![name.to_string()];
+        if let Some(a) = find_arxiv_id(name) {
+            candidates.push(format!("arxiv:{}", a.id));
+        }
+        if let Some(doi) = find_doi(name) {
+            candidates.push(format!("doi:{doi}"));
+        }
+        if let Some(link) = normalize_link(name) {
+            candidates.push(format!("url:{link}"));
+        }
+        candidates.push(format!("entry:{name}"));
+        for candidate in &candidates {
+            if let Some(paper) = self.get(candidate)? {
+                return Ok(Some(paper));
+            }
+        }
+        self.find(&candidates)
     }
 
     /// The newest papers of a topic, newest first.

@@ -1,0 +1,128 @@
+//! Shared by the benchmarks: papers made from the real captures in `../shared/fixtures/sources`,
+//! and topic queries generated from their vocabulary.
+
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use paperboy::model::Paper;
+use paperboy::pipeline::query::Query;
+use paperboy::pipeline::tag::CompiledTopic;
+use paperboy::sources::{SourceContext, SourceKind};
+
+/// Every paper of every real capture (about 1,100, real titles, abstracts, authors and
+/// categories).
+pub fn real_papers() -> Vec<Paper> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/sources");
+    let captures = [
+        (SourceKind::Arxiv, "arxiv-rss2024-cslg-jmamath.xml"),
+        (SourceKind::Arxiv, "arxiv-rss2024-cscl-jmamath.xml"),
+        (SourceKind::Arxiv, "arxiv-rss2024-csai-jmamath.xml"),
+        (SourceKind::ArxivApi, "arxiv-api-cslg-or-csai-m20.atom.xml"),
+        (
+            SourceKind::ArxivApi,
+            "arxiv-api-transformer-cslg-m5.atom.xml",
+        ),
+        (
+            SourceKind::ArxivApi,
+            "arxiv-api-query-au-delmaestro-2016.atom.xml",
+        ),
+        (SourceKind::HfDaily, "hf-daily-papers-30.json"),
+        (SourceKind::ArxivOai, "arxiv-oai-pmh-arxivraw-1000.xml"),
+        (SourceKind::Feed, "biorxiv-plantbio-rss1.rdf"),
+        (SourceKind::Feed, "biorxiv-genomics-rss1-feedrs.xml"),
+    ];
+    let mut papers = Vec::new();
+    for (kind, file) in captures {
+        let bytes = std::fs::read(format!("{dir}/{file}"))
+            .expect("the shared captures are beside the project");
+        let ctx = SourceContext {
+            source_id: file.split('-').next().unwrap_or("src"),
+            url: "https://example.org/",
+        };
+        papers.extend(kind.adapter()(&bytes, &ctx).expect("captures parse"));
+    }
+    papers
+}
+
+/// `n` papers cycling through the real ones, each with its own arXiv id.
+pub fn papers(n: usize) -> Vec<Paper> {
+    let real = real_papers();
+    (0..n)
+        .map(|i| {
+            let mut p = real[i % real.len()].clone();
+            p.ids.arxiv = Some(format!("2612.{i:05}"));
+            p.ids.doi = None;
+            p.ids.link = None;
+            p.ids.entry = format!("bench:{i}");
+            p
+        })
+        .collect()
+}
+
+/// A small deterministic generator (an LCG), so every run builds the same topics.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self, below: usize) -> usize {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((self.0 >> 33) as usize) % below.max(1)
+    }
+}
+
+/// `n` topic queries of the shapes researchers write (terms, prefixes, phrases, fields,
+/// AND/OR/ANDNOT, categories), over words that occur in the real abstracts.
+pub fn topics(n: usize) -> Vec<CompiledTopic> {
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    for p in real_papers() {
+        for w in paperboy::pipeline::text::words(&format!("{} {}", p.title, p.abstract_text)) {
+            if w.len() > 4 && w.chars().all(|c| c.is_ascii_lowercase()) {
+                *counts.entry(w).or_default() += 1;
+            }
+        }
+    }
+    let vocab: Vec<String> = counts
+        .into_iter()
+        .filter(|(_, c)| *c >= 3)
+        .map(|(w, _)| w)
+        .collect();
+    let cats = [
+        "cs.*",
+        "cs.LG",
+        "cs.CL",
+        "stat.ML",
+        "hep-th",
+        "cond-mat.*",
+        "q-bio.*",
+    ];
+    let mut rng = Lcg(42);
+    let word = |rng: &mut Lcg| vocab[rng.next(vocab.len())].clone();
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::with_capacity(n);
+    while out.len() < n {
+        let (a, b, c, d) = (
+            word(&mut rng),
+            word(&mut rng),
+            word(&mut rng),
+            word(&mut rng),
+        );
+        let text = match rng.next(6) {
+            0 => format!("{a} OR {b}* OR \"{c} {d}\""),
+            1 => format!("({a} OR {b}) AND {c}*"),
+            2 => format!("ti:{a} OR abs:\"{b} {c}\" ANDNOT {d}"),
+            3 => format!("{a}* AND cat:{}", cats[rng.next(cats.len())]),
+            4 => format!("\"{a} {b}*\" OR au:{c} OR {d}"),
+            _ => format!("{a} {b} -{c}"),
+        };
+        if seen.insert(text.clone()) {
+            out.push(CompiledTopic {
+                id: format!("topic-{}", out.len()),
+                query: Query::parse(&text).expect("generated queries parse"),
+            });
+        }
+    }
+    out
+}

@@ -266,7 +266,15 @@ fn check_reports_every_problem() {
     )
     .unwrap();
     let out = run(&path, &["check"]);
-    assert!(!out.status.success());
+    assert_eq!(out.status.code(), Some(2));
+    // serve and ingest refuse the same config, with the same report.
+    for command in [&["serve", "--listen", "127.0.0.1:0"][..], &["ingest"][..]] {
+        let refused = run(&path, command);
+        assert_eq!(refused.status.code(), Some(2), "{command:?}");
+        assert!(
+            String::from_utf8_lossy(&refused.stderr).contains("topics[0] (t).query: at position 6")
+        );
+    }
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("sources[0].id"), "{err}");
     assert!(err.contains("sources[0].url"), "{err}");

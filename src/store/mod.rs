@@ -331,12 +331,14 @@ impl PaperStore {
             from = Some(last.clone());
             let mut ops = Vec::new();
             let mut deltas = HashMap::new();
-            for (key, bytes) in &rows {
-                let before: StoredPaper = decode(Tree::Papers, key, bytes)?;
-                let mut after = before.clone();
-                after.topics = tagger.tag(&after.paper);
-                if after.topics != before.topics {
+            for retagged in retag_rows(&rows, tagger) {
+                let (before, topics) = retagged?;
+                if topics != before.topics {
                     changed += 1;
+                    let after = StoredPaper {
+                        topics,
+                        ..before.clone()
+                    };
                     diff_paper(Some(&before), &after, &mut ops, &mut deltas)?;
                 }
             }
@@ -470,6 +472,43 @@ impl PaperStore {
         }
         Ok(())
     }
+}
+
+/// Decodes and tags a chunk of stored papers, spread over the machine's cores (decoding and
+/// tagging are the CPU-bound part of re-tagging), in the chunk's order.
+fn retag_rows(
+    rows: &[Row],
+    tagger: &Tagger,
+) -> Vec<Result<(StoredPaper, Vec<String>), StoreError>> {
+    let work = |rows: &[Row]| -> Vec<Result<(StoredPaper, Vec<String>), StoreError>> {
+        rows.iter()
+            .map(|(key, bytes)| {
+                let paper: StoredPaper = decode(Tree::Papers, key, bytes)?;
+                let topics = tagger.tag(&paper.paper);
+                Ok((paper, topics))
+            })
+            .collect()
+    };
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
+    if threads < 2 || rows.len() < 64 {
+        return work(rows);
+    }
+    let size = rows.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = rows
+            .chunks(size)
+            .map(|part| scope.spawn(move || work(part)))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    })
 }
 
 /// The papers a batch is about to write, with what was committed before for each.

@@ -18,6 +18,8 @@ use crate::sources::SourceKind;
 
 /// Where `serve` listens when the config does not say.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// How long readers and caches may keep a feed before asking again, in seconds.
+pub const DEFAULT_MAX_AGE: u64 = 900;
 /// Where the store lives when the config does not say (relative to the config file's folder).
 pub const DEFAULT_STORE_PATH: &str = "data/paperboy.sled";
 /// How often a source is polled when it does not say.
@@ -52,6 +54,8 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// The public address, without a trailing slash, used in self links.
     pub base_url: String,
+    /// `Cache-Control: max-age` of feed responses, in seconds.
+    pub max_age: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -141,6 +145,7 @@ struct RawConfig {
 struct RawServer {
     listen: Option<String>,
     base_url: Option<String>,
+    max_age: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -258,7 +263,9 @@ impl Config {
 }
 
 fn validate_server(raw: Option<RawServer>, problems: &mut Vec<Problem>) -> ServerConfig {
-    let (listen_text, base_url) = raw.map(|s| (s.listen, s.base_url)).unwrap_or_default();
+    let (listen_text, base_url, max_age) = raw
+        .map(|s| (s.listen, s.base_url, s.max_age))
+        .unwrap_or_default();
     let listen_text = listen_text.unwrap_or_else(|| DEFAULT_LISTEN.to_string());
     let listen: SocketAddr = listen_text.parse().unwrap_or_else(|_| {
         problems.push(Problem {
@@ -285,6 +292,7 @@ fn validate_server(raw: Option<RawServer>, problems: &mut Vec<Problem>) -> Serve
     ServerConfig {
         listen,
         base_url: base_url.trim_end_matches('/').to_string(),
+        max_age: max_age.unwrap_or(DEFAULT_MAX_AGE),
     }
 }
 

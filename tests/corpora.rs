@@ -267,6 +267,7 @@ fn run_file(
         query: "*",
         self_url: "http://127.0.0.1:8080/feeds/all.atom",
         page_url: "http://127.0.0.1:8080/",
+        next_url: None,
     };
     let rendered = atom(&meta, &stored);
     *stage = "re-read with roxmltree";

@@ -204,11 +204,106 @@ fn ingest_serve_restart() {
         get(&format!("{}/feeds/anomaly.txt", serve.base)).status,
         404
     );
-    assert_eq!(request("POST", &url, &[]).unwrap().status, 405);
+    let post = request("POST", &url, &[]).unwrap();
+    assert_eq!(post.status, 405);
+    assert!(
+        post.text().contains("method not allowed"),
+        "a short plain-text body"
+    );
+    assert_eq!(
+        get(&format!("{}/feeds/everything.atom?before=zz", serve.base)).status,
+        400
+    );
+
+    // The three formats carry the same entries in the same order.
+    for (ext, content_type) in [
+        ("rss", "application/rss+xml; charset=utf-8"),
+        ("json", "application/feed+json; charset=utf-8"),
+    ] {
+        let other = get(&format!("{}/feeds/everything.{ext}", serve.base));
+        assert_eq!(other.status, 200, "{ext}");
+        assert_eq!(other.header("content-type").as_deref(), Some(content_type));
+        assert_eq!(entry_ids(&other.body), all_ids, "{ext}");
+    }
+
+    // HEAD answers with the headers and no body; compression when asked, with Vary.
+    let head = request("HEAD", &url, &[]).unwrap();
+    assert_eq!(head.status, 200);
+    assert!(head.body.is_empty());
+    assert_eq!(head.header("etag").as_deref(), Some(etag.as_str()));
+    let gzip = request(
+        "GET",
+        &format!("{}/feeds/everything.atom", serve.base),
+        &[("Accept-Encoding", "gzip")],
+    )
+    .unwrap();
+    assert_eq!(gzip.header("content-encoding").as_deref(), Some("gzip"));
+    assert!(gzip
+        .header("vary")
+        .is_some_and(|v| v.to_ascii_lowercase().contains("accept-encoding")));
+    let br = request(
+        "GET",
+        &format!("{}/feeds/everything.atom", serve.base),
+        &[("Accept-Encoding", "br")],
+    )
+    .unwrap();
+    assert_eq!(br.header("content-encoding").as_deref(), Some("br"));
+    assert!(br.body.len() < everything.body.len() / 2);
+
+    // Paging: the next links walk the whole history, each paper once, newest first.
+    let mut walked = Vec::new();
+    let mut next = Some(format!("{}/feeds/everything.atom?limit=10", serve.base));
+    let mut pages = 0;
+    while let Some(page_url) = next.take() {
+        let page = get(&page_url.replace("http://feeds.example.org", &serve.base));
+        assert_eq!(page.status, 200, "{page_url}");
+        let parsed = feed_rs::parser::parse(page.body.as_slice()).unwrap();
+        walked.extend(parsed.entries.iter().map(|e| e.id.clone()));
+        next = parsed
+            .links
+            .iter()
+            .find(|l| l.rel.as_deref() == Some("next"))
+            .map(|l| l.href.clone());
+        pages += 1;
+        assert!(pages <= 10, "paging does not end");
+    }
+    assert_eq!(pages, 5);
+    assert_eq!(walked, all_ids, "every paper once, in order");
+
+    // The topic page, and OPML with every topic's feed.
+    let topic_page = get(&format!("{}/topics/anomaly", serve.base));
+    assert_eq!(topic_page.status, 200);
+    let html = topic_page.text();
+    assert!(
+        html.contains("Conditional anomaly detection using soft harmonic functions"),
+        "{html}"
+    );
+    assert!(html.contains("Michal Valko"));
+    assert!(html.contains(r#"type="application/feed+json""#));
+    assert_eq!(get(&format!("{}/topics/nope", serve.base)).status, 404);
+    let opml = get(&format!("{}/feeds.opml", serve.base));
+    assert_eq!(opml.status, 200);
+    let opml_text = opml.text();
+    let doc = roxmltree::Document::parse(&opml_text).expect("OPML is XML");
+    let outlines: Vec<&str> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("outline"))
+        .filter_map(|n| n.attribute("xmlUrl"))
+        .collect();
+    assert_eq!(
+        outlines,
+        vec![
+            "http://feeds.example.org/feeds/anomaly.atom",
+            "http://feeds.example.org/feeds/agents.atom",
+            "http://feeds.example.org/feeds/everything.atom"
+        ]
+    );
 
     // The index lists topics with counts and autodiscovery, and sources with their results.
     let index = get(&format!("{}/", serve.base)).text();
-    assert!(index.contains(r#"<link rel="alternate" type="application/atom+xml" title="Agents" href="http://feeds.example.org/feeds/agents.atom">"#), "{index}");
+    assert!(index.contains(r#"<link rel="alternate" type="application/atom+xml" title="Agents (atom)" href="http://feeds.example.org/feeds/agents.atom">"#), "{index}");
+    assert!(index.contains(r#"<link rel="alternate" type="application/rss+xml" title="Agents (rss)" href="http://feeds.example.org/feeds/agents.rss">"#), "{index}");
+    assert!(index.contains("/feeds.opml"));
     assert!(index.contains("Anomaly &lt;detection&gt; &amp; friends"));
     assert!(index.contains("<td class=\"n\">2</td>"), "{index}");
     assert!(index.contains("HTTP 500"), "{index}");

@@ -163,6 +163,7 @@ fn every_source_merges_into_one_paper() {
             query: "x",
             self_url: "http://h/feeds/mfm.atom",
             page_url: "http://h/",
+            next_url: None,
         },
         &papers,
     );

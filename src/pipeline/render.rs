@@ -21,6 +21,8 @@ pub struct FeedMeta<'a> {
     pub self_url: &'a str,
     /// The public URL of a page for people (`rel="alternate"`).
     pub page_url: &'a str,
+    /// The public URL of the next (older) page of this feed, when there is one (RFC 5005).
+    pub next_url: Option<&'a str>,
 }
 
 /// A rendered feed document.
@@ -78,20 +80,29 @@ pub fn atom(meta: &FeedMeta<'_>, papers: &[StoredPaper]) -> Rendered {
             name: "paperboy".into(),
             ..Default::default()
         }],
-        links: vec![
-            AtomLink {
+        links: [
+            Some(AtomLink {
                 href: meta.self_url.into(),
                 rel: "self".into(),
                 mime_type: Some("application/atom+xml".into()),
                 ..Default::default()
-            },
-            AtomLink {
+            }),
+            Some(AtomLink {
                 href: meta.page_url.into(),
                 rel: "alternate".into(),
                 mime_type: Some("text/html".into()),
                 ..Default::default()
-            },
-        ],
+            }),
+            meta.next_url.map(|next| AtomLink {
+                href: next.into(),
+                rel: "next".into(),
+                mime_type: Some("application/atom+xml".into()),
+                ..Default::default()
+            }),
+        ]
+        .into_iter()
+        .flatten()
+        .collect(),
         ..Default::default()
     };
     feed.entries = papers.iter().map(atom_entry).collect();
@@ -219,6 +230,130 @@ fn fixed(date: DateTime<Utc>) -> FixedDateTime {
     date.fixed_offset()
 }
 
+/// Renders an RSS 2.0 feed of `papers` (newest first): the same entries, in the same order,
+/// with the Atom entry id as each item's `guid`, `atom:link`s for `self` and `next`, one
+/// `dc:creator` per author (RSS's own `author` wants an e-mail address) and a `category` per
+/// subject category.
+pub fn rss(meta: &FeedMeta<'_>, papers: &[StoredPaper]) -> Rendered {
+    use rss::extension::atom::{AtomExtension, Link as RssAtomLink};
+    use rss::extension::dublincore::DublinCoreExtension;
+
+    let last_modified = newest(papers);
+    let atom_link = |rel: &str, href: &str| RssAtomLink {
+        rel: rel.into(),
+        href: href.into(),
+        mime_type: Some("application/rss+xml".into()),
+        ..Default::default()
+    };
+    let mut links = vec![atom_link("self", meta.self_url)];
+    if let Some(next) = meta.next_url {
+        links.push(atom_link("next", next));
+    }
+    let items = papers
+        .iter()
+        .map(|stored| {
+            let paper = &stored.paper;
+            rss::Item {
+                title: Some(paper.title.clone()),
+                link: paper.link(LinkKind::Page).map(|l| l.href.clone()),
+                description: Some(entry_html(stored)),
+                guid: Some(rss::Guid {
+                    value: stored.entry_id.clone(),
+                    permalink: stored.entry_id.starts_with("http"),
+                }),
+                pub_date: Some(stored.updated().to_rfc2822()),
+                categories: paper
+                    .categories
+                    .iter()
+                    .map(|c| rss::Category {
+                        name: c.clone(),
+                        domain: None,
+                    })
+                    .collect(),
+                dublin_core_ext: (!paper.authors.is_empty()).then(|| DublinCoreExtension {
+                    creators: paper.authors.iter().map(|a| a.name.clone()).collect(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }
+        })
+        .collect();
+    let channel = rss::Channel {
+        title: meta.title.into(),
+        link: meta.page_url.into(),
+        description: format!("Papers matching: {}", meta.query),
+        generator: Some(format!("paperboy {}", env!("CARGO_PKG_VERSION"))),
+        last_build_date: Some(last_modified.to_rfc2822()),
+        pub_date: Some(last_modified.to_rfc2822()),
+        atom_ext: Some(AtomExtension { links }),
+        items,
+        ..Default::default()
+    };
+    let bytes = channel
+        .write_to(Vec::with_capacity(2048 + papers.len() * 2048))
+        .unwrap_or_else(|e| format!("<!-- render error: {e} -->").into_bytes());
+    Rendered::new(bytes, last_modified)
+}
+
+/// Renders a JSON Feed 1.1 of `papers` (newest first): the same entries, in the same order,
+/// with the same ids.
+pub fn json_feed(meta: &FeedMeta<'_>, papers: &[StoredPaper]) -> Rendered {
+    let last_modified = newest(papers);
+    let items: Vec<serde_json::Value> = papers
+        .iter()
+        .map(|stored| {
+            let paper = &stored.paper;
+            let mut item = serde_json::json!({
+                "id": stored.entry_id,
+                "title": paper.title,
+                "content_html": entry_html(stored),
+                "date_published": stored.published().to_rfc3339(),
+                "date_modified": stored.updated().to_rfc3339(),
+            });
+            if let Some(page) = paper.link(LinkKind::Page) {
+                item["url"] = page.href.clone().into();
+            }
+            if !paper.abstract_text.is_empty() {
+                item["summary"] = paper.abstract_text.clone().into();
+            }
+            if !paper.authors.is_empty() {
+                item["authors"] = paper
+                    .authors
+                    .iter()
+                    .map(|a| serde_json::json!({ "name": a.name }))
+                    .collect();
+            }
+            if !paper.categories.is_empty() {
+                item["tags"] = paper.categories.clone().into();
+            }
+            let attachments: Vec<serde_json::Value> = paper
+                .links
+                .iter()
+                .filter(|l| l.kind == LinkKind::Pdf)
+                .map(|l| serde_json::json!({ "url": l.href, "mime_type": "application/pdf", "title": "PDF" }))
+                .collect();
+            if !attachments.is_empty() {
+                item["attachments"] = attachments.into();
+            }
+            item
+        })
+        .collect();
+    let mut feed = serde_json::json!({
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": meta.title,
+        "description": format!("Papers matching: {}", meta.query),
+        "home_page_url": meta.page_url,
+        "feed_url": meta.self_url,
+        "items": items,
+    });
+    if let Some(next) = meta.next_url {
+        feed["next_url"] = next.into();
+    }
+    let mut bytes = serde_json::to_vec_pretty(&feed).unwrap_or_default();
+    bytes.push(b'\n');
+    Rendered::new(bytes, last_modified)
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeSet;
@@ -274,7 +409,69 @@ mod tests {
             query: "a OR b",
             self_url: "http://127.0.0.1:8080/feeds/t.atom",
             page_url: "http://127.0.0.1:8080/",
+            next_url: Some("http://127.0.0.1:8080/feeds/t.atom?before=abc"),
         }
+    }
+
+    #[test]
+    fn three_formats_carry_the_same_entries() {
+        let papers = vec![
+            stored("Bounds for <T> & friends", "We prove x < y & y > z.", 9),
+            stored("Older", "old", 2),
+        ];
+        let ids = |bytes: &[u8]| -> Vec<String> {
+            feed_rs::parser::parse(bytes)
+                .expect("re-parses")
+                .entries
+                .into_iter()
+                .map(|e| e.id)
+                .collect()
+        };
+        let a = atom(&meta(), &papers);
+        let r = rss(&meta(), &papers);
+        let j = json_feed(&meta(), &papers);
+        let expected = vec![
+            "https://arxiv.org/abs/2604.00009",
+            "https://arxiv.org/abs/2604.00002",
+        ];
+        assert_eq!(ids(&a.bytes), expected);
+        assert_eq!(ids(&r.bytes), expected);
+        assert_eq!(ids(&j.bytes), expected);
+        assert_eq!(a.last_modified, r.last_modified);
+
+        let rss_xml = String::from_utf8(r.bytes).unwrap();
+        assert!(
+            rss_xml.contains(r#"<atom:link href="http://127.0.0.1:8080/feeds/t.atom" rel="self""#),
+            "{rss_xml}"
+        );
+        assert!(rss_xml.contains(r#"rel="next""#));
+        assert!(
+            rss_xml.contains(r#"<guid>https://arxiv.org/abs/2604.00009</guid>"#),
+            "{rss_xml}"
+        );
+        assert_eq!(
+            rss_xml
+                .matches("<dc:creator>Ada Lovelace</dc:creator>")
+                .count(),
+            2
+        );
+        assert!(rss_xml.contains("<category>stat.ML</category>"));
+        assert!(rss_xml.contains("Bounds for &lt;T&gt; &amp; friends"));
+        assert!(roxmltree::Document::parse(&rss_xml).is_ok());
+
+        let json: serde_json::Value = serde_json::from_slice(&j.bytes).unwrap();
+        assert_eq!(json["version"], "https://jsonfeed.org/version/1.1");
+        assert_eq!(
+            json["next_url"],
+            "http://127.0.0.1:8080/feeds/t.atom?before=abc"
+        );
+        assert_eq!(json["items"][0]["authors"][1]["name"], "Alan Turing");
+        assert_eq!(json["items"][0]["tags"][1], "stat.ML");
+        assert_eq!(json["items"][0]["summary"], "We prove x < y & y > z.");
+        assert_eq!(
+            json["items"][0]["attachments"][0]["url"],
+            "https://arxiv.org/pdf/2604.00009v1"
+        );
     }
 
     #[test]

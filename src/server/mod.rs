@@ -25,14 +25,14 @@ use crate::store::{PaperStore, StoreError};
 pub const DEFAULT_LIMIT: usize = 50;
 /// The most entries one feed request may ask for.
 pub const MAX_LIMIT: usize = 500;
-/// `Cache-Control: max-age` for feeds, in seconds.
-pub const MAX_AGE: u64 = 900;
 
 /// What every handler shares.
 #[derive(Clone)]
 pub struct AppState {
     pub config: Arc<Config>,
     pub store: Arc<PaperStore>,
+    pub cache: Arc<FeedCache>,
+    pub schedule: Arc<Schedule>,
 }
 
 /// The routes.
@@ -41,7 +41,16 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(index))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/feeds/{file}", get(feed))
+        .route("/feeds.opml", get(opml))
+        .route("/topics/{topic}", get(topic_page))
         .fallback(|| async { plain(StatusCode::NOT_FOUND, "not found") })
+        .method_not_allowed_fallback(|| async {
+            plain(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method not allowed: use GET or HEAD",
+            )
+        })
+        .layer(tower_http::compression::CompressionLayer::new())
         .with_state(state)
 }
 
@@ -54,9 +63,11 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
+    let schedule = Arc::new(Schedule::default());
     let mut pollers = tokio::task::JoinSet::new();
     for source in config.sources.clone() {
         let ingestor = ingestor.clone();
+        let schedule = schedule.clone();
         pollers.spawn(async move {
             loop {
                 match ingestor.poll(&source).await {
@@ -65,6 +76,9 @@ pub async fn serve(
                         tracing::error!(source = %source.id, "store error while polling: {e}")
                     }
                 }
+                let wait =
+                    chrono::Duration::from_std(source.every).unwrap_or(chrono::Duration::hours(1));
+                schedule.set(&source.id, chrono::Utc::now() + wait);
                 tokio::time::sleep(source.every).await;
             }
         });
@@ -72,6 +86,8 @@ pub async fn serve(
     let app = router(AppState {
         config: config.clone(),
         store: store.clone(),
+        cache: Arc::default(),
+        schedule,
     });
     let addr = listener.local_addr().ok();
     tracing::info!(?addr, "serving");
@@ -126,22 +142,120 @@ fn store_failure(error: StoreError) -> Response {
     )
 }
 
-/// `limit` from the query string: absent means the default; anything but 1..=MAX is a 400.
-fn parse_limit(query: Option<&str>) -> Result<usize, String> {
-    let mut limit = DEFAULT_LIMIT;
-    for (key, value) in url::form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
-        if key == "limit" {
-            limit = value
-                .parse::<usize>()
-                .ok()
-                .filter(|n| (1..=MAX_LIMIT).contains(n))
-                .ok_or_else(|| {
-                    format!("bad limit {value:?}: expected a whole number from 1 to {MAX_LIMIT}")
-                })?;
+/// The feed formats, by file extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Format {
+    Atom,
+    Rss,
+    Json,
+}
+
+impl Format {
+    pub const ALL: [Format; 3] = [Format::Atom, Format::Rss, Format::Json];
+
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Atom => "atom",
+            Format::Rss => "rss",
+            Format::Json => "json",
         }
     }
-    Ok(limit)
+
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Atom => "application/atom+xml; charset=utf-8",
+            Format::Rss => "application/rss+xml; charset=utf-8",
+            Format::Json => "application/feed+json; charset=utf-8",
+        }
+    }
+
+    /// The media type autodiscovery links announce.
+    pub fn media_type(self) -> &'static str {
+        match self {
+            Format::Atom => "application/atom+xml",
+            Format::Rss => "application/rss+xml",
+            Format::Json => "application/feed+json",
+        }
+    }
+
+    /// `generalization.atom` → (`generalization`, Atom).
+    fn split(file: &str) -> Option<(&str, Format)> {
+        let (topic, ext) = file.rsplit_once('.')?;
+        let format = Format::ALL.into_iter().find(|f| f.extension() == ext)?;
+        Some((topic, format))
+    }
 }
+
+/// What a feed request asks for, from its query string.
+struct FeedParams {
+    limit: usize,
+    before: Option<Vec<u8>>,
+}
+
+/// `limit` (1..=MAX, default DEFAULT) and `before` (a cursor from a `next` link); anything
+/// else malformed is a 400. Unknown parameters are ignored, as caches and readers add some.
+fn parse_params(query: Option<&str>) -> Result<FeedParams, String> {
+    let mut params = FeedParams {
+        limit: DEFAULT_LIMIT,
+        before: None,
+    };
+    for (key, value) in url::form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+        match key.as_ref() {
+            "limit" => {
+                params.limit = value
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| (1..=MAX_LIMIT).contains(n))
+                    .ok_or_else(|| {
+                        format!(
+                            "bad limit {value:?}: expected a whole number from 1 to {MAX_LIMIT}"
+                        )
+                    })?;
+            }
+            "before" => {
+                params.before = Some(decode_cursor(&value).ok_or_else(|| {
+                    format!("bad before {value:?}: use the cursor of a feed's next link")
+                })?);
+            }
+            _ => {}
+        }
+    }
+    Ok(params)
+}
+
+fn encode_cursor(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn decode_cursor(text: &str) -> Option<Vec<u8>> {
+    if text.is_empty() || text.len() % 2 != 0 || text.len() > 2048 {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+/// A cached feed's topic, format, limit and page cursor.
+type CacheKey = (String, Format, usize, Option<Vec<u8>>);
+
+/// A rendered feed and what it was rendered from.
+#[derive(Clone)]
+struct CachedFeed {
+    generation: u64,
+    rendered: Arc<render::Rendered>,
+}
+
+/// Rendered feeds by (topic, format, limit, cursor): rendering happens once per topic, format
+/// and page per change of the store; requests are answered from the cached bytes.
+#[derive(Default)]
+pub struct FeedCache {
+    entries: std::sync::Mutex<std::collections::HashMap<CacheKey, CachedFeed>>,
+}
+
+/// How many rendered feeds the cache keeps before it starts afresh.
+const CACHE_ENTRIES: usize = 4096;
 
 async fn feed(
     State(app): State<AppState>,
@@ -149,36 +263,87 @@ async fn feed(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    let Some(topic_id) = file.strip_suffix(".atom") else {
+    let Some((topic_id, format)) = Format::split(&file) else {
         return plain(
             StatusCode::NOT_FOUND,
-            "not found: feeds are /feeds/<topic>.atom",
+            "not found: feeds are /feeds/<topic>.atom, .rss or .json",
         );
     };
     let Some(topic) = app.config.topic(topic_id) else {
         return plain(StatusCode::NOT_FOUND, &format!("no topic {topic_id:?}"));
     };
-    let limit = match parse_limit(query.as_deref()) {
-        Ok(limit) => limit,
+    let params = match parse_params(query.as_deref()) {
+        Ok(params) => params,
         Err(message) => return plain(StatusCode::BAD_REQUEST, &message),
     };
-    let papers = match app.store.topic_papers(&topic.id, limit) {
-        Ok(papers) => papers,
-        Err(e) => return store_failure(e),
-    };
-    let base = &app.config.server.base_url;
-    let self_url = format!("{base}/feeds/{}.atom", topic.id);
-    let page_url = format!("{base}/");
-    let rendered = render::atom(
-        &FeedMeta {
-            topic_id: &topic.id,
-            title: &topic.title,
-            query: &topic.query_text,
-            self_url: &self_url,
-            page_url: &page_url,
-        },
-        &papers,
+    let key = (
+        topic.id.clone(),
+        format,
+        params.limit,
+        params.before.clone(),
     );
+    let generation = app.store.generation();
+    let cached = app
+        .cache
+        .entries
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&key)
+        .filter(|c| c.generation == generation)
+        .cloned();
+    let rendered = match cached {
+        Some(c) => c.rendered,
+        None => {
+            let (papers, next) =
+                match app
+                    .store
+                    .topic_page(&topic.id, params.before.as_deref(), params.limit)
+                {
+                    Ok(page) => page,
+                    Err(e) => return store_failure(e),
+                };
+            let base = &app.config.server.base_url;
+            let feed_url = format!("{base}/feeds/{}.{}", topic.id, format.extension());
+            let limit = if params.limit == DEFAULT_LIMIT {
+                String::new()
+            } else {
+                format!("&limit={}", params.limit)
+            };
+            let self_url = match &params.before {
+                Some(cursor) => format!("{feed_url}?before={}{limit}", encode_cursor(cursor)),
+                None if limit.is_empty() => feed_url.clone(),
+                None => format!("{feed_url}?{}", &limit[1..]),
+            };
+            let next_url =
+                next.map(|cursor| format!("{feed_url}?before={}{limit}", encode_cursor(&cursor)));
+            let page_url = format!("{base}/topics/{}", topic.id);
+            let meta = FeedMeta {
+                topic_id: &topic.id,
+                title: &topic.title,
+                query: &topic.query_text,
+                self_url: &self_url,
+                page_url: &page_url,
+                next_url: next_url.as_deref(),
+            };
+            let rendered = Arc::new(match format {
+                Format::Atom => render::atom(&meta, &papers),
+                Format::Rss => render::rss(&meta, &papers),
+                Format::Json => render::json_feed(&meta, &papers),
+            });
+            let mut entries = app.cache.entries.lock().unwrap_or_else(|p| p.into_inner());
+            if entries.len() >= CACHE_ENTRIES {
+                entries.clear();
+            }
+            entries.insert(
+                key,
+                CachedFeed {
+                    generation,
+                    rendered: rendered.clone(),
+                },
+            );
+            rendered
+        }
+    };
     let mut response_headers = HeaderMap::new();
     let mut set = |name, value: &str| {
         if let Ok(v) = HeaderValue::from_str(value) {
@@ -190,7 +355,10 @@ async fn feed(
         header::LAST_MODIFIED,
         &conditional::http_date(rendered.last_modified),
     );
-    set(header::CACHE_CONTROL, &format!("public, max-age={MAX_AGE}"));
+    set(
+        header::CACHE_CONTROL,
+        &format!("public, max-age={}", app.config.server.max_age),
+    );
     if conditional::not_modified(
         &headers,
         &rendered.etag,
@@ -199,32 +367,38 @@ async fn feed(
     ) {
         return (StatusCode::NOT_MODIFIED, response_headers).into_response();
     }
-    set(header::CONTENT_TYPE, "application/atom+xml; charset=utf-8");
-    (StatusCode::OK, response_headers, rendered.bytes).into_response()
+    set(header::CONTENT_TYPE, format.content_type());
+    (StatusCode::OK, response_headers, rendered.bytes.clone()).into_response()
+}
+
+/// Every configured topic with its count and newest date.
+fn topic_rows(app: &AppState) -> Result<Vec<pages::TopicRow<'_>>, StoreError> {
+    app.config
+        .topics
+        .iter()
+        .map(|t| {
+            Ok(pages::TopicRow {
+                id: &t.id,
+                title: &t.title,
+                query: &t.query_text,
+                count: app.store.topic_count(&t.id)?,
+                newest: app
+                    .store
+                    .topic_papers(&t.id, 1)?
+                    .first()
+                    .map(|p| p.updated()),
+            })
+        })
+        .collect()
 }
 
 async fn index(State(app): State<AppState>) -> Response {
-    let config = &app.config;
-    let mut topics = Vec::with_capacity(config.topics.len());
-    for t in &config.topics {
-        let count = match app.store.topic_count(&t.id) {
-            Ok(c) => c,
-            Err(e) => return store_failure(e),
-        };
-        let newest = match app.store.topic_papers(&t.id, 1) {
-            Ok(p) => p.first().map(|p| p.updated()),
-            Err(e) => return store_failure(e),
-        };
-        topics.push(pages::TopicRow {
-            id: &t.id,
-            title: &t.title,
-            query: &t.query_text,
-            count,
-            newest,
-        });
-    }
-    let mut sources = Vec::with_capacity(config.sources.len());
-    for s in &config.sources {
+    let topics = match topic_rows(&app) {
+        Ok(rows) => rows,
+        Err(e) => return store_failure(e),
+    };
+    let mut sources = Vec::with_capacity(app.config.sources.len());
+    for s in &app.config.sources {
         let state = match app.store.source_state(&s.id) {
             Ok(state) => state,
             Err(e) => return store_failure(e),
@@ -236,7 +410,73 @@ async fn index(State(app): State<AppState>) -> Response {
             state,
         });
     }
-    Html(pages::index(&config.server.base_url, &topics, &sources)).into_response()
+    let next_poll = |id: &str| app.schedule.next_poll(id);
+    Html(pages::index(
+        &app.config.server.base_url,
+        &topics,
+        &sources,
+        &next_poll,
+    ))
+    .into_response()
+}
+
+/// How many papers a topic's page shows.
+const TOPIC_PAGE_PAPERS: usize = 50;
+
+async fn topic_page(State(app): State<AppState>, Path(topic_id): Path<String>) -> Response {
+    let rows = match topic_rows(&app) {
+        Ok(rows) => rows,
+        Err(e) => return store_failure(e),
+    };
+    let Some(row) = rows.iter().find(|r| r.id == topic_id) else {
+        return plain(StatusCode::NOT_FOUND, &format!("no topic {topic_id:?}"));
+    };
+    let papers = match app.store.topic_papers(row.id, TOPIC_PAGE_PAPERS) {
+        Ok(papers) => papers,
+        Err(e) => return store_failure(e),
+    };
+    Html(pages::topic(&app.config.server.base_url, row, &papers)).into_response()
+}
+
+async fn opml(State(app): State<AppState>) -> Response {
+    let rows = match topic_rows(&app) {
+        Ok(rows) => rows,
+        Err(e) => return store_failure(e),
+    };
+    let created = rows
+        .iter()
+        .filter_map(|r| r.newest)
+        .max()
+        .unwrap_or(chrono::DateTime::UNIX_EPOCH);
+    (
+        [(header::CONTENT_TYPE, "text/x-opml; charset=utf-8")],
+        pages::opml(&app.config.server.base_url, &rows, created),
+    )
+        .into_response()
+}
+
+/// When each source is polled next, as the background pollers of `serve` plan it.
+#[derive(Default)]
+pub struct Schedule {
+    next: std::sync::Mutex<std::collections::HashMap<String, chrono::DateTime<chrono::Utc>>>,
+}
+
+impl Schedule {
+    fn set(&self, source: &str, at: chrono::DateTime<chrono::Utc>) {
+        self.next
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(source.to_string(), at);
+    }
+
+    /// The planned time of a source's next poll.
+    pub fn next_poll(&self, source: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+        self.next
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(source)
+            .copied()
+    }
 }
 
 /// Resolves when the process gets SIGINT or SIGTERM.

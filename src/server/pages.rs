@@ -1,12 +1,14 @@
-//! HTML pages for people: the index listing topics and sources. Pure: data in, HTML out. All
-//! text from config or sources is escaped; the page needs no external assets.
+//! Pages for people: the index of topics and sources, a topic's newest papers, and the OPML
+//! list of every feed. Pure: data in, markup out. All text from the config or from sources is
+//! escaped; the pages need no external assets.
 
 use chrono::{DateTime, Utc};
 use html_escape::{encode_double_quoted_attribute as attr, encode_text as text};
 
-use crate::model::SourceState;
+use super::Format;
+use crate::model::{FetchResult, LinkKind, SourceState, StoredPaper};
 
-/// A topic as the index shows it.
+/// A topic as the pages show it.
 pub struct TopicRow<'a> {
     pub id: &'a str,
     pub title: &'a str,
@@ -23,42 +25,105 @@ pub struct SourceRow<'a> {
     pub state: SourceState,
 }
 
-/// The index page: every topic with its feed and autodiscovery link, every source with its
-/// last fetch and result.
-pub fn index(base_url: &str, topics: &[TopicRow<'_>], sources: &[SourceRow<'_>]) -> String {
-    let mut head_links = String::new();
+const STYLE: &str =
+    "body { font-family: system-ui, sans-serif; max-width: 60rem; margin: 1rem auto; \
+padding: 0 1rem; line-height: 1.45; color: #222; }
+table { border-collapse: collapse; width: 100%; }
+th, td { text-align: left; padding: .4rem; border-bottom: 1px solid #ddd; vertical-align: top; }
+td.n { text-align: right; }
+code, small, .meta { color: #555; overflow-wrap: anywhere; }
+.err { color: #a00; }
+article { border-bottom: 1px solid #ddd; padding: .6rem 0; }
+article h2 { font-size: 1.1rem; margin: 0 0 .2rem; }
+nav a { margin-right: .8rem; }
+@media (max-width: 40rem) { table, tbody, tr, td { display: block; } thead { display: none; } }";
+
+fn feed_url(base: &str, topic: &str, format: Format) -> String {
+    format!("{base}/feeds/{topic}.{}", format.extension())
+}
+
+/// `<link rel="alternate">` for each format of a topic's feed, for autodiscovery.
+fn discovery(base: &str, id: &str, title: &str) -> String {
+    Format::ALL
+        .into_iter()
+        .map(|f| {
+            format!(
+                "<link rel=\"alternate\" type=\"{}\" title=\"{} ({})\" href=\"{}\">\n",
+                f.media_type(),
+                attr(title),
+                f.extension(),
+                attr(&feed_url(base, id, f))
+            )
+        })
+        .collect()
+}
+
+/// Links to a topic's three feeds.
+fn feed_links(base: &str, id: &str) -> String {
+    Format::ALL
+        .into_iter()
+        .map(|f| {
+            let name = match f {
+                Format::Atom => "Atom",
+                Format::Rss => "RSS",
+                Format::Json => "JSON Feed",
+            };
+            format!("<a href=\"{}\">{name}</a>", attr(&feed_url(base, id, f)))
+        })
+        .collect::<Vec<_>>()
+        .join(" · ")
+}
+
+fn page(title: &str, head: &str, body: &str) -> String {
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <title>{}</title>\n{head}<style>\n{STYLE}\n</style>\n</head>\n<body>\n{body}</body>\n</html>\n",
+        text(title)
+    )
+}
+
+fn day(date: Option<DateTime<Utc>>) -> String {
+    date.map(|d| d.format("%Y-%m-%d").to_string())
+        .unwrap_or_else(|| "–".into())
+}
+
+/// The index page: every topic with its feeds, page and autodiscovery links, every source
+/// with its last fetch, result and next poll.
+pub fn index(
+    base_url: &str,
+    topics: &[TopicRow<'_>],
+    sources: &[SourceRow<'_>],
+    next_polls: &dyn Fn(&str) -> Option<DateTime<Utc>>,
+) -> String {
+    let mut head = String::new();
     for t in topics {
-        head_links.push_str(&format!(
-            "<link rel=\"alternate\" type=\"application/atom+xml\" title=\"{}\" href=\"{}/feeds/{}.atom\">\n",
-            attr(t.title),
-            attr(base_url),
-            attr(t.id)
-        ));
+        head.push_str(&discovery(base_url, t.id, t.title));
     }
+    head.push_str(&format!(
+        "<link rel=\"outline\" type=\"text/x-opml\" title=\"All topic feeds\" href=\"{}/feeds.opml\">\n",
+        attr(base_url)
+    ));
     let mut topic_rows = String::new();
     for t in topics {
-        let newest = t
-            .newest
-            .map(|d| d.format("%Y-%m-%d").to_string())
-            .unwrap_or_else(|| "–".into());
         topic_rows.push_str(&format!(
-            "<tr><td><strong>{}</strong><br><code>{}</code></td><td class=\"n\">{}</td><td>{}</td>\
-             <td><a href=\"{}/feeds/{}.atom\">Atom</a></td></tr>\n",
+            "<tr><td><a href=\"{}/topics/{}\"><strong>{}</strong></a><br><code>{}</code></td>\
+             <td class=\"n\">{}</td><td>{}</td><td>{}</td></tr>\n",
+            attr(base_url),
+            attr(t.id),
             text(t.title),
             text(t.query),
             t.count,
-            newest,
-            attr(base_url),
-            attr(t.id),
+            day(t.newest),
+            feed_links(base_url, t.id),
         ));
     }
     let mut source_rows = String::new();
     for s in sources {
-        let last_fetch = s
-            .state
-            .last_fetch
-            .map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string())
-            .unwrap_or_else(|| "never".into());
+        let when = |d: Option<DateTime<Utc>>, none: &str| {
+            d.map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string())
+                .unwrap_or_else(|| none.into())
+        };
         let result = s
             .state
             .last_result
@@ -66,52 +131,99 @@ pub fn index(base_url: &str, topics: &[TopicRow<'_>], sources: &[SourceRow<'_>])
             .map(ToString::to_string)
             .unwrap_or_else(|| "not fetched yet".into());
         let class = match &s.state.last_result {
-            Some(crate::model::FetchResult::Failed { .. }) => " class=\"err\"",
+            Some(FetchResult::Failed { .. }) => " class=\"err\"",
             _ => "",
         };
         source_rows.push_str(&format!(
-            "<tr><td><strong>{}</strong> <small>({})</small><br><small>{}</small></td><td>{}</td><td{}>{}</td></tr>\n",
+            "<tr><td><strong>{}</strong> <small>({})</small><br><small>{}</small></td><td>{}</td>\
+             <td{}>{}</td><td>{}</td></tr>\n",
             text(s.id),
             text(s.kind),
             text(s.url),
-            last_fetch,
+            when(s.state.last_fetch, "never"),
             class,
             text(&result),
+            when(next_polls(s.id), "–"),
+        ));
+    }
+    let body = format!(
+        "<h1>paperboy</h1>\n<p>One feed per research topic. Subscribe to a topic's feed in any \
+         feed reader, or to <a href=\"{base}/feeds.opml\">all of them at once (OPML)</a>.</p>\n\
+         <h2>Topics</h2>\n<table>\n<thead><tr><th>Topic</th><th>Papers</th><th>Newest</th><th>Feeds</th></tr></thead>\n\
+         <tbody>\n{topic_rows}</tbody>\n</table>\n<h2>Sources</h2>\n<table>\n\
+         <thead><tr><th>Source</th><th>Last fetch</th><th>Last result</th><th>Next poll</th></tr></thead>\n\
+         <tbody>\n{source_rows}</tbody>\n</table>\n",
+        base = attr(base_url)
+    );
+    page("paperboy", &head, &body)
+}
+
+/// A topic's newest papers as a page: title, authors, date, abstract and links of each.
+pub fn topic(base_url: &str, row: &TopicRow<'_>, papers: &[StoredPaper]) -> String {
+    let head = discovery(base_url, row.id, row.title);
+    let mut body = format!(
+        "<nav><a href=\"{}/\">← all topics</a></nav>\n<h1>{}</h1>\n<p class=\"meta\"><code>{}</code><br>\
+         {} papers · feeds: {}</p>\n",
+        attr(base_url),
+        text(row.title),
+        text(row.query),
+        row.count,
+        feed_links(base_url, row.id)
+    );
+    if papers.is_empty() {
+        body.push_str("<p>No papers yet.</p>\n");
+    }
+    for stored in papers {
+        let p = &stored.paper;
+        let title = match p.link(LinkKind::Page) {
+            Some(link) => format!("<a href=\"{}\">{}</a>", attr(&link.href), text(&p.title)),
+            None => text(&p.title).into_owned(),
+        };
+        let authors: Vec<&str> = p.authors.iter().map(|a| a.name.as_str()).collect();
+        let links: Vec<String> = p
+            .links
+            .iter()
+            .filter(|l| l.kind != LinkKind::Page && l.kind != LinkKind::Related)
+            .map(|l| {
+                let name = match l.kind {
+                    LinkKind::Pdf => "PDF",
+                    LinkKind::Doi => "DOI",
+                    LinkKind::HuggingFace => "Hugging Face",
+                    LinkKind::Code => "Code",
+                    _ => "Project page",
+                };
+                format!("<a href=\"{}\">{name}</a>", attr(&l.href))
+            })
+            .collect();
+        body.push_str(&format!(
+            "<article>\n<h2>{title}</h2>\n<p class=\"meta\">{} · {} · {}</p>\n<p>{}</p>\n<p>{}</p>\n</article>\n",
+            text(&authors.join(", ")),
+            stored.updated().format("%Y-%m-%d"),
+            text(&p.categories.join(", ")),
+            text(&p.abstract_text),
+            links.join(" · ")
+        ));
+    }
+    page(&format!("{} · paperboy", row.title), &head, &body)
+}
+
+/// OPML 2.0 listing every topic's Atom feed, so a reader subscribes to all at once.
+pub fn opml(base_url: &str, topics: &[TopicRow<'_>], created: DateTime<Utc>) -> String {
+    use html_escape::encode_double_quoted_attribute as xml_attr;
+    let mut outlines = String::new();
+    for t in topics {
+        outlines.push_str(&format!(
+            "    <outline type=\"rss\" text=\"{}\" title=\"{}\" xmlUrl=\"{}\" htmlUrl=\"{}/topics/{}\"/>\n",
+            xml_attr(t.title),
+            xml_attr(t.title),
+            xml_attr(&feed_url(base_url, t.id, Format::Atom)),
+            xml_attr(base_url),
+            xml_attr(t.id)
         ));
     }
     format!(
-        r#"<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>paperboy</title>
-{head_links}<style>
-body {{ font-family: system-ui, sans-serif; max-width: 60rem; margin: 1rem auto; padding: 0 1rem; line-height: 1.4; }}
-table {{ border-collapse: collapse; width: 100%; }}
-th, td {{ text-align: left; padding: .4rem; border-bottom: 1px solid #ddd; vertical-align: top; }}
-td.n {{ text-align: right; }}
-code, small {{ color: #555; overflow-wrap: anywhere; }}
-.err {{ color: #a00; }}
-</style>
-</head>
-<body>
-<h1>paperboy</h1>
-<p>One feed per research topic. Subscribe to a topic's feed in any feed reader.</p>
-<h2>Topics</h2>
-<table>
-<thead><tr><th>Topic</th><th>Papers</th><th>Newest</th><th>Feed</th></tr></thead>
-<tbody>
-{topic_rows}</tbody>
-</table>
-<h2>Sources</h2>
-<table>
-<thead><tr><th>Source</th><th>Last fetch</th><th>Last result</th></tr></thead>
-<tbody>
-{source_rows}</tbody>
-</table>
-</body>
-</html>
-"#
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<opml version=\"2.0\">\n  <head>\n    \
+         <title>paperboy topics</title>\n    <dateCreated>{}</dateCreated>\n  </head>\n  <body>\n{outlines}  </body>\n</opml>\n",
+        created.to_rfc2822()
     )
 }

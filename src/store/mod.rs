@@ -140,6 +140,8 @@ const RETAG_CHUNK: usize = 1000;
 /// Typed access to papers, topic indexes and source state over any [`Store`].
 pub struct PaperStore {
     kv: Arc<dyn Store>,
+    /// Bumped after every commit that writes papers or the index.
+    generation: std::sync::atomic::AtomicU64,
     /// Writers read, merge and commit under this lock so that concurrent batches cannot lose
     /// each other's updates.
     write: Mutex<()>,
@@ -150,6 +152,7 @@ impl PaperStore {
     pub fn new(kv: Arc<dyn Store>) -> Self {
         PaperStore {
             kv,
+            generation: std::sync::atomic::AtomicU64::new(0),
             write: Mutex::new(()),
         }
     }
@@ -305,6 +308,7 @@ impl PaperStore {
             encode(&state),
         ));
         self.kv.commit(&ops)?;
+        self.bump();
         Ok(counts)
     }
 
@@ -344,6 +348,7 @@ impl PaperStore {
             }
             self.count_ops(&deltas, &mut ops)?;
             self.kv.commit(&ops)?;
+            self.bump();
         }
         self.kv.commit(&[Op::Put(
             Tree::Meta,
@@ -395,8 +400,30 @@ impl PaperStore {
 
     /// The newest papers of a topic, newest first.
     pub fn topic_papers(&self, topic: &str, limit: usize) -> Result<Vec<StoredPaper>, StoreError> {
+        Ok(self.topic_page(topic, None, limit)?.0)
+    }
+
+    /// One page of a topic, newest first: up to `limit` papers older than the `before` cursor
+    /// (from the start when `None`), and the cursor of the next page when there are more.
+    /// Cursors are opaque bytes; a cursor from elsewhere just starts at that point of the index.
+    pub fn topic_page(
+        &self,
+        topic: &str,
+        before: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<(Vec<StoredPaper>, Option<Vec<u8>>), StoreError> {
         let prefix = index_prefix(topic);
-        let rows = self.kv.scan(Tree::TopicIndex, &prefix, None, true, limit)?;
+        let from = before.map(|cursor| [prefix.as_slice(), cursor].concat());
+        let mut rows = self
+            .kv
+            .scan(Tree::TopicIndex, &prefix, from.as_deref(), true, limit + 1)?;
+        let more = rows.len() > limit;
+        rows.truncate(limit);
+        let next = if more {
+            rows.last().map(|(k, _)| k[prefix.len()..].to_vec())
+        } else {
+            None
+        };
         let mut out = Vec::with_capacity(rows.len());
         for (index_key, _) in rows {
             let corrupt = |reason: String| StoreError::Corrupt {
@@ -411,7 +438,13 @@ impl PaperStore {
             let paper = self.get(key)?;
             out.push(paper.ok_or_else(|| corrupt(format!("points at missing paper {key:?}")))?);
         }
-        Ok(out)
+        Ok((out, next))
+    }
+
+    /// A number that changes whenever any topic's papers may have changed, for caches of
+    /// rendered feeds.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// How many papers a topic holds.
@@ -441,6 +474,11 @@ impl PaperStore {
             source_id.as_bytes().to_vec(),
             encode(state),
         )])
+    }
+
+    fn bump(&self) {
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     }
 
     /// Makes every commit so far durable.

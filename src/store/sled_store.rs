@@ -2,6 +2,7 @@
 //! for atomic commits.
 
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
@@ -24,7 +25,7 @@ impl SledStore {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|e| open_err(sled::Error::Io(e)))?;
         }
-        let db = sled::Config::new().path(path).open().map_err(open_err)?;
+        let db = open_waiting_for_lock(path).map_err(open_err)?;
         let trees = Tree::ALL
             .iter()
             .map(|t| db.open_tree(t.name()))
@@ -35,6 +36,25 @@ impl SledStore {
 
     fn tree(&self, tree: Tree) -> &sled::Tree {
         &self.trees[tree.index()]
+    }
+}
+
+/// How long opening waits for another holder of the database's lock to let go (a process
+/// still shutting down, or sled's flusher thread of a handle just dropped).
+const LOCK_WAIT: Duration = Duration::from_secs(3);
+
+fn open_waiting_for_lock(path: &Path) -> sled::Result<sled::Db> {
+    let deadline = Instant::now() + LOCK_WAIT;
+    loop {
+        match sled::Config::new().path(path).open() {
+            Err(sled::Error::Io(e))
+                if e.to_string().contains("could not acquire lock")
+                    && Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            other => return other,
+        }
     }
 }
 

@@ -350,6 +350,7 @@ pub fn request(method: &str, url: &str, headers: &[(&str, &str)]) -> Result<Repl
     runtime().block_on(async {
         let client = ::reqwest::Client::builder()
             .timeout(Duration::from_secs(20))
+            .no_gzip()
             .build()
             .map_err(|e| e.to_string())?;
         let method = ::reqwest::Method::from_bytes(method.as_bytes()).map_err(|e| e.to_string())?;

@@ -187,6 +187,27 @@ fn ingest_serve_restart() {
     assert_eq!(again.header("etag").as_deref(), Some(etag.as_str()));
     let since = request("GET", &url, &[("If-Modified-Since", &last_modified)]).unwrap();
     assert_eq!(since.status, 304);
+    // Rendering happens once per change: asking again is answered from the cache.
+    let renders = |serve: &Serve| -> u64 {
+        let metrics = get(&format!("{}/metrics", serve.base)).text();
+        let line = metrics
+            .lines()
+            .find(|l| l.starts_with("paperboy_feed_renders_total "))
+            .expect("a render counter");
+        line.rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    let before = renders(&serve);
+    assert_eq!(get(&url).body, feed.body);
+    assert_eq!(
+        renders(&serve),
+        before,
+        "the second request is served from the cache"
+    );
+    let metrics = get(&format!("{}/metrics", serve.base)).text();
+    assert!(
+        metrics.contains("paperboy_feed_responses_total{code=\"304\"} 2"),
+        "{metrics}"
+    );
     let stale = request("GET", &url, &[("If-None-Match", "\"stale\"")]).unwrap();
     assert_eq!(stale.status, 200);
     assert_eq!(stale.body, feed.body, "the same bytes for the same papers");

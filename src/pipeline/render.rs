@@ -231,8 +231,8 @@ fn fixed(date: DateTime<Utc>) -> FixedDateTime {
 }
 
 /// Renders an RSS 2.0 feed of `papers` (newest first): the same entries, in the same order,
-/// with the Atom entry id as each item's `guid`, `atom:link`s for `self` and `next`, one
-/// `dc:creator` per author (RSS's own `author` wants an e-mail address) and a `category` per
+/// with the Atom entry id as each item's `guid`, `atom:link`s for `self` and `next`, the
+/// authors in `dc:creator` (RSS's own `author` wants an e-mail address) and a `category` per
 /// subject category.
 pub fn rss(meta: &FeedMeta<'_>, papers: &[StoredPaper]) -> Rendered {
     use rss::extension::atom::{AtomExtension, Link as RssAtomLink};
@@ -270,8 +270,15 @@ pub fn rss(meta: &FeedMeta<'_>, papers: &[StoredPaper]) -> Rendered {
                         domain: None,
                     })
                     .collect(),
+                // One dc:creator naming every author, as arXiv's own RSS does: readers such as
+                // newsboat keep only one dc:creator per item.
                 dublin_core_ext: (!paper.authors.is_empty()).then(|| DublinCoreExtension {
-                    creators: paper.authors.iter().map(|a| a.name.clone()).collect(),
+                    creators: vec![paper
+                        .authors
+                        .iter()
+                        .map(|a| a.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")],
                     ..Default::default()
                 }),
                 ..Default::default()
@@ -451,7 +458,7 @@ mod tests {
         );
         assert_eq!(
             rss_xml
-                .matches("<dc:creator>Ada Lovelace</dc:creator>")
+                .matches("<dc:creator>Ada Lovelace, Alan Turing</dc:creator>")
                 .count(),
             2
         );

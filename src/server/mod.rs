@@ -33,6 +33,38 @@ pub struct AppState {
     pub store: Arc<PaperStore>,
     pub cache: Arc<FeedCache>,
     pub schedule: Arc<Schedule>,
+    pub stats: Arc<Stats>,
+}
+
+/// Counters an operator (or a test) reads at `/metrics`.
+#[derive(Default)]
+pub struct Stats {
+    feeds_ok: std::sync::atomic::AtomicU64,
+    feeds_not_modified: std::sync::atomic::AtomicU64,
+    renders: std::sync::atomic::AtomicU64,
+}
+
+impl Stats {
+    fn count(counter: &std::sync::atomic::AtomicU64) {
+        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The counters in Prometheus' text format.
+    fn render(&self) -> String {
+        let get = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+        format!(
+            "# HELP paperboy_feed_responses_total Feed responses by status code.\n\
+             # TYPE paperboy_feed_responses_total counter\n\
+             paperboy_feed_responses_total{{code=\"200\"}} {}\n\
+             paperboy_feed_responses_total{{code=\"304\"}} {}\n\
+             # HELP paperboy_feed_renders_total Feeds rendered (the rest come from the cache).\n\
+             # TYPE paperboy_feed_renders_total counter\n\
+             paperboy_feed_renders_total {}\n",
+            get(&self.feeds_ok),
+            get(&self.feeds_not_modified),
+            get(&self.renders)
+        )
+    }
 }
 
 /// The routes.
@@ -42,6 +74,18 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/feeds/{file}", get(feed))
         .route("/feeds.opml", get(opml))
+        .route(
+            "/metrics",
+            get(|State(app): State<AppState>| async move {
+                (
+                    [(
+                        header::CONTENT_TYPE,
+                        "text/plain; version=0.0.4; charset=utf-8",
+                    )],
+                    app.stats.render(),
+                )
+            }),
+        )
         .route("/topics/{topic}", get(topic_page))
         .fallback(|| async { plain(StatusCode::NOT_FOUND, "not found") })
         .method_not_allowed_fallback(|| async {
@@ -88,6 +132,7 @@ pub async fn serve(
         store: store.clone(),
         cache: Arc::default(),
         schedule,
+        stats: Arc::default(),
     });
     let addr = listener.local_addr().ok();
     tracing::info!(?addr, "serving");
@@ -325,6 +370,7 @@ async fn feed(
                 page_url: &page_url,
                 next_url: next_url.as_deref(),
             };
+            Stats::count(&app.stats.renders);
             let rendered = Arc::new(match format {
                 Format::Atom => render::atom(&meta, &papers),
                 Format::Rss => render::rss(&meta, &papers),
@@ -365,8 +411,10 @@ async fn feed(
         rendered.last_modified,
         chrono::Utc::now(),
     ) {
+        Stats::count(&app.stats.feeds_not_modified);
         return (StatusCode::NOT_MODIFIED, response_headers).into_response();
     }
+    Stats::count(&app.stats.feeds_ok);
     set(header::CONTENT_TYPE, format.content_type());
     (StatusCode::OK, response_headers, rendered.bytes.clone()).into_response()
 }

@@ -1,0 +1,354 @@
+//! Real clients against `paperboy serve` on the snapshot feeds, over real HTTP on 127.0.0.1:
+//! jing validates the Atom against RFC 4287's RELAX NG schema, Python's feedparser reads the
+//! Atom and RSS (no released feedparser reads JSON Feed yet: 6.0.14 is the newest, and its JSON
+//! support is unreleased work in progress), the JSON Feed 1.1 schema validates the JSON and
+//! feed-rs reads its entries, newsboat subscribes and polls twice, and headless Chromium
+//! renders the pages. `.ci/run` installs the tools; where `CI` is set a
+//! missing tool fails the test, elsewhere the test says so and skips.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{get, run, Serve};
+
+/// Debian's Python, which Debian's feedparser and jsonschema packages install into.
+const PYTHON: &str = "/usr/bin/python3";
+
+/// The tool's path, or `None` (skip) when it is missing outside CI.
+fn tool(name: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(name))
+            .find(|p| p.is_file())
+    });
+    let found = found.or_else(|| Path::new(name).is_file().then(|| PathBuf::from(name)));
+    if found.is_none() {
+        let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false");
+        assert!(!ci, "{name} is missing; .ci/run installs it");
+        eprintln!("SKIPPED: {name} is not installed (.ci/run installs it)");
+    }
+    found
+}
+
+/// Whether Debian's Python has these modules.
+fn python_with(modules: &[&str]) -> bool {
+    if tool(PYTHON).is_none() {
+        return false;
+    }
+    let ok = Command::new(PYTHON)
+        .arg("-c")
+        .arg(format!("import {}", modules.join(", ")))
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false");
+        assert!(
+            !ci,
+            "python modules {modules:?} are missing; .ci/run installs them"
+        );
+        eprintln!("SKIPPED: python modules {modules:?} are not installed");
+    }
+    ok
+}
+
+/// A store filled from the snapshot feeds through the offline config's sources, served.
+struct Fixture {
+    _dir: tempfile::TempDir,
+    dir: PathBuf,
+    serve: Serve,
+    topics: Vec<String>,
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let offline = std::fs::read_to_string(root.join("config/offline.toml")).unwrap();
+    let config = offline
+        .replace(
+            "file://../feeds/",
+            &format!("file://{}/feeds/", root.display()),
+        )
+        .replace("../data/offline.sled", "store.sled");
+    let path = dir.path().join("paperboy.toml");
+    std::fs::write(&path, config).unwrap();
+    let out = run(&path, &["ingest"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let topics = paperboy::config::Config::from_file(&path)
+        .unwrap()
+        .topics
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
+    let serve = Serve::start(&path);
+    Fixture {
+        dir: dir.path().to_path_buf(),
+        _dir: dir,
+        serve,
+        topics,
+    }
+}
+
+fn ids_of(body: &[u8]) -> Vec<String> {
+    feed_rs::parser::parse(body)
+        .expect("parses")
+        .entries
+        .into_iter()
+        .map(|e| e.id)
+        .collect()
+}
+
+#[test]
+fn jing_feedparser_and_the_json_feed_schema_accept_every_feed() {
+    let jing = tool("jing");
+    let python = python_with(&["feedparser", "jsonschema"]);
+    let f = fixture();
+    let schema = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/schema/atom.rnc");
+    let json_schema = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/corpora/jsonfeed/sonicdoe-jsonfeed-schema/schema-v1.1.json");
+    let mut checked = 0;
+    for topic in &f.topics {
+        let atom = get(&format!("{}/feeds/{topic}.atom", f.serve.base));
+        let ids = ids_of(&atom.body);
+        if let Some(jing) = &jing {
+            let file = f.dir.join(format!("{topic}.atom"));
+            std::fs::write(&file, &atom.body).unwrap();
+            let out = Command::new(jing)
+                .arg("-c")
+                .arg(&schema)
+                .arg(&file)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success() && out.stdout.is_empty(),
+                "jing rejects {topic}.atom:\n{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        if python {
+            let script = r#"
+import json, sys, feedparser, jsonschema
+base, topic, schema_path = sys.argv[1], sys.argv[2], sys.argv[3]
+out = {}
+for ext in ("atom", "rss"):
+    d = feedparser.parse(f"{base}/feeds/{topic}.{ext}")
+    out[ext] = {"bozo": bool(d.bozo), "error": str(d.get("bozo_exception", "")),
+                "ids": [e.get("id") for e in d.entries],
+                "titles": [e.get("title") for e in d.entries],
+                "authors": [len(e.get("authors", [])) for e in d.entries]}
+import urllib.request
+feed = json.load(urllib.request.urlopen(f"{base}/feeds/{topic}.json"))
+jsonschema.validate(feed, json.load(open(schema_path)))
+print(json.dumps(out))
+"#;
+            let out = Command::new(PYTHON)
+                .arg("-c")
+                .arg(script)
+                .arg(&f.serve.base)
+                .arg(topic)
+                .arg(&json_schema)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "feedparser or the JSON Feed schema rejects {topic}:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let result: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            let json = get(&format!("{}/feeds/{topic}.json", f.serve.base));
+            assert_eq!(
+                ids_of(&json.body),
+                ids,
+                "{topic}.json: the same entries in the same order"
+            );
+            for ext in ["atom", "rss"] {
+                let r = &result[ext];
+                assert_eq!(r["bozo"], false, "{topic}.{ext}: {}", r["error"]);
+                let got: Vec<String> = serde_json::from_value(r["ids"].clone()).unwrap();
+                assert_eq!(
+                    got, ids,
+                    "{topic}.{ext}: the same entries in the same order"
+                );
+            }
+            assert_eq!(result["atom"]["titles"], result["rss"]["titles"], "{topic}");
+        }
+        checked += 1;
+    }
+    assert_eq!(checked, 7);
+}
+
+#[test]
+fn newsboat_subscribes_and_its_conditional_reload_is_answered_304() {
+    let Some(newsboat) = tool("newsboat") else {
+        return;
+    };
+    if !python_with(&["sqlite3"]) {
+        return;
+    }
+    let f = fixture();
+    let topic = "efficient-inference";
+    let config = f.dir.join("newsboat.conf");
+    std::fs::write(&config, "download-retries 1\ndownload-timeout 20\n").unwrap();
+    let not_modified = || -> u64 {
+        let metrics = get(&format!("{}/metrics", f.serve.base)).text();
+        metrics
+            .lines()
+            .find(|l| l.starts_with("paperboy_feed_responses_total{code=\"304\"}"))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|n| n.parse().ok())
+            .expect("a 304 counter")
+    };
+    let expected = get(&format!("{}/feeds/{topic}.atom", f.serve.base));
+    let feed = feed_rs::parser::parse(expected.body.as_slice()).unwrap();
+    assert!(!feed.entries.is_empty());
+    // One scratch subscription per format: newsboat keeps one article per guid, and both
+    // formats carry the same ids.
+    for ext in ["atom", "rss"] {
+        let urls = f.dir.join(format!("urls-{ext}"));
+        std::fs::write(&urls, format!("{}/feeds/{topic}.{ext}\n", f.serve.base)).unwrap();
+        let cache = f.dir.join(format!("cache-{ext}.db"));
+        let reload = || {
+            let out = Command::new(&newsboat)
+                .arg("-u")
+                .arg(&urls)
+                .arg("-c")
+                .arg(&cache)
+                .arg("-C")
+                .arg(&config)
+                .arg("-x")
+                .arg("reload")
+                .env("HOME", &f.dir)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "newsboat: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        reload();
+        let script = r#"
+import json, sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+rows = db.execute("select title, author, url, guid from rss_item").fetchall()
+print(json.dumps(rows))
+"#;
+        let out = Command::new(PYTHON)
+            .arg("-c")
+            .arg(script)
+            .arg(&cache)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let rows: Vec<(String, String, String, String)> =
+            serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(
+            rows.len(),
+            feed.entries.len(),
+            "{ext}: exactly the expected articles: {rows:?}"
+        );
+        for entry in &feed.entries {
+            let title = entry.title.as_ref().unwrap().content.clone();
+            let row = rows
+                .iter()
+                .find(|r| r.0 == title)
+                .unwrap_or_else(|| panic!("{ext}: no article {title:?} in {rows:?}"));
+            for author in &entry.authors {
+                assert!(
+                    row.1.contains(author.name.as_str()),
+                    "{ext}: authors {:?} lack {}",
+                    row.1,
+                    author.name
+                );
+            }
+            assert_eq!(row.2, entry.links[0].href, "{ext}: link");
+            assert_eq!(row.3, entry.id, "{ext}: guid");
+        }
+        // newsboat 2.21 (Debian 12) stores a feed's ETag and Last-Modified only from its
+        // second fetch on (on the first, the feed's row is created after the validators are
+        // written), so its third reload is the first conditional one.
+        let before = not_modified();
+        reload();
+        assert_eq!(
+            not_modified(),
+            before,
+            "{ext}: newsboat sent no validators yet"
+        );
+        reload();
+        assert_eq!(
+            not_modified(),
+            before + 1,
+            "{ext}: the conditional reload is answered 304"
+        );
+    }
+}
+
+#[test]
+fn chromium_renders_the_index_and_topic_pages() {
+    let Some(chromium) = tool("chromium") else {
+        return;
+    };
+    let f = fixture();
+    let profile = f.dir.join("chromium-profile");
+    let dump = |path: &str| -> String {
+        let out = Command::new(&chromium)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ])
+            .arg(format!("--user-data-dir={}", profile.display()))
+            .arg("--dump-dom")
+            .arg(format!("{}{path}", f.serve.base))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "chromium: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let index = dump("/");
+    for topic in &f.topics {
+        for ext in ["atom", "rss", "json"] {
+            assert!(
+                index
+                    .lines()
+                    .any(|l| l.starts_with("<link rel=\"alternate\"")
+                        && l.contains(&format!("/feeds/{topic}.{ext}\""))),
+                "autodiscovery of {topic}.{ext} in the rendered DOM"
+            );
+        }
+        assert!(
+            index.contains(&format!("/topics/{topic}\"")),
+            "link to {topic}'s page"
+        );
+    }
+    assert!(index.contains("Quantization and efficient inference"));
+    assert!(index.contains("<td class=\"n\">"), "paper counts");
+    assert!(index.contains("arxiv-cs-lg"), "sources");
+    let topic = dump("/topics/efficient-inference");
+    assert!(
+        topic.contains("<h1>Quantization and efficient inference</h1>"),
+        "{topic}"
+    );
+    assert!(topic.contains("<article>"));
+    assert!(topic.contains(r#"rel="alternate" type="application/feed+json""#));
+}

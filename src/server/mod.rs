@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
@@ -34,6 +34,8 @@ pub struct AppState {
     pub cache: Arc<FeedCache>,
     pub schedule: Arc<Schedule>,
     pub stats: Arc<Stats>,
+    /// `Cache-Control` of feed responses, built once from `server.max_age`.
+    pub cache_control: HeaderValue,
 }
 
 /// Counters an operator (or a test) reads at `/metrics`.
@@ -133,6 +135,8 @@ pub async fn serve(
         cache: Arc::default(),
         schedule,
         stats: Arc::default(),
+        cache_control: HeaderValue::from_str(&format!("public, max-age={}", config.server.max_age))
+            .unwrap_or(HeaderValue::from_static("public, max-age=900")),
     });
     let addr = listener.local_addr().ok();
     tracing::info!(?addr, "serving");
@@ -283,13 +287,32 @@ fn decode_cursor(text: &str) -> Option<Vec<u8>> {
 }
 
 /// A cached feed's topic, format, limit and page cursor.
-type CacheKey = (String, Format, usize, Option<Vec<u8>>);
+type CacheKey = (usize, Format, usize, Option<Vec<u8>>);
 
-/// A rendered feed and what it was rendered from.
+/// A rendered feed, ready to send: the body and its validators as header values, built once.
 #[derive(Clone)]
 struct CachedFeed {
     generation: u64,
-    rendered: Arc<render::Rendered>,
+    body: axum::body::Bytes,
+    etag: String,
+    last_modified: chrono::DateTime<chrono::Utc>,
+    etag_header: HeaderValue,
+    last_modified_header: HeaderValue,
+}
+
+impl CachedFeed {
+    fn new(generation: u64, rendered: render::Rendered) -> Self {
+        let header =
+            |text: &str| HeaderValue::from_str(text).unwrap_or(HeaderValue::from_static(""));
+        CachedFeed {
+            generation,
+            etag_header: header(&rendered.etag),
+            last_modified_header: header(&conditional::http_date(rendered.last_modified)),
+            etag: rendered.etag,
+            last_modified: rendered.last_modified,
+            body: rendered.bytes.into(),
+        }
+    }
 }
 
 /// Rendered feeds by (topic, format, limit, cursor): rendering happens once per topic, format
@@ -305,9 +328,11 @@ const CACHE_ENTRIES: usize = 4096;
 async fn feed(
     State(app): State<AppState>,
     Path(file): Path<String>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
+    // The request itself, read by reference: extracting the query and headers separately
+    // would copy them on every poll.
+    request: axum::extract::Request,
 ) -> Response {
+    let headers = request.headers();
     let Some((topic_id, format)) = Format::split(&file) else {
         return plain(
             StatusCode::NOT_FOUND,
@@ -317,16 +342,17 @@ async fn feed(
     let Some(topic) = app.config.topic(topic_id) else {
         return plain(StatusCode::NOT_FOUND, &format!("no topic {topic_id:?}"));
     };
-    let params = match parse_params(query.as_deref()) {
+    let params = match parse_params(request.uri().query()) {
         Ok(params) => params,
         Err(message) => return plain(StatusCode::BAD_REQUEST, &message),
     };
-    let key = (
-        topic.id.clone(),
-        format,
-        params.limit,
-        params.before.clone(),
-    );
+    let topic_index = app
+        .config
+        .topics
+        .iter()
+        .position(|t| t.id == topic.id)
+        .unwrap_or(0);
+    let key = (topic_index, format, params.limit, params.before.clone());
     let generation = app.store.generation();
     let cached = app
         .cache
@@ -336,8 +362,8 @@ async fn feed(
         .get(&key)
         .filter(|c| c.generation == generation)
         .cloned();
-    let rendered = match cached {
-        Some(c) => c.rendered,
+    let feed = match cached {
+        Some(c) => c,
         None => {
             let (papers, next) =
                 match app
@@ -371,52 +397,34 @@ async fn feed(
                 next_url: next_url.as_deref(),
             };
             Stats::count(&app.stats.renders);
-            let rendered = Arc::new(match format {
+            let rendered = match format {
                 Format::Atom => render::atom(&meta, &papers),
                 Format::Rss => render::rss(&meta, &papers),
                 Format::Json => render::json_feed(&meta, &papers),
-            });
+            };
+            let feed = CachedFeed::new(generation, rendered);
             let mut entries = app.cache.entries.lock().unwrap_or_else(|p| p.into_inner());
             if entries.len() >= CACHE_ENTRIES {
                 entries.clear();
             }
-            entries.insert(
-                key,
-                CachedFeed {
-                    generation,
-                    rendered: rendered.clone(),
-                },
-            );
-            rendered
+            entries.insert(key, feed.clone());
+            feed
         }
     };
-    let mut response_headers = HeaderMap::new();
-    let mut set = |name, value: &str| {
-        if let Ok(v) = HeaderValue::from_str(value) {
-            response_headers.insert(name, v);
-        }
-    };
-    set(header::ETAG, &rendered.etag);
-    set(
-        header::LAST_MODIFIED,
-        &conditional::http_date(rendered.last_modified),
-    );
-    set(
-        header::CACHE_CONTROL,
-        &format!("public, max-age={}", app.config.server.max_age),
-    );
-    if conditional::not_modified(
-        &headers,
-        &rendered.etag,
-        rendered.last_modified,
-        chrono::Utc::now(),
-    ) {
+    let mut response_headers = HeaderMap::with_capacity(5);
+    response_headers.insert(header::ETAG, feed.etag_header.clone());
+    response_headers.insert(header::LAST_MODIFIED, feed.last_modified_header.clone());
+    response_headers.insert(header::CACHE_CONTROL, app.cache_control.clone());
+    if conditional::not_modified(headers, &feed.etag, feed.last_modified, chrono::Utc::now()) {
         Stats::count(&app.stats.feeds_not_modified);
         return (StatusCode::NOT_MODIFIED, response_headers).into_response();
     }
     Stats::count(&app.stats.feeds_ok);
-    set(header::CONTENT_TYPE, format.content_type());
-    (StatusCode::OK, response_headers, rendered.bytes.clone()).into_response()
+    response_headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(format.content_type()),
+    );
+    (StatusCode::OK, response_headers, feed.body).into_response()
 }
 
 /// Every configured topic with its count and newest date.

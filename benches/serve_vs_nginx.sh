@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Serving speed against a reference: paperboy serves a 50-entry topic feed, nginx serves the
+# very same bytes from a file, and wrk loads each on loopback in the same run, first for 200
+# responses, then for 304s (If-None-Match with each server's ETag). Prints requests per second
+# and paperboy's ratio to nginx. The goal: 0.8 or better.
+#
+#   bash benches/serve_vs_nginx.sh            # needs wrk and nginx (apt-get install wrk nginx-light)
+#   DURATION=30s CONNECTIONS=128 bash benches/serve_vs_nginx.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+DURATION=${DURATION:-10s}
+CONNECTIONS=${CONNECTIONS:-64}
+THREADS=${THREADS:-2}
+
+for tool in wrk nginx curl; do
+  command -v "$tool" >/dev/null || { echo "needs $tool: apt-get install wrk nginx-light curl"; exit 1; }
+done
+
+cargo build --release --quiet
+tmp=$(mktemp -d)
+chmod 755 "$tmp"  # nginx workers run as an unprivileged user
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+pb_port=$(free_port)
+ng_port=$(free_port)
+
+# The offline config's sources, with one topic that takes every paper (105 of them), so the
+# default page holds 50 entries.
+sed -e "s#file://../feeds/#file://$root/feeds/#" -e "s#../data/offline.sled#$tmp/store.sled#" \
+  config/offline.toml > "$tmp/paperboy.toml"
+cat >> "$tmp/paperboy.toml" <<TOML
+
+[[topics]]
+id = "everything"
+title = "Everything"
+query = '*'
+TOML
+./target/release/paperboy --config "$tmp/paperboy.toml" ingest > /dev/null
+RUST_LOG=warn ./target/release/paperboy --config "$tmp/paperboy.toml" serve --listen "127.0.0.1:$pb_port" &
+pids+=($!)
+for _ in $(seq 100); do curl -fs "http://127.0.0.1:$pb_port/healthz" > /dev/null && break; sleep 0.1; done
+
+mkdir -p "$tmp/www" "$tmp/nginx"
+pb_url="http://127.0.0.1:$pb_port/feeds/everything.atom"
+curl -fs -D "$tmp/pb.headers" -o "$tmp/www/everything.atom" "$pb_url"
+entries=$(grep -o "<entry>" "$tmp/www/everything.atom" | wc -l)
+cat > "$tmp/nginx/nginx.conf" <<NGINX
+worker_processes auto;
+daemon off;
+error_log $tmp/nginx/error.log;
+pid $tmp/nginx/nginx.pid;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path $tmp/nginx;
+  proxy_temp_path $tmp/nginx;
+  fastcgi_temp_path $tmp/nginx;
+  uwsgi_temp_path $tmp/nginx;
+  scgi_temp_path $tmp/nginx;
+  server {
+    listen 127.0.0.1:$ng_port;
+    root $tmp/www;
+    location / { default_type application/atom+xml; etag on; add_header Cache-Control "public, max-age=900"; }
+  }
+}
+NGINX
+nginx -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" &
+pids+=($!)
+ng_url="http://127.0.0.1:$ng_port/everything.atom"
+for _ in $(seq 100); do curl -fs -o /dev/null "$ng_url" && break; sleep 0.1; done
+curl -fs "$pb_url" > "$tmp/pb.body"; curl -fs "$ng_url" > "$tmp/ng.body"
+cmp -s "$tmp/pb.body" "$tmp/ng.body" || { echo "the two servers serve different bytes"; cmp "$tmp/pb.body" "$tmp/ng.body"; wc -c "$tmp/pb.body" "$tmp/ng.body"; exit 1; }
+
+etag() { curl -fsI "$1" | tr -d '\r' | awk -F': ' 'tolower($1)=="etag" {print $2}'; }
+pb_etag=$(etag "$pb_url")
+ng_etag=$(etag "$ng_url")
+
+rps() { # url [header]
+  local args=(-t"$THREADS" -c"$CONNECTIONS" -d"$DURATION")
+  [ $# -gt 1 ] && args+=(-H "$2")
+  wrk "${args[@]}" "$1" | awk '/Requests\/sec/ {print $2}'
+}
+
+echo "feed: $entries entries, $(wc -c < "$tmp/www/everything.atom") bytes; wrk -t$THREADS -c$CONNECTIONS -d$DURATION on 127.0.0.1"
+pb200=$(rps "$pb_url"); ng200=$(rps "$ng_url")
+pb304=$(rps "$pb_url" "If-None-Match: $pb_etag"); ng304=$(rps "$ng_url" "If-None-Match: $ng_etag")
+printf '%-10s %14s %14s %8s\n' "response" "paperboy r/s" "nginx r/s" "ratio"
+printf '%-10s %14.0f %14.0f %8.2f\n' "200" "$pb200" "$ng200" "$(echo "$pb200 / $ng200" | bc -l)"
+printf '%-10s %14.0f %14.0f %8.2f\n' "304" "$pb304" "$ng304" "$(echo "$pb304 / $ng304" | bc -l)"

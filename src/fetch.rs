@@ -9,7 +9,12 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use reqwest::header::{CONTENT_TYPE, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED};
+use std::time::SystemTime;
+
+use reqwest::header::{
+    CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED, LOCATION,
+    RETRY_AFTER,
+};
 use reqwest::StatusCode;
 
 use crate::config::Location;
@@ -34,16 +39,26 @@ pub struct Validators {
     pub last_modified: Option<String>,
 }
 
+/// What a server said about the fetch besides the body.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FetchMeta {
+    /// `Cache-Control: max-age`, which may lengthen (never shorten) the next poll.
+    pub max_age: Option<Duration>,
+    /// Where the source now lives, when every redirect on the way was permanent (301, 308).
+    pub moved_to: Option<url::Url>,
+}
+
 /// What a fetch brought back.
 #[derive(Debug)]
 pub enum Fetched {
     /// `304 Not Modified`: nothing to do.
-    NotModified,
+    NotModified(FetchMeta),
     /// A body, with the validators to send next time.
     Body {
         bytes: Vec<u8>,
         validators: Validators,
         content_type: Option<String>,
+        meta: FetchMeta,
     },
 }
 
@@ -51,9 +66,20 @@ pub enum Fetched {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum FetchError {
-    /// The server answered with a status other than 2xx or 304.
-    #[error("HTTP {status} from {url}")]
-    Status { url: String, status: StatusCode },
+    /// The server answered with a status other than 2xx or 304 (with `Retry-After`, when it
+    /// gave one with a 429 or 503).
+    #[error("HTTP {status} from {url}{}", retry_after.map(|d| format!(" (retry after {}s)", d.as_secs())).unwrap_or_default())]
+    Status {
+        url: String,
+        status: StatusCode,
+        retry_after: Option<Duration>,
+    },
+    /// `410 Gone`: the source has been removed for good.
+    #[error("HTTP 410 Gone from {url}: the source is gone; polling stops until its URL changes")]
+    Gone { url: String },
+    /// More redirects than allowed (a loop, most likely).
+    #[error("more than {limit} redirects from {url}")]
+    TooManyRedirects { url: String, limit: usize },
     /// The request failed: DNS, connection, TLS, timeout, or a broken body.
     #[error("request to {url} failed: {reason}")]
     Request { url: String, reason: String },
@@ -72,6 +98,37 @@ pub enum FetchError {
     Client(String),
 }
 
+/// The most redirects one fetch follows.
+pub const MAX_REDIRECTS: usize = 5;
+
+/// `Retry-After`: seconds, or an HTTP date (then the time from `now` until it).
+pub fn retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+/// `max-age` from a `Cache-Control` header.
+pub fn max_age(value: &str) -> Option<Duration> {
+    value.split(',').find_map(|directive| {
+        let (name, seconds) = directive.trim().split_once('=')?;
+        name.trim()
+            .eq_ignore_ascii_case("max-age")
+            .then(|| {
+                seconds
+                    .trim()
+                    .trim_matches('"')
+                    .parse()
+                    .ok()
+                    .map(Duration::from_secs)
+            })
+            .flatten()
+    })
+}
+
 /// The least time between two requests to arXiv's API host (arXiv's terms of use).
 pub const ARXIV_API_GAP: Duration = Duration::from_secs(3);
 /// arXiv's API host.
@@ -83,19 +140,30 @@ pub const ARXIV_API_HOST: &str = "export.arxiv.org";
 struct HostGate {
     gaps: HashMap<String, Duration>,
     next_slot: Mutex<HashMap<String, Instant>>,
+    /// One request at a time per host.
+    busy: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl HostGate {
-    /// Waits until this request may go to `host`.
-    async fn wait_turn(&self, host: &str) {
-        let Some(&gap) = self.gaps.get(host) else {
-            return;
-        };
-        let slot = {
-            let mut next = self.next_slot.lock().unwrap_or_else(|p| p.into_inner());
-            reserve(&mut next, host, Instant::now(), gap)
-        };
-        tokio::time::sleep_until(slot).await;
+    /// Waits until this request may go to `host`: the host's previous request is done and its
+    /// gap has passed. Hold the returned guard for the whole request.
+    async fn take_turn(&self, host: &str) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = self
+            .busy
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(host.to_string())
+            .or_default()
+            .clone();
+        let guard = lock.lock_owned().await;
+        if let Some(&gap) = self.gaps.get(host) {
+            let slot = {
+                let mut next = self.next_slot.lock().unwrap_or_else(|p| p.into_inner());
+                reserve(&mut next, host, Instant::now(), gap)
+            };
+            tokio::time::sleep_until(slot).await;
+        }
+        guard
     }
 }
 
@@ -136,7 +204,8 @@ impl Fetcher {
             .connect_timeout(connect)
             .timeout(total)
             .gzip(true)
-            .redirect(reqwest::redirect::Policy::limited(5))
+            // Redirects are followed by hand, to see which are permanent.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| FetchError::Client(e.to_string()))?;
         let gate = HostGate {
@@ -190,70 +259,114 @@ impl Fetcher {
             bytes,
             validators: Validators::default(),
             content_type: None,
+            meta: FetchMeta::default(),
         })
     }
 
     async fn get(&self, url: &url::Url, validators: &Validators) -> Result<Fetched, FetchError> {
-        let request_err = |e: reqwest::Error| FetchError::Request {
-            url: url.to_string(),
-            reason: describe(&e),
-        };
-        if let Some(host) = url.host_str() {
-            self.gate.wait_turn(host).await;
-        }
-        let mut request = self.client.get(url.as_str());
-        if let Some(etag) = &validators.etag {
-            request = request.header(IF_NONE_MATCH, etag);
-        }
-        if let Some(last_modified) = &validators.last_modified {
-            request = request.header(IF_MODIFIED_SINCE, last_modified);
-        }
-        let mut response = request.send().await.map_err(request_err)?;
-        let status = response.status();
-        if status == StatusCode::NOT_MODIFIED {
-            return Ok(Fetched::NotModified);
-        }
-        if !status.is_success() {
-            return Err(FetchError::Status {
-                url: url.to_string(),
-                status,
-            });
-        }
-        let header = |name| {
-            response
-                .headers()
-                .get(name)
-                .and_then(|v: &reqwest::header::HeaderValue| v.to_str().ok())
-                .map(str::to_string)
-        };
-        let validators = Validators {
-            etag: header(ETAG),
-            last_modified: header(LAST_MODIFIED),
-        };
-        let content_type = header(CONTENT_TYPE);
-        if response
-            .content_length()
-            .is_some_and(|n| n > self.max_body as u64)
-        {
-            return Err(FetchError::TooLarge {
-                url: url.to_string(),
-                limit: self.max_body,
-            });
-        }
-        let mut bytes = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(request_err)? {
-            if bytes.len() + chunk.len() > self.max_body {
-                return Err(FetchError::TooLarge {
-                    url: url.to_string(),
-                    limit: self.max_body,
+        let mut current = url.clone();
+        // The target of the redirects so far, while every one of them was permanent.
+        let mut moved_to: Option<url::Url> = None;
+        let mut all_permanent = true;
+        for hop in 0..=MAX_REDIRECTS {
+            let host = current.host_str().unwrap_or("").to_string();
+            // One request at a time per host, spaced by the host's gap.
+            let _turn = self.gate.take_turn(&host).await;
+            let request_err = |e: reqwest::Error| FetchError::Request {
+                url: current.to_string(),
+                reason: describe(&e),
+            };
+            let mut request = self.client.get(current.as_str());
+            if let Some(etag) = &validators.etag {
+                request = request.header(IF_NONE_MATCH, etag);
+            }
+            if let Some(last_modified) = &validators.last_modified {
+                request = request.header(IF_MODIFIED_SINCE, last_modified);
+            }
+            let mut response = request.send().await.map_err(request_err)?;
+            let status = response.status();
+            let header = |name| {
+                response
+                    .headers()
+                    .get(name)
+                    .and_then(|v: &reqwest::header::HeaderValue| v.to_str().ok())
+                    .map(str::to_string)
+            };
+            if status.is_redirection() && status != StatusCode::NOT_MODIFIED {
+                let Some(location) = header(LOCATION).and_then(|l| current.join(&l).ok()) else {
+                    return Err(FetchError::Status {
+                        url: current.to_string(),
+                        status,
+                        retry_after: None,
+                    });
+                };
+                if hop == MAX_REDIRECTS {
+                    break;
+                }
+                all_permanent &= matches!(
+                    status,
+                    StatusCode::MOVED_PERMANENTLY | StatusCode::PERMANENT_REDIRECT
+                );
+                if all_permanent {
+                    moved_to = Some(location.clone());
+                }
+                current = location;
+                continue;
+            }
+            let meta = FetchMeta {
+                max_age: header(CACHE_CONTROL).as_deref().and_then(max_age),
+                moved_to: moved_to.clone(),
+            };
+            if status == StatusCode::NOT_MODIFIED {
+                return Ok(Fetched::NotModified(meta));
+            }
+            if status == StatusCode::GONE {
+                return Err(FetchError::Gone {
+                    url: current.to_string(),
                 });
             }
-            bytes.extend_from_slice(&chunk);
+            if !status.is_success() {
+                let retry_after = header(RETRY_AFTER)
+                    .as_deref()
+                    .and_then(|v| retry_after(v, SystemTime::now()));
+                return Err(FetchError::Status {
+                    url: current.to_string(),
+                    status,
+                    retry_after,
+                });
+            }
+            let validators = Validators {
+                etag: header(ETAG),
+                last_modified: header(LAST_MODIFIED),
+            };
+            let content_type = header(CONTENT_TYPE);
+            let too_large = || FetchError::TooLarge {
+                url: current.to_string(),
+                limit: self.max_body,
+            };
+            if response
+                .content_length()
+                .is_some_and(|n| n > self.max_body as u64)
+            {
+                return Err(too_large());
+            }
+            let mut bytes = Vec::new();
+            while let Some(chunk) = response.chunk().await.map_err(request_err)? {
+                if bytes.len() + chunk.len() > self.max_body {
+                    return Err(too_large());
+                }
+                bytes.extend_from_slice(&chunk);
+            }
+            return Ok(Fetched::Body {
+                bytes,
+                validators,
+                content_type,
+                meta,
+            });
         }
-        Ok(Fetched::Body {
-            bytes,
-            validators,
-            content_type,
+        Err(FetchError::TooManyRedirects {
+            url: url.to_string(),
+            limit: MAX_REDIRECTS,
         })
     }
 }
@@ -282,6 +395,27 @@ fn describe(error: &reqwest::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retry_after_and_max_age_are_read() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        assert_eq!(retry_after("120", now), Some(Duration::from_secs(120)));
+        let later = httpdate::fmt_http_date(now + Duration::from_secs(300));
+        assert_eq!(retry_after(&later, now), Some(Duration::from_secs(300)));
+        let earlier = httpdate::fmt_http_date(now - Duration::from_secs(300));
+        assert_eq!(retry_after(&earlier, now), Some(Duration::ZERO));
+        assert_eq!(retry_after("soon", now), None);
+        assert_eq!(
+            max_age("public, max-age=7200"),
+            Some(Duration::from_secs(7200))
+        );
+        assert_eq!(
+            max_age("no-cache, MAX-AGE=\"60\""),
+            Some(Duration::from_secs(60))
+        );
+        assert_eq!(max_age("s-maxage=10"), None);
+        assert_eq!(max_age("max-age=x"), None);
+    }
 
     #[test]
     fn host_slots_are_spaced_by_the_gap() {

@@ -8,10 +8,11 @@ use chrono::Utc;
 use futures_util::stream::{self, StreamExt};
 
 use crate::config::{Config, Location, SourceConfig};
-use crate::fetch::{Fetched, Fetcher, Validators};
+use crate::fetch::{FetchError, FetchMeta, Fetched, Fetcher, Validators};
 use crate::model::{FetchResult, Paper, SourceState};
 use crate::pipeline::normalize::clean;
 use crate::pipeline::tag::Tagger;
+use crate::polling::{self, Polled};
 use crate::sources::{arxiv_api, arxiv_oai, Paging, SourceContext};
 use crate::store::{PaperStore, StoreError};
 
@@ -23,6 +24,8 @@ pub const CONCURRENT_FETCHES: usize = 4;
 pub struct SourceReport {
     pub source_id: String,
     pub result: FetchResult,
+    /// When to poll it next; `None`: never (it is gone).
+    pub next_poll: Option<chrono::DateTime<Utc>>,
 }
 
 impl std::fmt::Display for SourceReport {
@@ -85,12 +88,26 @@ impl Ingestor {
             blocking(move || store.source_state(&id)).await?
         };
         if state.url.as_deref() != Some(source.url.as_str()) {
-            // A new URL: the old validators belong to another document.
-            state.etag = None;
-            state.last_modified = None;
-            state.url = Some(source.url.clone());
+            // A new URL: the old validators, redirect and gone mark belong to another document.
+            state = SourceState {
+                url: Some(source.url.clone()),
+                ..SourceState::default()
+            };
         }
-        state.last_fetch = Some(Utc::now());
+        if state.gone {
+            return Ok(SourceReport {
+                source_id: source.id.clone(),
+                result: FetchResult::Failed {
+                    error: format!(
+                        "gone: {} answered 410 Gone; not polled until the source's URL changes",
+                        source.url
+                    ),
+                },
+                next_poll: None,
+            });
+        }
+        let now = Utc::now();
+        state.last_fetch = Some(now);
         let validators = Validators {
             etag: state.etag.clone(),
             last_modified: state.last_modified.clone(),
@@ -102,55 +119,94 @@ impl Ingestor {
             }
             _ => self.fetch_one(source, &validators).await,
         };
+        let jitter = polling::jitter_for(&source.id, now);
         let result = match outcome {
-            Outcome::NotModified => {
+            Outcome::NotModified(meta) => {
                 state.failures_in_row = 0;
                 state.last_result = Some(FetchResult::NotModified);
-                self.save_state(&source.id, state).await?;
+                note_meta(&mut state, &meta);
+                state.next_poll = polling::next_poll(
+                    source.every,
+                    Polled::Ok {
+                        max_age: meta.max_age,
+                    },
+                    now,
+                    jitter,
+                );
+                self.save_state(&source.id, state.clone()).await?;
                 FetchResult::NotModified
             }
-            Outcome::Papers(papers, validators) => {
+            Outcome::Papers(papers, validators, meta) => {
                 state.etag = validators.etag;
                 state.last_modified = validators.last_modified;
                 state.failures_in_row = 0;
+                note_meta(&mut state, &meta);
+                state.next_poll = polling::next_poll(
+                    source.every,
+                    Polled::Ok {
+                        max_age: meta.max_age,
+                    },
+                    now,
+                    jitter,
+                );
                 let store = self.store.clone();
                 let tagger = self.tagger.clone();
                 let id = source.id.clone();
-                let counts =
-                    blocking(move || store.apply_batch(&id, &papers, &tagger, state, Utc::now()))
-                        .await?;
+                let batch_state = state.clone();
+                let counts = blocking(move || {
+                    store.apply_batch(&id, &papers, &tagger, batch_state, Utc::now())
+                })
+                .await?;
                 FetchResult::Stored {
                     new: counts.new,
                     updated: counts.updated,
                     unchanged: counts.unchanged,
                 }
             }
-            Outcome::Failed(error) => {
+            Outcome::Failed {
+                error,
+                retry_after,
+                gone,
+            } => {
                 tracing::warn!(source = %source.id, %error, "fetch failed");
                 state.failures_in_row = state.failures_in_row.saturating_add(1);
+                state.gone = gone;
+                let polled = if gone {
+                    Polled::Gone
+                } else {
+                    Polled::Failed {
+                        failures: state.failures_in_row,
+                        retry_after,
+                    }
+                };
+                state.next_poll = polling::next_poll(source.every, polled, now, jitter);
                 let result = FetchResult::Failed { error };
                 state.last_result = Some(result.clone());
-                self.save_state(&source.id, state).await?;
+                self.save_state(&source.id, state.clone()).await?;
                 result
             }
         };
         Ok(SourceReport {
             source_id: source.id.clone(),
             result,
+            next_poll: state.next_poll,
         })
     }
 
     /// One request (conditional when validators are known), parsed.
     async fn fetch_one(&self, source: &SourceConfig, validators: &Validators) -> Outcome {
         match self.fetcher.fetch(&source.location, validators).await {
-            Ok(Fetched::NotModified) => Outcome::NotModified,
+            Ok(Fetched::NotModified(meta)) => Outcome::NotModified(meta),
             Ok(Fetched::Body {
-                bytes, validators, ..
+                bytes,
+                validators,
+                meta,
+                ..
             }) => match parse(source, &source.url, bytes).await {
-                Ok(papers) => Outcome::Papers(papers, validators),
-                Err(error) => Outcome::Failed(error),
+                Ok(papers) => Outcome::Papers(papers, validators, meta),
+                Err(error) => Outcome::failed(error),
             },
-            Err(e) => Outcome::Failed(e.to_string()),
+            Err(e) => Outcome::from(e),
         }
     }
 
@@ -175,26 +231,30 @@ impl Ingestor {
             let fetched = self
                 .fetcher
                 .fetch(&Location::Http(url.clone()), &Validators::default())
-                .await
-                .map_err(|e| e.to_string());
+                .await;
+            let first = pages == 0;
+            pages += 1;
             let bytes = match fetched {
-                Ok(Fetched::Body { bytes, .. }) => Ok(bytes),
-                Ok(Fetched::NotModified) => Ok(Vec::new()),
-                Err(e) => Err(e),
+                Ok(Fetched::Body { bytes, .. }) => bytes,
+                Ok(Fetched::NotModified(_)) => Vec::new(),
+                Err(e) if first => return Outcome::from(e),
+                Err(error) => {
+                    tracing::warn!(source = %source.id, %error, "stopped paging; keeping {} papers", papers.len());
+                    break;
+                }
             };
-            let token = match (&bytes, paging) {
-                (Ok(bytes), Some(Paging::ResumptionToken)) => arxiv_oai::resumption_token(bytes),
+            let token = match paging {
+                Some(Paging::ResumptionToken) => arxiv_oai::resumption_token(&bytes),
                 _ => None,
             };
-            let page = match bytes {
-                Ok(bytes) if bytes.is_empty() => Ok(Vec::new()),
-                Ok(bytes) => parse(source, url.as_str(), bytes).await,
-                Err(e) => Err(e),
+            let page = if bytes.is_empty() {
+                Ok(Vec::new())
+            } else {
+                parse(source, url.as_str(), bytes).await
             };
-            pages += 1;
             let page = match page {
                 Ok(page) => page,
-                Err(error) if pages == 1 => return Outcome::Failed(error),
+                Err(error) if first => return Outcome::failed(error),
                 Err(error) => {
                     tracing::warn!(source = %source.id, %error, "stopped paging; keeping {} papers", papers.len());
                     break;
@@ -217,7 +277,7 @@ impl Ingestor {
             };
         }
         papers.truncate(max_results);
-        Outcome::Papers(papers, Validators::default())
+        Outcome::Papers(papers, Validators::default(), FetchMeta::default())
     }
 
     async fn save_state(&self, source_id: &str, state: SourceState) -> Result<(), StoreError> {
@@ -235,9 +295,44 @@ impl Ingestor {
 
 /// What one poll of a source brought.
 enum Outcome {
-    NotModified,
-    Papers(Vec<Paper>, Validators),
-    Failed(String),
+    NotModified(FetchMeta),
+    Papers(Vec<Paper>, Validators, FetchMeta),
+    Failed {
+        error: String,
+        retry_after: Option<std::time::Duration>,
+        gone: bool,
+    },
+}
+
+impl Outcome {
+    fn failed(error: String) -> Self {
+        Outcome::Failed {
+            error,
+            retry_after: None,
+            gone: false,
+        }
+    }
+}
+
+impl From<FetchError> for Outcome {
+    fn from(e: FetchError) -> Self {
+        let retry_after = match &e {
+            FetchError::Status { retry_after, .. } => *retry_after,
+            _ => None,
+        };
+        Outcome::Failed {
+            gone: matches!(e, FetchError::Gone { .. }),
+            error: e.to_string(),
+            retry_after,
+        }
+    }
+}
+
+/// Records what the server said besides the body: a permanent move.
+fn note_meta(state: &mut SourceState, meta: &FetchMeta) {
+    if let Some(moved) = &meta.moved_to {
+        state.moved_to = Some(moved.to_string());
+    }
 }
 
 /// Runs a source's adapter on the blocking pool; the error names the URL.

@@ -92,3 +92,46 @@ pub fn explain(topic: &TopicConfig, paper: &StoredPaper) -> String {
     }
     out
 }
+
+/// Every source's state, a few lines each: last fetch and result, next poll, failures in a
+/// row, a permanent redirect, whether it is gone.
+pub fn status(config: &crate::config::Config, store: &PaperStore) -> Result<String, StoreError> {
+    let when = |d: Option<DateTime<Utc>>| {
+        d.map(|d| d.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+            .unwrap_or_else(|| "-".into())
+    };
+    let mut out = String::new();
+    for source in &config.sources {
+        let state = store.source_state(&source.id)?;
+        let result = state
+            .last_result
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_else(|| "not fetched yet".into());
+        out.push_str(&format!(
+            "{} ({}) {}\n",
+            source.id,
+            source.kind.name(),
+            source.url
+        ));
+        out.push_str(&format!(
+            "  last fetch:  {}\n  result:      {result}\n",
+            when(state.last_fetch)
+        ));
+        let next = if state.gone {
+            "never: the source is gone (HTTP 410); change its URL to poll again".to_string()
+        } else {
+            when(state.next_poll)
+        };
+        out.push_str(&format!(
+            "  next poll:   {next}\n  failures in a row: {}\n",
+            state.failures_in_row
+        ));
+        if let Some(to) = &state.moved_to {
+            out.push_str(&format!(
+                "  moved permanently to {to} (update the config)\n"
+            ));
+        }
+    }
+    Ok(out)
+}

@@ -11,6 +11,7 @@ pub mod ingest;
 pub mod inspect;
 pub mod model;
 pub mod pipeline;
+pub mod polling;
 pub mod server;
 pub mod sources;
 pub mod store;

@@ -63,6 +63,8 @@ enum Command {
         #[arg(long)]
         count: bool,
     },
+    /// Print each source's state: last fetch and result, next poll, failures, redirects.
+    Status,
     /// Say whether a stored paper is in a topic, and why.
     Explain {
         /// The topic id.
@@ -119,6 +121,10 @@ fn main() -> ExitCode {
             search(&config, &query, limit, count)
         }
         Command::Explain { topic, paper } => explain(&config, &topic, &paper),
+        Command::Status => PaperStore::open(&config.store.path)
+            .map_err(anyhow::Error::from)
+            .and_then(|store| Ok(inspect::status(&config, &store)?))
+            .map(|text| print!("{text}")),
     };
     match result {
         Ok(()) => ExitCode::from(Exit::Ok as u8),

@@ -213,4 +213,13 @@ pub struct SourceState {
     pub url: Option<String>,
     #[serde(default)]
     pub failures_in_row: u32,
+    /// When the source is to be polled next (`None`: not planned, or gone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_poll: Option<DateTime<Utc>>,
+    /// Where the source now lives, after a permanent redirect (301, 308).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moved_to: Option<String>,
+    /// The source answered `410 Gone`: it is not polled until its URL changes.
+    #[serde(default)]
+    pub gone: bool,
 }

@@ -654,3 +654,114 @@ query = 'anomal* AND detect*'
     let missing = run(&config, &["explain", "anomaly", "1111.11111"]);
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no stored paper"));
 }
+
+#[test]
+fn polling_honours_retry_after_gone_and_permanent_redirects() {
+    let fixtures = FixtureServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("c.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[store]
+path = "s.sled"
+[[sources]]
+id = "busy"
+kind = "feed"
+url = "{busy}"
+[[sources]]
+id = "gone"
+kind = "feed"
+url = "{gone}"
+[[sources]]
+id = "moved"
+kind = "arxiv"
+url = "{moved}"
+[[sources]]
+id = "loop"
+kind = "feed"
+url = "{looping}"
+[[topics]]
+id = "all"
+query = "*"
+"#,
+            busy = fixtures.url("/retry/7200"),
+            gone = fixtures.url("/status/410"),
+            moved = fixtures.url("/moved/arxiv-cs-lg.rss.xml"),
+            looping = fixtures.url("/loop"),
+        ),
+    )
+    .unwrap();
+    let first = stdout(&run(&config, &["ingest"]));
+    assert!(
+        first.contains("busy: error: HTTP 429 Too Many Requests from"),
+        "{first}"
+    );
+    assert!(first.contains("(retry after 7200s)"), "{first}");
+    assert!(first.contains("gone: error: HTTP 410 Gone from"), "{first}");
+    assert!(
+        first.contains("moved: 3 new, 0 updated, 0 unchanged"),
+        "{first}"
+    );
+    assert!(
+        first.contains("loop: error: more than 5 redirects from"),
+        "{first}"
+    );
+
+    let status = stdout(&run(&config, &["status"]));
+    // The block of lines about one source: its header line and the indented lines after it.
+    let block = |id: &str| -> String {
+        let mut lines = status
+            .lines()
+            .skip_while(|l| !l.starts_with(&format!("{id} (")));
+        let head = lines.next().unwrap_or_else(|| panic!("{id} in {status}"));
+        std::iter::once(head)
+            .chain(lines.take_while(|l| l.starts_with("  ")))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let busy = block("busy");
+    assert!(busy.contains("failures in a row: 1"), "{busy}");
+    // Retry-After pushed the next poll two hours out, past the hourly interval.
+    let next: chrono::DateTime<chrono::Utc> = busy
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("next poll:"))
+        .map(|t| {
+            chrono::NaiveDateTime::parse_from_str(
+                t.trim().trim_end_matches(" UTC"),
+                "%Y-%m-%d %H:%M:%S",
+            )
+            .unwrap()
+            .and_utc()
+        })
+        .expect("a next poll");
+    let ahead = next - chrono::Utc::now();
+    assert!(
+        ahead > chrono::Duration::minutes(115) && ahead < chrono::Duration::minutes(140),
+        "{busy}"
+    );
+    assert!(
+        block("gone").contains("never: the source is gone"),
+        "{status}"
+    );
+    let moved = block("moved");
+    assert!(
+        moved.contains(&format!(
+            "moved permanently to {}",
+            fixtures.url("/feeds/arxiv-cs-lg.rss.xml")
+        )),
+        "{moved}"
+    );
+
+    // A gone source is not polled again; the others are.
+    let before = fixtures.hits.requests.load(Ordering::SeqCst);
+    let second = stdout(&run(&config, &["ingest"]));
+    assert!(second.contains("gone: error: gone:"), "{second}");
+    assert!(second.contains("busy: error: HTTP 429"), "{second}");
+    assert_eq!(
+        fixtures.hits.requests.load(Ordering::SeqCst),
+        before + 1,
+        "one request to /feeds for the moved source"
+    );
+}

@@ -32,7 +32,6 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub store: Arc<PaperStore>,
     pub cache: Arc<FeedCache>,
-    pub schedule: Arc<Schedule>,
     pub stats: Arc<Stats>,
     /// `Cache-Control` of feed responses, built once from `server.max_age`.
     pub cache_control: HeaderValue,
@@ -109,23 +108,29 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    let schedule = Arc::new(Schedule::default());
     let mut pollers = tokio::task::JoinSet::new();
     for source in config.sources.clone() {
         let ingestor = ingestor.clone();
-        let schedule = schedule.clone();
         pollers.spawn(async move {
             loop {
-                match ingestor.poll(&source).await {
-                    Ok(report) => tracing::info!("{report}"),
-                    Err(e) => {
-                        tracing::error!(source = %source.id, "store error while polling: {e}")
+                let next = match ingestor.poll(&source).await {
+                    Ok(report) => {
+                        tracing::info!("{report}");
+                        report.next_poll
                     }
-                }
-                let wait =
-                    chrono::Duration::from_std(source.every).unwrap_or(chrono::Duration::hours(1));
-                schedule.set(&source.id, chrono::Utc::now() + wait);
-                tokio::time::sleep(source.every).await;
+                    Err(e) => {
+                        tracing::error!(source = %source.id, "store error while polling: {e}");
+                        Some(
+                            chrono::Utc::now()
+                                + chrono::Duration::from_std(source.every)
+                                    .unwrap_or(chrono::Duration::hours(1)),
+                        )
+                    }
+                };
+                // None: the source is gone; its poller stops until the config changes.
+                let Some(next) = next else { break };
+                let wait = (next - chrono::Utc::now()).to_std().unwrap_or_default();
+                tokio::time::sleep(wait).await;
             }
         });
     }
@@ -133,7 +138,6 @@ pub async fn serve(
         config: config.clone(),
         store: store.clone(),
         cache: Arc::default(),
-        schedule,
         stats: Arc::default(),
         cache_control: HeaderValue::from_str(&format!("public, max-age={}", config.server.max_age))
             .unwrap_or(HeaderValue::from_static("public, max-age=900")),
@@ -466,14 +470,7 @@ async fn index(State(app): State<AppState>) -> Response {
             state,
         });
     }
-    let next_poll = |id: &str| app.schedule.next_poll(id);
-    Html(pages::index(
-        &app.config.server.base_url,
-        &topics,
-        &sources,
-        &next_poll,
-    ))
-    .into_response()
+    Html(pages::index(&app.config.server.base_url, &topics, &sources)).into_response()
 }
 
 /// How many papers a topic's page shows.
@@ -509,30 +506,6 @@ async fn opml(State(app): State<AppState>) -> Response {
         pages::opml(&app.config.server.base_url, &rows, created),
     )
         .into_response()
-}
-
-/// When each source is polled next, as the background pollers of `serve` plan it.
-#[derive(Default)]
-pub struct Schedule {
-    next: std::sync::Mutex<std::collections::HashMap<String, chrono::DateTime<chrono::Utc>>>,
-}
-
-impl Schedule {
-    fn set(&self, source: &str, at: chrono::DateTime<chrono::Utc>) {
-        self.next
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(source.to_string(), at);
-    }
-
-    /// The planned time of a source's next poll.
-    pub fn next_poll(&self, source: &str) -> Option<chrono::DateTime<chrono::Utc>> {
-        self.next
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(source)
-            .copied()
-    }
 }
 
 /// Resolves when the process gets SIGINT or SIGTERM.

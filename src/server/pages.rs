@@ -90,12 +90,7 @@ fn day(date: Option<DateTime<Utc>>) -> String {
 
 /// The index page: every topic with its feeds, page and autodiscovery links, every source
 /// with its last fetch, result and next poll.
-pub fn index(
-    base_url: &str,
-    topics: &[TopicRow<'_>],
-    sources: &[SourceRow<'_>],
-    next_polls: &dyn Fn(&str) -> Option<DateTime<Utc>>,
-) -> String {
+pub fn index(base_url: &str, topics: &[TopicRow<'_>], sources: &[SourceRow<'_>]) -> String {
     let mut head = String::new();
     for t in topics {
         head.push_str(&discovery(base_url, t.id, t.title));
@@ -134,8 +129,14 @@ pub fn index(
             Some(FetchResult::Failed { .. }) => " class=\"err\"",
             _ => "",
         };
+        let moved = s
+            .state
+            .moved_to
+            .as_ref()
+            .map(|to| format!("<br><small>moved permanently to {}</small>", text(to)))
+            .unwrap_or_default();
         source_rows.push_str(&format!(
-            "<tr><td><strong>{}</strong> <small>({})</small><br><small>{}</small></td><td>{}</td>\
+            "<tr><td><strong>{}</strong> <small>({})</small><br><small>{}</small>{moved}</td><td>{}</td>\
              <td{}>{}</td><td>{}</td></tr>\n",
             text(s.id),
             text(s.kind),
@@ -143,7 +144,10 @@ pub fn index(
             when(s.state.last_fetch, "never"),
             class,
             text(&result),
-            when(next_polls(s.id), "–"),
+            match (&s.state.gone, s.state.next_poll) {
+                (true, _) => "never (gone)".to_string(),
+                (false, next) => when(next, "–"),
+            },
         ));
     }
     let body = format!(

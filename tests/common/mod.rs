@@ -59,6 +59,14 @@ impl FixtureServer {
                     .route("/status/{code}", routing::get(status))
                     .route("/html", routing::get(html))
                     .route("/api", routing::get(api_pages))
+                    .route("/retry/{secs}", routing::get(retry_later))
+                    .route("/moved/{file}", routing::get(moved))
+                    .route(
+                        "/loop",
+                        routing::get(|| async {
+                            (StatusCode::FOUND, [(header::LOCATION, "/loop")]).into_response()
+                        }),
+                    )
                     .route("/oai", routing::get(oai_pages))
                     .with_state(state);
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -202,6 +210,25 @@ async fn oai_pages(
         shared_source("arxiv-oai-pmh-arxivraw-1000.xml")
     };
     ([(header::CONTENT_TYPE, "text/xml")], body).into_response()
+}
+
+/// 429 with a `Retry-After` of `secs` seconds.
+async fn retry_later(UrlPath(secs): UrlPath<u64>) -> Response {
+    (
+        StatusCode::TOO_MANY_REQUESTS,
+        [(header::RETRY_AFTER, secs.to_string())],
+        "slow down",
+    )
+        .into_response()
+}
+
+/// A permanent redirect to `/feeds/<file>`.
+async fn moved(UrlPath(file): UrlPath<String>) -> Response {
+    (
+        StatusCode::MOVED_PERMANENTLY,
+        [(header::LOCATION, format!("/feeds/{file}"))],
+    )
+        .into_response()
 }
 
 async fn status(UrlPath(code): UrlPath<u16>) -> Response {

@@ -45,6 +45,7 @@ pub const DEFAULT_CONFIG_PATH: &str = "config/paperboy.toml";
 pub struct Config {
     pub server: ServerConfig,
     pub store: StoreConfig,
+    pub fetch: FetchConfig,
     pub sources: Vec<SourceConfig>,
     pub topics: Vec<TopicConfig>,
 }
@@ -56,6 +57,21 @@ pub struct ServerConfig {
     pub base_url: String,
     /// `Cache-Control: max-age` of feed responses, in seconds.
     pub max_age: u64,
+}
+
+/// How paperboy fetches: limits and politeness.
+#[derive(Debug, Clone)]
+pub struct FetchConfig {
+    /// How long connecting may take.
+    pub connect_timeout: Duration,
+    /// How long a whole fetch may take, body included.
+    pub timeout: Duration,
+    /// The largest body accepted, after decompression, in bytes.
+    pub max_body: usize,
+    /// How many sources are fetched at once.
+    pub concurrency: usize,
+    /// The least time between two requests to a host, per host.
+    pub host_gaps: Vec<(String, Duration)>,
 }
 
 #[derive(Debug, Clone)]
@@ -134,6 +150,7 @@ pub enum ConfigError {
 struct RawConfig {
     server: Option<RawServer>,
     store: Option<RawStore>,
+    fetch: Option<RawFetch>,
     #[serde(default)]
     sources: Vec<RawSource>,
     #[serde(default)]
@@ -146,6 +163,17 @@ struct RawServer {
     listen: Option<String>,
     base_url: Option<String>,
     max_age: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFetch {
+    connect_timeout: Option<String>,
+    timeout: Option<String>,
+    max_body_mib: Option<usize>,
+    concurrency: Option<usize>,
+    #[serde(default)]
+    host_gap: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -212,12 +240,14 @@ impl Config {
         let store = StoreConfig {
             path: base_dir.join(store_path),
         };
+        let fetch = validate_fetch(raw.fetch, &mut problems);
         let sources = validate_sources(raw.sources, base_dir, &mut problems);
         let topics = validate_topics(raw.topics, &mut problems);
         if problems.is_empty() {
             Ok(Config {
                 server,
                 store,
+                fetch,
                 sources,
                 topics,
             })
@@ -293,6 +323,75 @@ fn validate_server(raw: Option<RawServer>, problems: &mut Vec<Problem>) -> Serve
         listen,
         base_url: base_url.trim_end_matches('/').to_string(),
         max_age: max_age.unwrap_or(DEFAULT_MAX_AGE),
+    }
+}
+
+fn validate_fetch(raw: Option<RawFetch>, problems: &mut Vec<Problem>) -> FetchConfig {
+    let raw = raw.unwrap_or(RawFetch {
+        connect_timeout: None,
+        timeout: None,
+        max_body_mib: None,
+        concurrency: None,
+        host_gap: Default::default(),
+    });
+    let mut duration = |path: String, text: Option<&str>, default: Duration| match text {
+        None => default,
+        Some(text) => humantime::parse_duration(text).unwrap_or_else(|e| {
+            problems.push(Problem {
+                path,
+                message: format!("{text:?} is not a duration such as \"10s\": {e}"),
+            });
+            default
+        }),
+    };
+    let connect_timeout = duration(
+        "fetch.connect_timeout".into(),
+        raw.connect_timeout.as_deref(),
+        crate::fetch::CONNECT_TIMEOUT,
+    );
+    let timeout = duration(
+        "fetch.timeout".into(),
+        raw.timeout.as_deref(),
+        crate::fetch::FETCH_TIMEOUT,
+    );
+    let mut host_gaps: Vec<(String, Duration)> = vec![(
+        crate::fetch::ARXIV_API_HOST.to_string(),
+        crate::fetch::ARXIV_API_GAP,
+    )];
+    for (host, gap) in &raw.host_gap {
+        let gap = duration(
+            format!("fetch.host_gap.{host:?}"),
+            Some(gap),
+            Duration::ZERO,
+        );
+        host_gaps.retain(|(h, _)| h != host);
+        host_gaps.push((host.to_ascii_lowercase(), gap));
+    }
+    let mut positive = |path: &str, value: Option<usize>, default: usize| match value {
+        Some(0) => {
+            problems.push(Problem {
+                path: path.into(),
+                message: "must be at least 1".into(),
+            });
+            default
+        }
+        Some(n) => n,
+        None => default,
+    };
+    FetchConfig {
+        connect_timeout,
+        timeout,
+        max_body: positive(
+            "fetch.max_body_mib",
+            raw.max_body_mib,
+            crate::fetch::MAX_BODY_BYTES >> 20,
+        ) << 20,
+        concurrency: positive(
+            "fetch.concurrency",
+            raw.concurrency,
+            crate::ingest::CONCURRENT_FETCHES,
+        ),
+        host_gaps,
     }
 }
 

@@ -219,6 +219,16 @@ impl Fetcher {
         })
     }
 
+    /// A fetcher with the config's limits and host gaps.
+    pub fn from_config(config: &crate::config::FetchConfig) -> Result<Self, FetchError> {
+        let mut fetcher =
+            Self::with_limits(config.connect_timeout, config.timeout, config.max_body)?;
+        for (host, gap) in &config.host_gaps {
+            fetcher = fetcher.with_host_gap(host, *gap);
+        }
+        Ok(fetcher)
+    }
+
     /// Sets the least time between two requests to `host` (replacing any default).
     pub fn with_host_gap(mut self, host: &str, gap: Duration) -> Self {
         let mut gaps = self.gate.gaps.clone();

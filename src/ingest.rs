@@ -16,7 +16,7 @@ use crate::polling::{self, Polled};
 use crate::sources::{arxiv_api, arxiv_oai, Paging, SourceContext};
 use crate::store::{PaperStore, StoreError};
 
-/// How many sources one pass fetches at once.
+/// How many sources are fetched at once when the config does not say.
 pub const CONCURRENT_FETCHES: usize = 4;
 
 /// The outcome of polling one source.
@@ -41,7 +41,7 @@ pub struct Ingestor {
     store: Arc<PaperStore>,
     fetcher: Fetcher,
     tagger: Arc<Tagger>,
-    /// At most [`CONCURRENT_FETCHES`] polls at once, whoever starts them (a pass, or the
+    /// At most `fetch.concurrency` polls at once, whoever starts them (a pass, or the
     /// background pollers of `serve`).
     slots: Arc<tokio::sync::Semaphore>,
 }
@@ -49,12 +49,13 @@ pub struct Ingestor {
 impl Ingestor {
     pub fn new(config: Arc<Config>, store: Arc<PaperStore>, fetcher: Fetcher) -> Self {
         let tagger = Arc::new(config.tagger());
+        let slots = Arc::new(tokio::sync::Semaphore::new(config.fetch.concurrency));
         Ingestor {
             config,
             store,
             fetcher,
             tagger,
-            slots: Arc::new(tokio::sync::Semaphore::new(CONCURRENT_FETCHES)),
+            slots,
         }
     }
 
@@ -72,7 +73,7 @@ impl Ingestor {
         let reports: Vec<Result<SourceReport, StoreError>> =
             stream::iter(self.config.sources.iter())
                 .map(|source| self.poll(source))
-                .buffered(CONCURRENT_FETCHES)
+                .buffered(self.config.fetch.concurrency)
                 .collect()
                 .await;
         reports.into_iter().collect()

@@ -144,7 +144,7 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 fn open(config: &Arc<Config>) -> anyhow::Result<(Arc<PaperStore>, Ingestor)> {
     let store = Arc::new(PaperStore::open(&config.store.path)?);
-    let fetcher = Fetcher::new()?;
+    let fetcher = Fetcher::from_config(&config.fetch)?;
     let ingestor = Ingestor::new(config.clone(), store.clone(), fetcher);
     Ok((store, ingestor))
 }

@@ -765,3 +765,124 @@ query = "*"
         "one request to /feeds for the moved source"
     );
 }
+
+#[test]
+fn hostile_servers_cost_only_their_own_sources() {
+    let fixtures = FixtureServer::start();
+    let (silent, _listener) = common::silent_server();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("c.toml");
+    let hostile = [
+        ("e500", fixtures.url("/status/500")),
+        ("e429", fixtures.url("/retry/30")),
+        ("endless", fixtures.url("/hostile/endless")),
+        ("silent", format!("http://{silent}/feed")),
+        ("huge", fixtures.url("/hostile/huge")),
+        ("bomb", fixtures.url("/hostile/gzip-bomb")),
+        ("loop", fixtures.url("/loop")),
+        ("html", fixtures.url("/html")),
+        ("truncated", fixtures.url("/hostile/truncated")),
+        ("badutf8", fixtures.url("/hostile/invalid-utf8")),
+        ("laughs", fixtures.url("/hostile/billion-laughs")),
+        ("xxe", fixtures.url("/hostile/xxe")),
+    ];
+    let mut text = String::from(
+        "[store]\npath = \"s.sled\"\n[fetch]\ntimeout = \"3s\"\nconnect_timeout = \"2s\"\nmax_body_mib = 2\n",
+    );
+    for (id, url) in &hostile {
+        text.push_str(&format!(
+            "[[sources]]\nid = \"{id}\"\nkind = \"feed\"\nurl = \"{url}\"\n"
+        ));
+    }
+    text.push_str(&format!(
+        "[[sources]]\nid = \"good\"\nkind = \"arxiv\"\nurl = \"{}\"\n[[topics]]\nid = \"all\"\nquery = \"*\"\n",
+        fixtures.url("/feeds/arxiv-cs-lg.rss.xml")
+    ));
+    std::fs::write(&config, text).unwrap();
+
+    // Under /usr/bin/time for the peak memory; bounded in time (the fetch timeout is 3 s, and
+    // four fetches run at once).
+    let started = std::time::Instant::now();
+    let mut child = std::process::Command::new("/usr/bin/time")
+        .args(["-f", "maxrss_kb=%M"])
+        .arg(env!("CARGO_BIN_EXE_paperboy"))
+        .arg("--config")
+        .arg(&config)
+        .arg("ingest")
+        .env("RUST_LOG", "error")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("/usr/bin/time runs paperboy");
+    let deadline = started + std::time::Duration::from_secs(120);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("ingest hung on hostile sources");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let out = child.wait_with_output().unwrap();
+    let report = stdout(&out);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{report}{stderr}");
+    let line = |id: &str| -> &str {
+        report
+            .lines()
+            .find(|l| l.starts_with(&format!("{id}: ")))
+            .unwrap_or_else(|| panic!("no line for {id} in {report}"))
+    };
+    let expectations = [
+        ("e500", "HTTP 500"),
+        ("e429", "HTTP 429 Too Many Requests"),
+        ("endless", "timed out"),
+        ("silent", "timed out"),
+        ("huge", "larger than 2097152 bytes"),
+        ("bomb", "larger than 2097152 bytes"),
+        ("loop", "more than 5 redirects"),
+        ("html", "not a feed"),
+        ("truncated", "error"),
+        ("laughs", ""),
+        ("xxe", ""),
+        ("badutf8", ""),
+    ];
+    for (id, needle) in expectations {
+        let l = line(id);
+        assert!(l.contains(needle), "{l}");
+    }
+    // The truncated and mis-encoded copies of the same listing may have stored these papers
+    // first (sources run concurrently); either way the good source is stored without error.
+    let good = line("good");
+    assert!(good.contains(" new, ") && !good.contains("error"), "{good}");
+    let maxrss_kb: u64 = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("maxrss_kb="))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("time's report");
+    println!(
+        "{report}hostile ingest: {:?}, peak memory {} MiB",
+        started.elapsed(),
+        maxrss_kb / 1024
+    );
+    assert!(
+        maxrss_kb < 256 * 1024,
+        "memory stays bounded: {maxrss_kb} KiB"
+    );
+
+    // Nothing from /etc/passwd reached the store, and the entities were not expanded.
+    let leaked = stdout(&run(&config, &["search", "root OR lollollol", "--count"]));
+    assert_eq!(leaked, "0\n");
+
+    // serve stays up and serves the good source's papers while the hostile ones misbehave.
+    let serve = Serve::start(&config);
+    let feed = get(&format!("{}/feeds/all.atom", serve.base));
+    assert_eq!(feed.status, 200);
+    let ids = entry_ids(&feed.body);
+    for id in ["2604.21952", "2604.21953", "2604.21956"] {
+        assert!(
+            ids.contains(&format!("https://arxiv.org/abs/{id}")),
+            "{ids:?}"
+        );
+    }
+    assert_eq!(get(&format!("{}/healthz", serve.base)).status, 200);
+}

@@ -60,6 +60,7 @@ impl FixtureServer {
                     .route("/html", routing::get(html))
                     .route("/api", routing::get(api_pages))
                     .route("/retry/{secs}", routing::get(retry_later))
+                    .route("/hostile/{kind}", routing::get(hostile))
                     .route("/moved/{file}", routing::get(moved))
                     .route(
                         "/loop",
@@ -210,6 +211,108 @@ async fn oai_pages(
         shared_source("arxiv-oai-pmh-arxivraw-1000.xml")
     };
     ([(header::CONTENT_TYPE, "text/xml")], body).into_response()
+}
+
+/// Misbehaving answers, by kind: a body that never ends, 1 GiB of body, a gzip bomb,
+/// truncated XML, invalid UTF-8, an entity-expansion ("billion laughs") document and an
+/// external-entity (XXE) document.
+async fn hostile(UrlPath(kind): UrlPath<String>) -> Response {
+    use axum::body::Body;
+    let feed = || std::fs::read(feeds_dir().join("arxiv-cs-lg.rss.xml")).unwrap();
+    match kind.as_str() {
+        "endless" => {
+            let stream = futures_util::stream::unfold((), |()| async {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                Some((
+                    Ok::<_, std::io::Error>(axum::body::Bytes::from_static(b"<item>")),
+                    (),
+                ))
+            });
+            let mut body = b"<rss version=\"2.0\"><channel><title>x</title>".to_vec();
+            body.extend_from_slice(b"");
+            (
+                [(header::CONTENT_TYPE, "application/rss+xml")],
+                Body::from_stream(futures_util::StreamExt::chain(
+                    futures_util::stream::once(async move { Ok(axum::body::Bytes::from(body)) }),
+                    stream,
+                )),
+            )
+                .into_response()
+        }
+        "huge" => {
+            // 1 GiB, in 1 MiB chunks, with no Content-Length to warn the client.
+            let chunk = axum::body::Bytes::from(vec![b' '; 1 << 20]);
+            let stream = futures_util::stream::iter(
+                (0..1024).map(move |_| Ok::<_, std::io::Error>(chunk.clone())),
+            );
+            (
+                [(header::CONTENT_TYPE, "application/rss+xml")],
+                Body::from_stream(stream),
+            )
+                .into_response()
+        }
+        "gzip-bomb" => {
+            // 64 MiB of spaces, gzipped to about 64 KiB.
+            use std::io::Write;
+            let mut encoder =
+                flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+            let block = vec![b' '; 1 << 20];
+            for _ in 0..64 {
+                encoder.write_all(&block).unwrap();
+            }
+            let body = encoder.finish().unwrap();
+            (
+                [
+                    (header::CONTENT_TYPE, "application/rss+xml"),
+                    (header::CONTENT_ENCODING, "gzip"),
+                ],
+                body,
+            )
+                .into_response()
+        }
+        "truncated" => {
+            let bytes = feed();
+            (
+                [(header::CONTENT_TYPE, "application/rss+xml")],
+                bytes[..bytes.len() / 2].to_vec(),
+            )
+                .into_response()
+        }
+        "invalid-utf8" => {
+            let mut bytes = feed();
+            let at = bytes.windows(7).position(|w| w == b"<title>").unwrap() + 7;
+            bytes.splice(at..at, [0xff, 0xfe, 0xc3, 0x28]);
+            (
+                [(header::CONTENT_TYPE, "application/rss+xml; charset=utf-8")],
+                bytes,
+            )
+                .into_response()
+        }
+        "billion-laughs" => {
+            let mut doc =
+                String::from("<?xml version=\"1.0\"?>\n<!DOCTYPE rss [\n<!ENTITY lol \"lol\">\n");
+            doc.push_str("<!ENTITY lol1 \"&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;\">\n");
+            for i in 2..=9 {
+                let prev = format!("&lol{};", i - 1);
+                doc.push_str(&format!("<!ENTITY lol{i} \"{}\">\n", prev.repeat(10)));
+            }
+            doc.push_str("]>\n<rss version=\"2.0\"><channel><title>&lol9;</title><item><title>&lol9;</title><guid>laughs</guid></item></channel></rss>\n");
+            ([(header::CONTENT_TYPE, "application/rss+xml")], doc).into_response()
+        }
+        "xxe" => {
+            let doc = "<?xml version=\"1.0\"?>\n<!DOCTYPE rss [<!ENTITY xxe SYSTEM \"file:///etc/passwd\">]>\n\
+                <rss version=\"2.0\"><channel><title>x</title><item><title>leak &xxe;</title><guid>xxe</guid>\
+                <description>&xxe;</description></item></channel></rss>\n";
+            ([(header::CONTENT_TYPE, "application/rss+xml")], doc).into_response()
+        }
+        _ => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// A server that accepts connections and never answers, until the returned guard is dropped.
+pub fn silent_server() -> (SocketAddr, std::net::TcpListener) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    (listener.local_addr().unwrap(), listener)
 }
 
 /// 429 with a `Retry-After` of `secs` seconds.

@@ -92,6 +92,16 @@ pub enum StoreError {
         #[source]
         source: sled::Error,
     },
+    /// The store was written by a newer paperboy, whose layout this one cannot read.
+    #[error(
+        "the store at {store} has schema version {found}, written by a newer paperboy; this one \
+         reads version {supported}: upgrade paperboy, or point store.path at another folder"
+    )]
+    Schema {
+        store: String,
+        found: u32,
+        supported: u32,
+    },
     /// Stored bytes did not decode.
     #[error("corrupt record in tree {tree}, key {key:?}: {reason}")]
     Corrupt {
@@ -132,6 +142,10 @@ pub struct BatchCounts {
     pub unchanged: usize,
 }
 
+/// The layout version of the store this paperboy writes and reads.
+pub const SCHEMA_VERSION: u32 = 1;
+/// The meta key holding the store's schema version.
+const SCHEMA_VERSION_KEY: &[u8] = b"schema_version";
 /// The meta key holding the fingerprint of the topics the index reflects.
 const TOPICS_FINGERPRINT: &[u8] = b"topics_fingerprint";
 /// How many papers one re-tagging commit covers.
@@ -157,9 +171,43 @@ impl PaperStore {
         }
     }
 
-    /// Opens (or creates) the sled store at `path`.
+    /// Opens (or creates) the sled store at `path`, refusing one written by a newer schema.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        Ok(Self::new(Arc::new(SledStore::open(path)?)))
+        let store = Self::new(Arc::new(SledStore::open(path)?));
+        store.check_schema(&path.display().to_string())?;
+        Ok(store)
+    }
+
+    /// Records the schema version in a new store, and refuses a store whose version this
+    /// paperboy does not know. (Version 1 is the first; a later version adds its migration
+    /// here.)
+    fn check_schema(&self, name: &str) -> Result<(), StoreError> {
+        match self.kv.get(Tree::Meta, SCHEMA_VERSION_KEY)? {
+            None => self.kv.commit(&[Op::Put(
+                Tree::Meta,
+                SCHEMA_VERSION_KEY.to_vec(),
+                SCHEMA_VERSION.to_be_bytes().to_vec(),
+            )]),
+            Some(bytes) => {
+                let found = bytes
+                    .as_slice()
+                    .try_into()
+                    .map(u32::from_be_bytes)
+                    .map_err(|_| StoreError::Corrupt {
+                        tree: Tree::Meta.name(),
+                        key: "schema_version".into(),
+                        reason: format!("{} bytes, not a version number", bytes.len()),
+                    })?;
+                if found > SCHEMA_VERSION {
+                    return Err(StoreError::Schema {
+                        store: name.to_string(),
+                        found,
+                        supported: SCHEMA_VERSION,
+                    });
+                }
+                Ok(())
+            }
+        }
     }
 
     /// A store in memory, for tests.

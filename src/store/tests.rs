@@ -325,3 +325,32 @@ fn a_doi_paper_and_an_arxiv_paper_become_one() {
         );
     }
 }
+
+#[test]
+fn a_store_from_a_newer_schema_is_refused_with_instructions() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    {
+        let store = PaperStore::open(&path).unwrap();
+        assert_eq!(
+            store.kv.get(Tree::Meta, SCHEMA_VERSION_KEY).unwrap(),
+            Some(SCHEMA_VERSION.to_be_bytes().to_vec()),
+            "a new store records its version"
+        );
+        store
+            .kv
+            .commit(&[Op::Put(
+                Tree::Meta,
+                SCHEMA_VERSION_KEY.to_vec(),
+                7u32.to_be_bytes().to_vec(),
+            )])
+            .unwrap();
+        store.flush().unwrap();
+    }
+    let err = PaperStore::open(&path).err().expect("refused");
+    let message = err.to_string();
+    assert!(
+        message.contains("schema version 7") && message.contains("upgrade paperboy"),
+        "{message}"
+    );
+}

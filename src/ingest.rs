@@ -123,33 +123,15 @@ impl Ingestor {
         let jitter = polling::jitter_for(&source.id, now);
         let result = match outcome {
             Outcome::NotModified(meta) => {
-                state.failures_in_row = 0;
+                note_success(&mut state, &meta, source.every, now, jitter);
                 state.last_result = Some(FetchResult::NotModified);
-                note_meta(&mut state, &meta);
-                state.next_poll = polling::next_poll(
-                    source.every,
-                    Polled::Ok {
-                        max_age: meta.max_age,
-                    },
-                    now,
-                    jitter,
-                );
                 self.save_state(&source.id, state.clone()).await?;
                 FetchResult::NotModified
             }
             Outcome::Papers(papers, validators, meta) => {
                 state.etag = validators.etag;
                 state.last_modified = validators.last_modified;
-                state.failures_in_row = 0;
-                note_meta(&mut state, &meta);
-                state.next_poll = polling::next_poll(
-                    source.every,
-                    Polled::Ok {
-                        max_age: meta.max_age,
-                    },
-                    now,
-                    jitter,
-                );
+                note_success(&mut state, &meta, source.every, now, jitter);
                 let store = self.store.clone();
                 let tagger = self.tagger.clone();
                 let id = source.id.clone();
@@ -329,11 +311,27 @@ impl From<FetchError> for Outcome {
     }
 }
 
-/// Records what the server said besides the body: a permanent move.
-fn note_meta(state: &mut SourceState, meta: &FetchMeta) {
+/// Records a successful fetch (a body or a 304): no failures in a row, a permanent move if
+/// the server reported one, and the next poll from the interval and the server's max-age.
+fn note_success(
+    state: &mut SourceState,
+    meta: &FetchMeta,
+    every: std::time::Duration,
+    now: chrono::DateTime<Utc>,
+    jitter: f64,
+) {
+    state.failures_in_row = 0;
     if let Some(moved) = &meta.moved_to {
         state.moved_to = Some(moved.to_string());
     }
+    state.next_poll = polling::next_poll(
+        every,
+        Polled::Ok {
+            max_age: meta.max_age,
+        },
+        now,
+        jitter,
+    );
 }
 
 /// Runs a source's adapter on the blocking pool; the error names the URL.

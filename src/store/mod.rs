@@ -531,6 +531,9 @@ impl PaperStore {
 
     /// Makes every commit so far durable.
     pub fn flush(&self) -> Result<(), StoreError> {
+        // A batch being written holds this lock: wait for it, so what it writes is flushed too
+        // (at shutdown, a poller may be stopped while its write runs on the blocking pool).
+        let _guard = self.write.lock().unwrap_or_else(|p| p.into_inner());
         self.kv.flush()
     }
 

@@ -12,8 +12,7 @@ use tokio::time::Instant;
 use std::time::SystemTime;
 
 use reqwest::header::{
-    CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED, LOCATION,
-    RETRY_AFTER,
+    CACHE_CONTROL, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED, LOCATION, RETRY_AFTER,
 };
 use reqwest::StatusCode;
 
@@ -57,7 +56,6 @@ pub enum Fetched {
     Body {
         bytes: Vec<u8>,
         validators: Validators,
-        content_type: Option<String>,
         meta: FetchMeta,
     },
 }
@@ -268,7 +266,6 @@ impl Fetcher {
         Ok(Fetched::Body {
             bytes,
             validators: Validators::default(),
-            content_type: None,
             meta: FetchMeta::default(),
         })
     }
@@ -349,7 +346,6 @@ impl Fetcher {
                 etag: header(ETAG),
                 last_modified: header(LAST_MODIFIED),
             };
-            let content_type = header(CONTENT_TYPE);
             let too_large = || FetchError::TooLarge {
                 url: current.to_string(),
                 limit: self.max_body,
@@ -370,7 +366,6 @@ impl Fetcher {
             return Ok(Fetched::Body {
                 bytes,
                 validators,
-                content_type,
                 meta,
             });
         }

@@ -184,7 +184,6 @@ impl Ingestor {
                 bytes,
                 validators,
                 meta,
-                ..
             }) => match parse(source, &source.url, bytes).await {
                 Ok(papers) => Outcome::Papers(papers, validators, meta),
                 Err(error) => Outcome::failed(error),

@@ -261,22 +261,6 @@ impl Query {
         }
     }
 
-    /// Every term in the query, in order.
-    pub fn terms(&self) -> Vec<&Term> {
-        let mut out = Vec::new();
-        self.collect_terms(&mut out);
-        out
-    }
-
-    fn collect_terms<'a>(&'a self, out: &mut Vec<&'a Term>) {
-        match self {
-            Query::All => {}
-            Query::Term(t) => out.push(t),
-            Query::And(parts) | Query::Or(parts) => parts.iter().for_each(|p| p.collect_terms(out)),
-            Query::Not(inner) => inner.collect_terms(out),
-        }
-    }
-
     /// Why the document matches or not, as an indented tree with ✓ and ✗ on every part.
     pub fn explain(&self, doc: &Document) -> String {
         let mut out = String::new();

@@ -117,6 +117,28 @@ struct Record {
 }
 
 impl Record {
+    /// The elements both formats name alike (title, abstract, categories, comments, journal
+    /// reference, DOI); versions and dates are the caller's. `rank` is how structured the
+    /// format's author list is.
+    fn read(node: Node<'_, '_>, id: String, authors: Vec<Author>, rank: u8) -> Self {
+        Record {
+            id,
+            version: None,
+            title: text(node, "title").unwrap_or_default(),
+            author_rank: if authors.is_empty() { 0 } else { rank },
+            authors,
+            abstract_text: text(node, "abstract").unwrap_or_default(),
+            categories: text(node, "categories")
+                .map(|c| c.split_whitespace().map(str::to_string).collect())
+                .unwrap_or_default(),
+            comment: text(node, "comments"),
+            journal_ref: text(node, "journal-ref"),
+            doi: first_doi(text(node, "doi")),
+            published: None,
+            updated: None,
+        }
+    }
+
     fn into_paper(self, ctx: &SourceContext<'_>) -> Paper {
         let mut links = arxiv_links(&self.id).to_vec();
         if let Some(doi) = &self.doi {
@@ -171,25 +193,11 @@ fn raw_record(node: Node<'_, '_>, ctx: &SourceContext<'_>) -> Option<Paper> {
         .iter()
         .map(|a| with_affiliation(a))
         .collect::<Vec<_>>();
-    Some(
-        Record {
-            id,
-            version: last.map(|(n, _)| *n),
-            title: text(node, "title").unwrap_or_default(),
-            author_rank: if authors.is_empty() { 0 } else { 1 },
-            authors,
-            abstract_text: text(node, "abstract").unwrap_or_default(),
-            categories: text(node, "categories")
-                .map(|c| c.split_whitespace().map(str::to_string).collect())
-                .unwrap_or_default(),
-            comment: text(node, "comments"),
-            journal_ref: text(node, "journal-ref"),
-            doi: first_doi(text(node, "doi")),
-            published: first.and_then(|(_, d)| *d),
-            updated: last.and_then(|(_, d)| *d),
-        }
-        .into_paper(ctx),
-    )
+    let mut record = Record::read(node, id, authors, 1);
+    record.version = last.map(|(n, _)| *n);
+    record.published = first.and_then(|(_, d)| *d);
+    record.updated = last.and_then(|(_, d)| *d);
+    Some(record.into_paper(ctx))
 }
 
 /// `arXiv`: structured authors (keyname, forenames, affiliation), created/updated dates.
@@ -210,25 +218,10 @@ fn arxiv_record(node: Node<'_, '_>, ctx: &SourceContext<'_>) -> Option<Paper> {
             })
         })
         .collect();
-    Some(
-        Record {
-            id,
-            version: None,
-            title: text(node, "title").unwrap_or_default(),
-            author_rank: if authors.is_empty() { 0 } else { 3 },
-            authors,
-            abstract_text: text(node, "abstract").unwrap_or_default(),
-            categories: text(node, "categories")
-                .map(|c| c.split_whitespace().map(str::to_string).collect())
-                .unwrap_or_default(),
-            comment: text(node, "comments"),
-            journal_ref: text(node, "journal-ref"),
-            doi: first_doi(text(node, "doi")),
-            published: text(node, "created").as_deref().and_then(ymd),
-            updated: text(node, "updated").as_deref().and_then(ymd),
-        }
-        .into_paper(ctx),
-    )
+    let mut record = Record::read(node, id, authors, 3);
+    record.published = text(node, "created").as_deref().and_then(ymd);
+    record.updated = text(node, "updated").as_deref().and_then(ymd);
+    Some(record.into_paper(ctx))
 }
 
 #[cfg(test)]

@@ -8,7 +8,6 @@
 #   DURATION=30s CONNECTIONS=128 bash benches/serve_vs_nginx.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$(pwd)
 DURATION=${DURATION:-10s}
 CONNECTIONS=${CONNECTIONS:-64}
 THREADS=${THREADS:-2}
@@ -28,25 +27,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+source benches/support/offline_serve.sh
 pb_port=$(free_port)
 ng_port=$(free_port)
-
-# The offline config's sources, with one topic that takes every paper (105 of them), so the
-# default page holds 50 entries.
-sed -e "s#file://../feeds/#file://$root/feeds/#" -e "s#../data/offline.sled#$tmp/store.sled#" \
-  config/offline.toml > "$tmp/paperboy.toml"
-cat >> "$tmp/paperboy.toml" <<TOML
-
-[[topics]]
-id = "everything"
-title = "Everything"
-query = '*'
-TOML
-./target/release/paperboy --config "$tmp/paperboy.toml" ingest > /dev/null
-RUST_LOG=warn ./target/release/paperboy --config "$tmp/paperboy.toml" serve --listen "127.0.0.1:$pb_port" &
-pids+=($!)
-for _ in $(seq 100); do curl -fs "http://127.0.0.1:$pb_port/healthz" > /dev/null && break; sleep 0.1; done
+start_offline_paperboy "$tmp" "$pb_port"
+pids+=("$PAPERBOY_PID")
 
 mkdir -p "$tmp/www" "$tmp/nginx"
 pb_url="http://127.0.0.1:$pb_port/feeds/everything.atom"

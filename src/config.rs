@@ -20,6 +20,18 @@ use crate::sources::SourceKind;
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 /// How long readers and caches may keep a feed before asking again, in seconds.
 pub const DEFAULT_MAX_AGE: u64 = 900;
+/// `server.header_timeout` when the config does not say.
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(20);
+/// `server.request_timeout` when the config does not say.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// `server.write_timeout` when the config does not say.
+pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+/// `server.max_header_kib` when the config does not say.
+pub const DEFAULT_MAX_HEADER_KIB: usize = 16;
+/// `server.max_connections` when the config does not say.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
+/// `server.shutdown_timeout` when the config does not say.
+pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(20);
 /// Where the store lives when the config does not say (relative to the config file's folder).
 pub const DEFAULT_STORE_PATH: &str = "data/paperboy.sled";
 /// How often a source is polled when it does not say.
@@ -57,6 +69,19 @@ pub struct ServerConfig {
     pub base_url: String,
     /// `Cache-Control: max-age` of feed responses, in seconds.
     pub max_age: u64,
+    /// How long a client may take to send a request's headers, and how long a kept-alive
+    /// connection may sit idle between requests.
+    pub header_timeout: Duration,
+    /// How long a request may take to be answered once its headers are in.
+    pub request_timeout: Duration,
+    /// How long writing a response may make no progress (a client that stops reading).
+    pub write_timeout: Duration,
+    /// The largest request head (request line and headers) accepted, in bytes; larger gets 431.
+    pub max_header_bytes: usize,
+    /// How many connections are served at once; more wait to be accepted.
+    pub max_connections: usize,
+    /// How long shutdown waits for requests in flight and for the write in progress.
+    pub shutdown_timeout: Duration,
 }
 
 /// How paperboy fetches: limits and politeness.
@@ -163,6 +188,12 @@ struct RawServer {
     listen: Option<String>,
     base_url: Option<String>,
     max_age: Option<u64>,
+    header_timeout: Option<String>,
+    request_timeout: Option<String>,
+    write_timeout: Option<String>,
+    max_header_kib: Option<usize>,
+    max_connections: Option<usize>,
+    shutdown_timeout: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -293,10 +324,18 @@ impl Config {
 }
 
 fn validate_server(raw: Option<RawServer>, problems: &mut Vec<Problem>) -> ServerConfig {
-    let (listen_text, base_url, max_age) = raw
-        .map(|s| (s.listen, s.base_url, s.max_age))
-        .unwrap_or_default();
-    let listen_text = listen_text.unwrap_or_else(|| DEFAULT_LISTEN.to_string());
+    let raw = raw.unwrap_or(RawServer {
+        listen: None,
+        base_url: None,
+        max_age: None,
+        header_timeout: None,
+        request_timeout: None,
+        write_timeout: None,
+        max_header_kib: None,
+        max_connections: None,
+        shutdown_timeout: None,
+    });
+    let listen_text = raw.listen.unwrap_or_else(|| DEFAULT_LISTEN.to_string());
     let listen: SocketAddr = listen_text.parse().unwrap_or_else(|_| {
         problems.push(Problem {
             path: "server.listen".into(),
@@ -305,7 +344,7 @@ fn validate_server(raw: Option<RawServer>, problems: &mut Vec<Problem>) -> Serve
         ([127, 0, 0, 1], 8080).into()
     });
     // Listening on every interface (0.0.0.0) is no address to link to; say localhost.
-    let base_url = base_url.unwrap_or_else(|| {
+    let base_url = raw.base_url.unwrap_or_else(|| {
         if listen.ip().is_unspecified() {
             format!("http://localhost:{}", listen.port())
         } else {
@@ -319,10 +358,96 @@ fn validate_server(raw: Option<RawServer>, problems: &mut Vec<Problem>) -> Serve
             message: format!("{base_url:?} is not an http:// or https:// URL"),
         }),
     }
+    let mut timeout = |key: &str, text: Option<String>, default: Duration| {
+        let path = format!("server.{key}");
+        match duration(&path, text.as_deref(), default, problems) {
+            Duration::ZERO => {
+                problems.push(Problem {
+                    path,
+                    message: "must be longer than zero".into(),
+                });
+                default
+            }
+            d => d,
+        }
+    };
+    let header_timeout = timeout("header_timeout", raw.header_timeout, DEFAULT_HEADER_TIMEOUT);
+    let request_timeout = timeout(
+        "request_timeout",
+        raw.request_timeout,
+        DEFAULT_REQUEST_TIMEOUT,
+    );
+    let write_timeout = timeout("write_timeout", raw.write_timeout, DEFAULT_WRITE_TIMEOUT);
+    let shutdown_timeout = timeout(
+        "shutdown_timeout",
+        raw.shutdown_timeout,
+        DEFAULT_SHUTDOWN_TIMEOUT,
+    );
+    let max_header_kib = at_least(
+        "server.max_header_kib",
+        raw.max_header_kib,
+        DEFAULT_MAX_HEADER_KIB,
+        1,
+        problems,
+    );
     ServerConfig {
         listen,
         base_url: base_url.trim_end_matches('/').to_string(),
-        max_age: max_age.unwrap_or(DEFAULT_MAX_AGE),
+        max_age: raw.max_age.unwrap_or(DEFAULT_MAX_AGE),
+        header_timeout,
+        request_timeout,
+        write_timeout,
+        max_header_bytes: max_header_kib.saturating_mul(1024),
+        max_connections: at_least(
+            "server.max_connections",
+            raw.max_connections,
+            DEFAULT_MAX_CONNECTIONS,
+            1,
+            problems,
+        ),
+        shutdown_timeout,
+    }
+}
+
+/// A humantime duration (`"10s"`, `"2m"`) at `path`, or `default` when absent or invalid (the
+/// problem is recorded).
+fn duration(
+    path: &str,
+    text: Option<&str>,
+    default: Duration,
+    problems: &mut Vec<Problem>,
+) -> Duration {
+    match text {
+        None => default,
+        Some(text) => humantime::parse_duration(text).unwrap_or_else(|e| {
+            problems.push(Problem {
+                path: path.into(),
+                message: format!("{text:?} is not a duration such as \"10s\": {e}"),
+            });
+            default
+        }),
+    }
+}
+
+/// A count at `path` of at least `min`, or `default` when absent or too small (the problem is
+/// recorded).
+fn at_least(
+    path: &str,
+    value: Option<usize>,
+    default: usize,
+    min: usize,
+    problems: &mut Vec<Problem>,
+) -> usize {
+    match value {
+        Some(n) if n < min => {
+            problems.push(Problem {
+                path: path.into(),
+                message: format!("must be at least {min}"),
+            });
+            default
+        }
+        Some(n) => n,
+        None => default,
     }
 }
 
@@ -334,25 +459,17 @@ fn validate_fetch(raw: Option<RawFetch>, problems: &mut Vec<Problem>) -> FetchCo
         concurrency: None,
         host_gap: Default::default(),
     });
-    let mut duration = |path: String, text: Option<&str>, default: Duration| match text {
-        None => default,
-        Some(text) => humantime::parse_duration(text).unwrap_or_else(|e| {
-            problems.push(Problem {
-                path,
-                message: format!("{text:?} is not a duration such as \"10s\": {e}"),
-            });
-            default
-        }),
-    };
     let connect_timeout = duration(
-        "fetch.connect_timeout".into(),
+        "fetch.connect_timeout",
         raw.connect_timeout.as_deref(),
         crate::fetch::CONNECT_TIMEOUT,
+        problems,
     );
     let timeout = duration(
-        "fetch.timeout".into(),
+        "fetch.timeout",
         raw.timeout.as_deref(),
         crate::fetch::FETCH_TIMEOUT,
+        problems,
     );
     let mut host_gaps: Vec<(String, Duration)> = vec![(
         crate::fetch::ARXIV_API_HOST.to_string(),
@@ -360,23 +477,16 @@ fn validate_fetch(raw: Option<RawFetch>, problems: &mut Vec<Problem>) -> FetchCo
     )];
     for (host, gap) in &raw.host_gap {
         let gap = duration(
-            format!("fetch.host_gap.{host:?}"),
+            &format!("fetch.host_gap.{host:?}"),
             Some(gap),
             Duration::ZERO,
+            problems,
         );
         host_gaps.retain(|(h, _)| h != host);
         host_gaps.push((host.to_ascii_lowercase(), gap));
     }
-    let mut positive = |path: &str, value: Option<usize>, default: usize| match value {
-        Some(0) => {
-            problems.push(Problem {
-                path: path.into(),
-                message: "must be at least 1".into(),
-            });
-            default
-        }
-        Some(n) => n,
-        None => default,
+    let mut positive = |path: &str, value: Option<usize>, default: usize| {
+        at_least(path, value, default, 1, problems)
     };
     FetchConfig {
         connect_timeout,

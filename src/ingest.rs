@@ -83,6 +83,38 @@ impl Ingestor {
     pub async fn poll(&self, source: &SourceConfig) -> Result<SourceReport, StoreError> {
         // The semaphore is never closed, so acquiring cannot fail.
         let _slot = self.slots.acquire().await.ok();
+        match self.fetch_source(source).await? {
+            Fetch::Skipped(report) => Ok(report),
+            Fetch::Done(fetched) => self.record(source, fetched).await,
+        }
+    }
+
+    /// Like [`Ingestor::poll`], unless `stop` completes first: while the source is waiting for
+    /// a slot, being fetched or being parsed, `stop` abandons the poll with nothing written
+    /// (`None`); once writing has begun, the write and the source's state are finished first.
+    pub async fn poll_unless(
+        &self,
+        source: &SourceConfig,
+        stop: impl std::future::Future<Output = ()>,
+    ) -> Result<Option<SourceReport>, StoreError> {
+        let fetching = async {
+            let slot = self.slots.acquire().await.ok();
+            (slot, self.fetch_source(source).await)
+        };
+        let (_slot, fetch) = tokio::select! {
+            biased;
+            () = stop => return Ok(None),
+            fetched = fetching => fetched,
+        };
+        match fetch? {
+            Fetch::Skipped(report) => Ok(Some(report)),
+            Fetch::Done(fetched) => self.record(source, fetched).await.map(Some),
+        }
+    }
+
+    /// The reading half of a poll: the source's state, then its fetch and parse. Writes
+    /// nothing, so it may be abandoned at any await.
+    async fn fetch_source(&self, source: &SourceConfig) -> Result<Fetch, StoreError> {
         let mut state = {
             let store = self.store.clone();
             let id = source.id.clone();
@@ -96,7 +128,7 @@ impl Ingestor {
             };
         }
         if state.gone {
-            return Ok(SourceReport {
+            return Ok(Fetch::Skipped(SourceReport {
                 source_id: source.id.clone(),
                 result: FetchResult::Failed {
                     error: format!(
@@ -105,7 +137,7 @@ impl Ingestor {
                     ),
                 },
                 next_poll: None,
-            });
+            }));
         }
         let now = Utc::now();
         state.last_fetch = Some(now);
@@ -120,6 +152,24 @@ impl Ingestor {
             }
             _ => self.fetch_one(source, &validators).await,
         };
+        Ok(Fetch::Done(Box::new(FetchedSource {
+            state,
+            outcome,
+            now,
+        })))
+    }
+
+    /// The writing half of a poll: stores the papers and the source's new state.
+    async fn record(
+        &self,
+        source: &SourceConfig,
+        fetched: Box<FetchedSource>,
+    ) -> Result<SourceReport, StoreError> {
+        let FetchedSource {
+            mut state,
+            outcome,
+            now,
+        } = *fetched;
         let jitter = polling::jitter_for(&source.id, now);
         let result = match outcome {
             Outcome::NotModified(meta) => {
@@ -273,6 +323,20 @@ impl Ingestor {
         let store = self.store.clone();
         blocking(move || store.flush()).await
     }
+}
+
+/// The reading half of a poll, done.
+enum Fetch {
+    /// Not fetched (the source is gone); nothing to write.
+    Skipped(SourceReport),
+    Done(Box<FetchedSource>),
+}
+
+/// A source fetched and parsed, not yet recorded.
+struct FetchedSource {
+    state: SourceState,
+    outcome: Outcome,
+    now: chrono::DateTime<Utc>,
 }
 
 /// What one poll of a source brought.

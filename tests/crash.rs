@@ -2,6 +2,11 @@
 //! moments, twenty times, while it stores a 10,000-entry feed (real entries replicated under new
 //! ids). After every kill the store opens, what a completed pass reported is intact, and the big
 //! batch is all there or not there at all, never half.
+//!
+//! Graceful shutdown: `paperboy serve` gets SIGTERM at moments spread over its first pass. It
+//! exits 0 every time; a write that had begun is finished and reported, one that had not left
+//! nothing behind. A response in flight at the signal arrives whole, and new connections are
+//! refused.
 
 mod common;
 
@@ -145,4 +150,184 @@ fn sigkill_during_ingest_loses_and_corrupts_nothing() {
     let parsed = feed_rs::parser::parse(feed.body.as_slice()).expect("the feed renders");
     assert_eq!(parsed.entries.len(), 500);
     assert!(roxmltree::Document::parse(&feed.text()).is_ok());
+}
+
+/// Sends SIGTERM to `child` and waits for it to exit, up to a minute.
+fn terminate(child: &mut std::process::Child) -> std::process::ExitStatus {
+    let sent = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .expect("kill runs");
+    assert!(sent.success());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("serve did not exit within a minute of SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// `paperboy serve` on a free port, logging at info level to `log`.
+fn spawn_serve(config: &std::path::Path, log: &std::path::Path) -> (std::process::Child, String) {
+    let port = common::free_port();
+    let child = common::paperboy()
+        .arg("--config")
+        .arg(config)
+        .arg("serve")
+        .arg("--listen")
+        .arg(format!("127.0.0.1:{port}"))
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log).unwrap())
+        .spawn()
+        .unwrap();
+    (child, format!("127.0.0.1:{port}"))
+}
+
+#[test]
+fn sigterm_during_serve_finishes_the_write_and_loses_nothing() {
+    use std::io::{Read, Write};
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("big.xml"), big_listing()).unwrap();
+    let config = dir.path().join("c.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[store]\npath = \"s.sled\"\n\
+             [[sources]]\nid = \"small\"\nkind = \"arxiv\"\nurl = \"file://{}\"\n\
+             [[sources]]\nid = \"big\"\nkind = \"arxiv\"\nurl = \"file://big.xml\"\n\
+             [[topics]]\nid = \"all\"\nquery = \"*\"\n",
+            feeds_dir().join("arxiv-cs-cl.rss.xml").display()
+        ),
+    )
+    .unwrap();
+    let store = dir.path().join("s.sled");
+    let log = dir.path().join("serve.log");
+
+    // How long serve takes to store the big source, to aim the signals around that write.
+    let (mut child, _) = spawn_serve(&config, &log);
+    let started = Instant::now();
+    while !std::fs::read_to_string(&log)
+        .unwrap()
+        .contains(&format!("big: {BIG} new"))
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "big never stored"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let pass = started.elapsed();
+    assert!(terminate(&mut child).success());
+
+    // Before the big write began; during it (the signal logged before the write's report);
+    // after it.
+    let mut outcomes = (0, 0, 0);
+    for n in 0..6u32 {
+        std::fs::remove_dir_all(&store).unwrap();
+        // From half way through the pass to its end, where the write is.
+        let delay = pass * (5 + n) / 10;
+        let (mut child, _) = spawn_serve(&config, &log);
+        std::thread::sleep(delay);
+        let status = terminate(&mut child);
+        let logged = std::fs::read_to_string(&log).unwrap();
+        assert!(
+            status.success(),
+            "SIGTERM after {delay:?}: exit {status:?}\n{logged}"
+        );
+        assert!(logged.contains("store flushed; stopped"), "{logged}");
+        let report = logged.find(&format!("big: {BIG} new"));
+        let signal = logged.find("shutting down").expect("the signal is logged");
+        let big = count(&config, "src:big");
+        // A write that had begun was finished and reported; one that had not left nothing.
+        match report {
+            Some(at) => {
+                assert_eq!(
+                    big, BIG,
+                    "SIGTERM after {delay:?}: reported but not all stored"
+                );
+                if at > signal {
+                    outcomes.1 += 1;
+                } else {
+                    outcomes.2 += 1;
+                }
+            }
+            None => {
+                assert_eq!(big, 0, "SIGTERM after {delay:?}: stored without a report");
+                outcomes.0 += 1;
+            }
+        }
+        assert_eq!(count(&config, "src:small"), 3, "the small source is whole");
+    }
+    println!(
+        "6 SIGTERMs in a {pass:?} serve pass: {} before the big write began, {} during it \
+         (finished, then exit), {} after it",
+        outcomes.0, outcomes.1, outcomes.2
+    );
+
+    // A request in flight when SIGTERM arrives is finished; new connections are refused.
+    let (mut child, addr) = spawn_serve(&config, &log);
+    let started = Instant::now();
+    while count(&config, "src:big") < BIG {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "big never stored"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut reader = loop {
+        match std::net::TcpStream::connect(&addr) {
+            Ok(stream) => break stream,
+            Err(_) if started.elapsed() < Duration::from_secs(20) => {
+                std::thread::sleep(Duration::from_millis(50))
+            }
+            Err(e) => panic!("serve never listened: {e}"),
+        }
+    };
+    reader
+        .write_all(
+            b"GET /feeds/all.atom?limit=500 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        )
+        .unwrap();
+    let mut first = [0u8; 1024];
+    reader.read_exact(&mut first).unwrap();
+    Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    // Give serve a moment to stop listening; it is still sending the response.
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        std::net::TcpStream::connect(&addr).is_err(),
+        "a new connection was accepted after SIGTERM"
+    );
+    let mut rest = Vec::new();
+    reader.read_to_end(&mut rest).unwrap();
+    let response = [first.as_slice(), rest.as_slice()].concat();
+    let split = response
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a response head");
+    let head = String::from_utf8_lossy(&response[..split]).to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    let body = &response[split + 4..];
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length: "))
+        .expect("content-length")
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(body.len(), length, "the response in flight arrived whole");
+    let feed = feed_rs::parser::parse(body).expect("the feed parses");
+    assert_eq!(feed.entries.len(), 500);
+    assert!(terminate(&mut child).success());
 }

@@ -3,6 +3,7 @@
 //! the only async edge that faces readers; everything it renders comes from the pure core.
 
 mod conditional;
+mod listener;
 mod pages;
 
 use std::net::SocketAddr;
@@ -70,6 +71,7 @@ impl Stats {
 
 /// The routes.
 pub fn router(state: AppState) -> Router {
+    let request_timeout = state.config.server.request_timeout;
     Router::new()
         .route("/", get(index))
         .route("/healthz", get(|| async { "ok\n" }))
@@ -96,11 +98,18 @@ pub fn router(state: AppState) -> Router {
             )
         })
         .layer(tower_http::compression::CompressionLayer::new())
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            request_timeout,
+        ))
         .with_state(state)
 }
 
 /// Serves HTTP on `listener` and polls every source in the background (first poll at once,
-/// then every source's `every`) until `shutdown` completes; then flushes the store.
+/// then when each source's schedule says) until `shutdown` completes. Then it stops accepting,
+/// lets requests in flight finish, lets a poller that is writing finish its write (a poller
+/// that is waiting, fetching or parsing stops with nothing written), and flushes the store;
+/// each wait is bounded by `server.shutdown_timeout`.
 pub async fn serve(
     config: Arc<Config>,
     store: Arc<PaperStore>,
@@ -108,31 +117,10 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
+    let (stop, stop_seen) = tokio::sync::watch::channel(false);
     let mut pollers = tokio::task::JoinSet::new();
     for source in config.sources.clone() {
-        let ingestor = ingestor.clone();
-        pollers.spawn(async move {
-            loop {
-                let next = match ingestor.poll(&source).await {
-                    Ok(report) => {
-                        tracing::info!("{report}");
-                        report.next_poll
-                    }
-                    Err(e) => {
-                        tracing::error!(source = %source.id, "store error while polling: {e}");
-                        Some(
-                            chrono::Utc::now()
-                                + chrono::Duration::from_std(source.every)
-                                    .unwrap_or(chrono::Duration::hours(1)),
-                        )
-                    }
-                };
-                // None: the source is gone; its poller stops until the config changes.
-                let Some(next) = next else { break };
-                let wait = (next - chrono::Utc::now()).to_std().unwrap_or_default();
-                tokio::time::sleep(wait).await;
-            }
-        });
+        pollers.spawn(poll_forever(ingestor.clone(), source, stop_seen.clone()));
     }
     let app = router(AppState {
         config: config.clone(),
@@ -144,13 +132,67 @@ pub async fn serve(
     });
     let addr = listener.local_addr().ok();
     tracing::info!(?addr, "serving");
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await;
-    pollers.abort_all();
-    while pollers.join_next().await.is_some() {}
+    let signal = async move {
+        shutdown.await;
+        tracing::info!("shutting down: no new connections; finishing requests and writes");
+        // Receivers live in the pollers; none left means nothing to tell.
+        let _ = stop.send(true);
+    };
+    listener::run(listener, app, &config.server, signal).await;
+    let drained = tokio::time::timeout(config.server.shutdown_timeout, async {
+        while pollers.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(
+            "a source was still being written after {:?}; stopping it",
+            config.server.shutdown_timeout
+        );
+        pollers.abort_all();
+        while pollers.join_next().await.is_some() {}
+    }
+    // Flushing waits for a write still running on the blocking pool, so it is durable too.
     store.flush()?;
-    served.map_err(ServeError::Io)
+    tracing::info!("store flushed; stopped");
+    Ok(())
+}
+
+/// Polls one source on its schedule until told to stop or the source is gone.
+async fn poll_forever(
+    ingestor: Ingestor,
+    source: crate::config::SourceConfig,
+    stop: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        let next = match ingestor.poll_unless(&source, stopped(stop.clone())).await {
+            Ok(Some(report)) => {
+                tracing::info!("{report}");
+                report.next_poll
+            }
+            Ok(None) => return,
+            Err(e) => {
+                tracing::error!(source = %source.id, "store error while polling: {e}");
+                Some(
+                    chrono::Utc::now()
+                        + chrono::Duration::from_std(source.every)
+                            .unwrap_or(chrono::Duration::hours(1)),
+                )
+            }
+        };
+        // None: the source is gone; its poller stops until the config changes.
+        let Some(next) = next else { return };
+        let wait = (next - chrono::Utc::now()).to_std().unwrap_or_default();
+        tokio::select! {
+            () = stopped(stop.clone()) => return,
+            () = tokio::time::sleep(wait) => {}
+        }
+    }
+}
+
+/// Completes once shutdown has begun.
+async fn stopped(mut stop: tokio::sync::watch::Receiver<bool>) {
+    // An error means the sender is gone, which only happens once shutdown has begun.
+    let _ = stop.wait_for(|stopping| *stopping).await;
 }
 
 /// Binds the listening socket.
@@ -170,8 +212,6 @@ pub enum ServeError {
         #[source]
         source: std::io::Error,
     },
-    #[error("server error: {0}")]
-    Io(#[source] std::io::Error),
     #[error(transparent)]
     Store(#[from] StoreError),
 }

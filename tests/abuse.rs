@@ -1,0 +1,175 @@
+//! The server under abuse: slowloris clients, floods of idle connections, oversized request
+//! heads and clients that stop reading must not stop other readers from being served. Each
+//! test runs the real binary with small limits in `[server]` and talks raw TCP to it.
+
+mod common;
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{feeds_dir, request, Serve};
+
+/// A config with one snapshot source, one topic matching everything, and `server` limits.
+fn config(dir: &tempfile::TempDir, server: &str) -> PathBuf {
+    let path = dir.path().join("paperboy.toml");
+    let text = format!(
+        "[server]\n{server}\n[store]\npath = \"s.sled\"\n\
+         [[sources]]\nid = \"cs-lg\"\nkind = \"arxiv\"\nurl = \"file://{}\"\n\
+         [[topics]]\nid = \"all\"\nquery = \"*\"\n",
+        feeds_dir().join("arxiv-cs-lg.rss.xml").display()
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// The host and port of a served base URL.
+fn addr(serve: &Serve) -> String {
+    serve.base.trim_start_matches("http://").to_string()
+}
+
+/// A reader's feed request, which must succeed within the client's timeout.
+fn reader_is_served(serve: &Serve) {
+    let reply = request("GET", &format!("{}/feeds/all.atom", serve.base), &[])
+        .expect("a reader is served despite the abusive clients");
+    assert_eq!(reply.status, 200);
+    assert!(reply.text().contains("<entry>"));
+}
+
+/// Waits until the server closes `stream` (a read gives end of file or a reset), up to
+/// `limit`; returns whether it did.
+fn closed_by_server(stream: &mut TcpStream, limit: Duration) -> bool {
+    stream.set_read_timeout(Some(limit)).unwrap();
+    let mut buf = [0u8; 4096];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return true,
+            // A 408 or other last words before closing; keep reading to the end.
+            Ok(_) => continue,
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                return false
+            }
+            Err(_) => return true,
+        }
+    }
+}
+
+#[test]
+fn slowloris_and_idle_floods_do_not_starve_readers() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(&dir, "header_timeout = \"1s\"\nmax_connections = 32");
+    let serve = Serve::start(&config);
+    let target = addr(&serve);
+
+    // 24 connections that never send a byte, and 24 that send a request head one byte at a
+    // time and never finish it: 48 clients for 32 connection slots.
+    let mut idle: Vec<TcpStream> = (0..24)
+        .map(|_| TcpStream::connect(&target).unwrap())
+        .collect();
+    let slow: Vec<TcpStream> = (0..24)
+        .map(|_| TcpStream::connect(&target).unwrap())
+        .collect();
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let trickle = {
+        let dropped = dropped.clone();
+        std::thread::spawn(move || {
+            let head = b"GET /feeds/all.atom HTTP/1.1\r\nHost: x\r\nX-Slow: ";
+            let mut open: Vec<(TcpStream, usize)> = slow.into_iter().map(|s| (s, 0)).collect();
+            let started = Instant::now();
+            while !open.is_empty() && started.elapsed() < Duration::from_secs(30) {
+                open.retain_mut(|(stream, sent)| {
+                    let byte = head.get(*sent).copied().unwrap_or(b'a');
+                    *sent += 1;
+                    let alive = stream.write_all(&[byte]).is_ok();
+                    if !alive {
+                        dropped.fetch_add(1, Ordering::SeqCst);
+                    }
+                    alive
+                });
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            open.len()
+        })
+    };
+
+    // Readers get through while the slow and idle clients are there.
+    for _ in 0..3 {
+        reader_is_served(&serve);
+    }
+    // Every idle connection is closed by the server after the header timeout.
+    for (n, stream) in idle.iter_mut().enumerate() {
+        assert!(
+            closed_by_server(stream, Duration::from_secs(15)),
+            "idle connection {n} is still open"
+        );
+    }
+    // Every slowloris connection is cut off too: writes to it start failing.
+    let still_open = trickle.join().unwrap();
+    assert_eq!(still_open, 0, "slowloris connections still open after 30 s");
+    assert_eq!(dropped.load(Ordering::SeqCst), 24);
+    reader_is_served(&serve);
+    assert!(serve.stop().success());
+}
+
+#[test]
+fn oversized_request_heads_get_431() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(&dir, "max_header_kib = 8");
+    let serve = Serve::start(&config);
+    let status_of = |head: String| {
+        let mut stream = TcpStream::connect(addr(&serve)).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        // The server may answer and close before reading all of an oversized head.
+        let _ = stream.write_all(head.as_bytes());
+        let mut reply = Vec::new();
+        let _ = stream.read_to_end(&mut reply);
+        let reply = String::from_utf8_lossy(&reply).into_owned();
+        reply
+            .split(' ')
+            .nth(1)
+            .unwrap_or_else(|| panic!("no status line in {reply:?}"))
+            .to_string()
+    };
+    let request = |headers: &str| {
+        format!("GET /feeds/all.atom HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{headers}\r\n")
+    };
+    // One 9 KiB header.
+    let big = format!("X-Big: {}\r\n", "a".repeat(9 * 1024));
+    assert_eq!(status_of(request(&big)), "431");
+    // Too many header fields, each small.
+    let many: String = (0..150).map(|n| format!("X-H{n}: v\r\n")).collect();
+    assert_eq!(status_of(request(&many)), "431");
+    // A head under the limit is served.
+    let fine = format!("X-Fine: {}\r\n", "a".repeat(4 * 1024));
+    assert_eq!(status_of(request(&fine)), "200");
+    reader_is_served(&serve);
+}
+
+#[test]
+fn a_client_that_stops_reading_gives_up_its_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    // One connection slot: while the stalled client holds it, nobody else is served.
+    let config = config(
+        &dir,
+        "max_connections = 1\nwrite_timeout = \"1s\"\nheader_timeout = \"5s\"",
+    );
+    let serve = Serve::start(&config);
+    let mut stalled = TcpStream::connect(addr(&serve)).unwrap();
+    // Thousands of pipelined requests whose responses are never read: far more bytes than the
+    // socket buffers hold, so the server's writes stop making progress. (Writing them may block
+    // once the server stops reading, hence the thread.)
+    let mut writer = stalled.try_clone().unwrap();
+    std::thread::spawn(move || {
+        let pipelined = "GET /feeds/all.atom HTTP/1.1\r\nHost: x\r\n\r\n".repeat(4000);
+        let _ = writer.write_all(pipelined.as_bytes());
+    });
+    // The server drops the stalled client after its write timeout, and the reader gets the slot.
+    reader_is_served(&serve);
+    assert!(closed_by_server(&mut stalled, Duration::from_secs(15)));
+    assert!(serve.stop().success());
+}

@@ -12,6 +12,7 @@ pub mod inspect;
 pub mod model;
 pub mod pipeline;
 pub mod polling;
+pub mod selfcheck;
 pub mod server;
 pub mod sources;
 pub mod store;

@@ -150,18 +150,34 @@ impl StoredPaper {
     /// The date feeds sort by and show as the entry's `updated`: the newest date any source
     /// gave, or when none did, the moment paperboy first saw the paper.
     pub fn updated(&self) -> DateTime<Utc> {
-        self.paper
-            .updated
-            .or(self.paper.published)
-            .unwrap_or(self.first_seen)
+        writable(
+            self.paper
+                .updated
+                .or(self.paper.published)
+                .unwrap_or(self.first_seen),
+        )
     }
 
     /// The entry's `published`: the oldest date known.
     pub fn published(&self) -> DateTime<Utc> {
-        self.paper
-            .published
-            .or(self.paper.updated)
-            .unwrap_or(self.first_seen)
+        writable(
+            self.paper
+                .published
+                .or(self.paper.updated)
+                .unwrap_or(self.first_seen),
+        )
+    }
+}
+
+/// `date` brought into years 1 to 9999, the dates every feed format can write (RFC 3339 and
+/// RFC 2822 have four-digit years). Sources' dates are checked on the way in; this guards
+/// against anything already stored.
+fn writable(date: DateTime<Utc>) -> DateTime<Utc> {
+    let first = DateTime::<Utc>::from_timestamp(-62_135_596_800, 0); // 0001-01-01T00:00:00Z
+    let last = DateTime::<Utc>::from_timestamp(253_402_300_799, 0); // 9999-12-31T23:59:59Z
+    match (first, last) {
+        (Some(first), Some(last)) => date.clamp(first, last),
+        _ => date,
     }
 }
 
@@ -222,4 +238,37 @@ pub struct SourceState {
     /// The source answered `410 Gone`: it is not polled until its URL changes.
     #[serde(default)]
     pub gone: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Datelike;
+
+    use super::*;
+
+    #[test]
+    fn stored_dates_are_kept_writable() {
+        // Found by the render fuzzer: RSS's date writer panics past year 9999.
+        let far = DateTime::from_timestamp(400_000_000_000, 0).unwrap();
+        let mut stored = StoredPaper {
+            key: "k".into(),
+            entry_id: "e".into(),
+            first_seen: far,
+            topics: Vec::new(),
+            aliases: Default::default(),
+            paper: Paper::default(),
+        };
+        assert_eq!(stored.updated().year(), 9999);
+        assert_eq!(
+            stored.updated().to_rfc2822(),
+            "Fri, 31 Dec 9999 23:59:59 +0000"
+        );
+        stored.paper.published = DateTime::from_timestamp(-70_000_000_000, 0);
+        assert_eq!(stored.published().year(), 1);
+        assert_eq!(
+            stored.updated().year(),
+            1,
+            "published stands in for updated"
+        );
+    }
 }

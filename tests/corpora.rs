@@ -1,13 +1,13 @@
 //! Every feed of the third-party test corpora in `../shared/corpora/` (see its `PROVENANCE.md`)
 //! through the path ingestion takes: bytes → the `feed` adapter → `normalize::clean` → tag →
-//! render as Atom, and the rendered document read back.
+//! render as Atom, RSS and JSON Feed, each document read back.
 //!
 //! Checked for every file:
 //! - nothing panics: each file runs under `catch_unwind`, a panic is reported with its file,
 //!   the stage and the panic's location, and the test fails at the end;
 //! - the adapter gives papers or an error with a message;
-//! - the rendered Atom is UTF-8, well-formed XML (roxmltree) with an Atom `<feed>` root and one
-//!   `<entry>` per paper, and feed-rs reads the same number of entries back.
+//! - the papers, rendered as Atom, RSS and JSON Feed, read back as well-formed documents with
+//!   one entry per paper and the same entry ids in all three ([`paperboy::selfcheck`]).
 //!
 //! Checked where the corpus says what to expect:
 //! - feedparser `tests/wellformed/**` (feedparser reads all of them without `bozo`; expat accepts
@@ -40,13 +40,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
-use paperboy::model::{Paper, StoredPaper};
-use paperboy::pipeline::identity::{entry_id, identifiers};
-use paperboy::pipeline::normalize::clean;
-use paperboy::pipeline::query::Query;
-use paperboy::pipeline::render::{atom, FeedMeta};
-use paperboy::pipeline::tag::{CompiledTopic, Tagger};
-use paperboy::sources::{SourceContext, SourceKind};
+use paperboy::pipeline::tag::Tagger;
+use paperboy::selfcheck;
+use paperboy::sources::SourceKind;
 
 const CORPORA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpora");
 
@@ -199,34 +195,8 @@ struct Tally {
     bad_output: usize,
 }
 
-fn ctx() -> SourceContext<'static> {
-    SourceContext {
-        source_id: "corpus",
-        url: "https://example.org/feeds/corpus.xml",
-    }
-}
-
-/// A few topics, so the tagger runs over every paper's words; `all` matches every paper.
-fn tagger() -> Tagger {
-    let topics = [
-        ("all", "*"),
-        ("feeds", "feed OR atom OR rss"),
-        ("phrase", "\"example entry\" OR test*"),
-        ("unicode", "(caf* AND über) OR 日本語"),
-    ];
-    Tagger::new(
-        topics
-            .iter()
-            .map(|(id, q)| CompiledTopic {
-                id: (*id).to_string(),
-                query: Query::parse(q).unwrap_or_else(|e| panic!("query {q}: {e}")),
-            })
-            .collect(),
-    )
-}
-
-/// Runs one file's bytes through the ingestion path and checks the rendered feed, adding what
-/// is wrong with it to `problems`. `stage` tracks where a panic happened.
+/// Runs one file's bytes through the ingestion path and checks the three rendered formats,
+/// adding what is wrong to `problems`. `stage` tracks where a panic happened.
 fn run_file(
     bytes: &[u8],
     tagger: &Tagger,
@@ -234,75 +204,10 @@ fn run_file(
     stage: &mut &'static str,
     problems: &mut Vec<String>,
 ) -> Result<usize, String> {
-    *stage = "adapter";
-    let papers = SourceKind::Feed.adapter()(bytes, &ctx()).map_err(|e| e.to_string())?;
-    *stage = "normalize::clean";
-    let papers: Vec<Paper> = papers.into_iter().map(|p| clean(p, now)).collect();
-    *stage = "identity + tag";
-    let mut stored: Vec<StoredPaper> = papers
-        .into_iter()
-        .map(|paper| {
-            let ids = identifiers(&paper.ids);
-            StoredPaper {
-                key: ids[0].clone(),
-                entry_id: entry_id(&paper.ids),
-                first_seen: now,
-                topics: tagger.tag(&paper),
-                aliases: ids.into_iter().collect(),
-                paper,
-            }
-        })
-        .collect();
-    for s in &stored {
-        if !s.topics.iter().any(|t| t == "all") {
-            problems.push(format!("the `*` topic did not match {:?}", s.paper.title));
-        }
-    }
-    // Feeds list papers newest first.
-    stored.sort_by_key(|s| std::cmp::Reverse(s.updated()));
-    *stage = "render::atom";
-    let meta = FeedMeta {
-        topic_id: "all",
-        title: "Every paper",
-        query: "*",
-        self_url: "http://127.0.0.1:8080/feeds/all.atom",
-        page_url: "http://127.0.0.1:8080/",
-        next_url: None,
-    };
-    let rendered = atom(&meta, &stored);
-    *stage = "re-read with roxmltree";
-    match std::str::from_utf8(&rendered.bytes) {
-        Err(e) => problems.push(format!("the rendered feed is not UTF-8: {e}")),
-        Ok(text) => match roxmltree::Document::parse(text) {
-            Err(e) => problems.push(format!("the rendered feed is not well-formed XML: {e}")),
-            Ok(doc) => {
-                let root = doc.root_element();
-                if !root.has_tag_name((ATOM_NS, "feed")) {
-                    problems.push(format!("the rendered root is {:?}", root.tag_name()));
-                }
-                let entries = root
-                    .children()
-                    .filter(|n| n.has_tag_name((ATOM_NS, "entry")))
-                    .count();
-                if entries != stored.len() {
-                    problems.push(format!(
-                        "rendered {entries} <entry> elements for {} papers",
-                        stored.len()
-                    ));
-                }
-            }
-        },
-    }
-    *stage = "re-read with feed-rs";
-    match feed_rs::parser::parse(rendered.bytes.as_slice()) {
-        Err(e) => problems.push(format!("feed-rs cannot read the rendered feed: {e}")),
-        Ok(feed) if feed.entries.len() != stored.len() => problems.push(format!(
-            "feed-rs reads {} entries back from {} papers",
-            feed.entries.len(),
-            stored.len()
-        )),
-        Ok(_) => {}
-    }
+    *stage = "adapter, clean, identify, tag";
+    let stored = selfcheck::ingest(SourceKind::Feed, bytes, tagger, now, problems)?;
+    *stage = "render and read back";
+    problems.extend(selfcheck::check_rendered(&stored));
     Ok(stored.len())
 }
 
@@ -611,7 +516,7 @@ fn every_corpus_file_goes_through_ingestion_and_rendering() {
         EXCEPTIONS.len(),
         "EXCEPTIONS repeats a file"
     );
-    let tagger = tagger();
+    let tagger = selfcheck::tagger();
     let now = Utc::now();
 
     let previous_hook = install_panic_hook();

@@ -52,6 +52,23 @@ pub fn feed_id(topic_id: &str) -> String {
     format!("urn:paperboy:topic:{topic_id}")
 }
 
+/// The id an entry is rendered with: its stored entry id, or, when that is no usable id
+/// (empty, or holding whitespace, control characters or U+FFFE/U+FFFF, which readers trim or
+/// reject), a stable URN made from it and the paper's key. Sources never give such ids; a
+/// damaged store might.
+pub fn entry_id(stored: &StoredPaper) -> std::borrow::Cow<'_, str> {
+    let id = stored.entry_id.as_str();
+    if !id.is_empty()
+        && !id
+            .chars()
+            .any(|c| c.is_whitespace() || !crate::pipeline::text::is_xml_char(c))
+    {
+        return id.into();
+    }
+    let hash = crate::pipeline::identity::short_hash(&format!("{id}\u{1}{}", stored.key));
+    format!("urn:paperboy:entry:{hash}").into()
+}
+
 /// The date a feed of these papers (newest first) was last modified.
 pub fn newest(papers: &[StoredPaper]) -> DateTime<Utc> {
     papers
@@ -111,7 +128,28 @@ pub fn atom(meta: &FeedMeta<'_>, papers: &[StoredPaper]) -> Rendered {
     let bytes = feed
         .write_to(bytes)
         .unwrap_or_else(|e| format!("<!-- render error: {e} -->").into_bytes());
-    Rendered::new(bytes, last_modified)
+    Rendered::new(xml_chars_only(bytes), last_modified)
+}
+
+/// A rendered XML document without the characters XML 1.0 forbids (control characters other
+/// than tab, newline and carriage return; U+FFFE and U+FFFF), which the XML writers pass
+/// through from text and which make every reader reject the whole feed. Titles and abstracts
+/// are cleaned of them on the way in; other fields and older stores may still hold some. The
+/// writers never emit such characters themselves, so only text and attribute values lose them.
+fn xml_chars_only(bytes: Vec<u8>) -> Vec<u8> {
+    let forbidden_byte = |b: u8| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r');
+    let nonchar = |w: &[u8]| matches!(w, [0xEF, 0xBF, 0xBE | 0xBF]);
+    if !bytes.iter().any(|&b| forbidden_byte(b)) && !bytes.windows(3).any(nonchar) {
+        return bytes;
+    }
+    match String::from_utf8(bytes) {
+        Ok(text) => text
+            .chars()
+            .filter(|&c| matches!(c, '\t' | '\n' | '\r') || crate::pipeline::text::is_xml_char(c))
+            .collect::<String>()
+            .into_bytes(),
+        Err(e) => e.into_bytes(),
+    }
 }
 
 /// What a link is called where readers show it.
@@ -195,7 +233,7 @@ fn atom_entry(stored: &StoredPaper) -> Entry {
     }
     Entry {
         title: Text::plain(paper.title.clone()),
-        id: stored.entry_id.clone(),
+        id: entry_id(stored).into_owned(),
         updated: fixed(stored.updated()),
         published: Some(fixed(stored.published())),
         authors: paper
@@ -257,9 +295,12 @@ pub fn rss(meta: &FeedMeta<'_>, papers: &[StoredPaper]) -> Rendered {
                 title: Some(paper.title.clone()),
                 link: paper.link(LinkKind::Page).map(|l| l.href.clone()),
                 description: Some(entry_html(stored)),
-                guid: Some(rss::Guid {
-                    value: stored.entry_id.clone(),
-                    permalink: stored.entry_id.starts_with("http"),
+                guid: Some({
+                    let id = entry_id(stored);
+                    rss::Guid {
+                        permalink: id.starts_with("http"),
+                        value: id.into_owned(),
+                    }
                 }),
                 pub_date: Some(stored.updated().to_rfc2822()),
                 categories: paper
@@ -299,7 +340,7 @@ pub fn rss(meta: &FeedMeta<'_>, papers: &[StoredPaper]) -> Rendered {
     let bytes = channel
         .write_to(Vec::with_capacity(2048 + papers.len() * 2048))
         .unwrap_or_else(|e| format!("<!-- render error: {e} -->").into_bytes());
-    Rendered::new(bytes, last_modified)
+    Rendered::new(xml_chars_only(bytes), last_modified)
 }
 
 /// Renders a JSON Feed 1.1 of `papers` (newest first): the same entries, in the same order,
@@ -311,7 +352,7 @@ pub fn json_feed(meta: &FeedMeta<'_>, papers: &[StoredPaper]) -> Rendered {
         .map(|stored| {
             let paper = &stored.paper;
             let mut item = serde_json::json!({
-                "id": stored.entry_id,
+                "id": entry_id(stored),
                 "title": paper.title,
                 "content_html": entry_html(stored),
                 "date_published": stored.published().to_rfc3339(),
@@ -418,6 +459,43 @@ mod tests {
             page_url: "http://127.0.0.1:8080/",
             next_url: Some("http://127.0.0.1:8080/feeds/t.atom?before=abc"),
         }
+    }
+
+    #[test]
+    fn stored_text_with_control_characters_still_renders_well_formed() {
+        // Found by the render fuzzer: a damaged or old store may hold what sources never give.
+        let mut odd = stored("Bell \u{7} and \u{fffe} in the title", "tab\there", 3);
+        odd.paper.authors[0].name = "Ada\u{1b}[31m".into();
+        odd.paper.categories.push("cs\u{0}.LG".into());
+        for format in [atom, rss] {
+            let doc = format(&meta(), std::slice::from_ref(&odd));
+            let text = std::str::from_utf8(&doc.bytes).unwrap();
+            roxmltree::Document::parse(text).expect("well-formed");
+            assert!(text.contains("Bell  and  in the title"), "{text}");
+            assert!(text.contains("tab\there"), "tabs are XML");
+        }
+    }
+
+    #[test]
+    fn an_unusable_entry_id_is_replaced_by_a_stable_urn() {
+        let mut odd = stored("t", "a", 3);
+        assert_eq!(entry_id(&odd), "https://arxiv.org/abs/2604.00003");
+        for bad in ["", "https://arxiv.org/abs/\u{3}", "x\u{ffff}", "two words"] {
+            odd.entry_id = bad.into();
+            let id = entry_id(&odd).into_owned();
+            assert!(id.starts_with("urn:paperboy:entry:"), "{bad:?} → {id}");
+            assert_eq!(entry_id(&odd), id, "stable");
+        }
+        // The three formats agree on it.
+        let ids: Vec<Vec<String>> = [atom, rss, json_feed]
+            .iter()
+            .map(|format| {
+                let doc = format(&meta(), std::slice::from_ref(&odd));
+                let feed = feed_rs::parser::parse(doc.bytes.as_slice()).unwrap();
+                feed.entries.into_iter().map(|e| e.id).collect()
+            })
+            .collect();
+        assert!(ids.iter().all(|i| i == &ids[0]), "{ids:?}");
     }
 
     #[test]

@@ -71,8 +71,9 @@ pub fn collapse_whitespace(text: &str) -> String {
         .join(" ")
 }
 
-/// Whether XML 1.0 can carry the character (controls and U+FFFE/U+FFFF it cannot).
-fn is_xml_char(c: char) -> bool {
+/// Whether text may carry the character into XML: not a control character (XML 1.0 forbids
+/// most, and the rest are noise), not U+FFFE or U+FFFF.
+pub fn is_xml_char(c: char) -> bool {
     !c.is_control() && c != '\u{fffe}' && c != '\u{ffff}'
 }
 

@@ -38,6 +38,14 @@ pub const DEFAULT_STORE_PATH: &str = "data/paperboy.sled";
 pub const DEFAULT_EVERY: Duration = Duration::from_secs(3600);
 /// The shortest poll interval accepted: polling faster is impolite to any source.
 pub const MIN_EVERY: Duration = Duration::from_secs(60);
+/// The longest poll interval accepted (a year); longer ones overflow date arithmetic.
+pub const MAX_EVERY: Duration = Duration::from_secs(365 * 24 * 3600);
+/// The longest timeout or gap accepted (a week); longer ones overflow timer arithmetic.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(7 * 24 * 3600);
+/// The most connections `server.max_connections` may allow.
+pub const MAX_CONNECTIONS: usize = 1_000_000;
+/// The largest `server.max_header_kib`.
+pub const MAX_HEADER_KIB: usize = 1024;
 /// How many results an `arxiv-api` source reads per poll when it does not say.
 pub const DEFAULT_MAX_RESULTS: usize = 100;
 /// How many records an `arxiv-oai` source reads per poll when it does not say (one page).
@@ -383,11 +391,11 @@ fn validate_server(raw: Option<RawServer>, problems: &mut Vec<Problem>) -> Serve
         raw.shutdown_timeout,
         DEFAULT_SHUTDOWN_TIMEOUT,
     );
-    let max_header_kib = at_least(
+    let max_header_kib = count_in(
         "server.max_header_kib",
         raw.max_header_kib,
         DEFAULT_MAX_HEADER_KIB,
-        1,
+        1..=MAX_HEADER_KIB,
         problems,
     );
     ServerConfig {
@@ -398,51 +406,52 @@ fn validate_server(raw: Option<RawServer>, problems: &mut Vec<Problem>) -> Serve
         request_timeout,
         write_timeout,
         max_header_bytes: max_header_kib.saturating_mul(1024),
-        max_connections: at_least(
+        max_connections: count_in(
             "server.max_connections",
             raw.max_connections,
             DEFAULT_MAX_CONNECTIONS,
-            1,
+            1..=MAX_CONNECTIONS,
             problems,
         ),
         shutdown_timeout,
     }
 }
 
-/// A humantime duration (`"10s"`, `"2m"`) at `path`, or `default` when absent or invalid (the
-/// problem is recorded).
+/// A humantime duration (`"10s"`, `"2m"`) of at most [`MAX_TIMEOUT`] at `path`, or `default`
+/// when absent or invalid (the problem is recorded).
 fn duration(
     path: &str,
     text: Option<&str>,
     default: Duration,
     problems: &mut Vec<Problem>,
 ) -> Duration {
-    match text {
-        None => default,
-        Some(text) => humantime::parse_duration(text).unwrap_or_else(|e| {
-            problems.push(Problem {
-                path: path.into(),
-                message: format!("{text:?} is not a duration such as \"10s\": {e}"),
-            });
-            default
-        }),
-    }
+    let Some(text) = text else { return default };
+    let message = match humantime::parse_duration(text) {
+        Ok(d) if d <= MAX_TIMEOUT => return d,
+        Ok(_) => format!("{text:?} is longer than the maximum of 7 days"),
+        Err(e) => format!("{text:?} is not a duration such as \"10s\": {e}"),
+    };
+    problems.push(Problem {
+        path: path.into(),
+        message,
+    });
+    default
 }
 
-/// A count at `path` of at least `min`, or `default` when absent or too small (the problem is
+/// A count at `path` within `range`, or `default` when absent or outside it (the problem is
 /// recorded).
-fn at_least(
+fn count_in(
     path: &str,
     value: Option<usize>,
     default: usize,
-    min: usize,
+    range: std::ops::RangeInclusive<usize>,
     problems: &mut Vec<Problem>,
 ) -> usize {
     match value {
-        Some(n) if n < min => {
+        Some(n) if !range.contains(&n) => {
             problems.push(Problem {
                 path: path.into(),
-                message: format!("must be at least {min}"),
+                message: format!("must be from {} to {}", range.start(), range.end()),
             });
             default
         }
@@ -486,7 +495,7 @@ fn validate_fetch(raw: Option<RawFetch>, problems: &mut Vec<Problem>) -> FetchCo
         host_gaps.push((host.to_ascii_lowercase(), gap));
     }
     let mut positive = |path: &str, value: Option<usize>, default: usize| {
-        at_least(path, value, default, 1, problems)
+        count_in(path, value, default, 1..=1 << 20, problems)
     };
     FetchConfig {
         connect_timeout,
@@ -587,11 +596,15 @@ fn validate_sources(
         let every = match source.every.as_deref() {
             None => Some(DEFAULT_EVERY),
             Some(text) => match humantime::parse_duration(text) {
-                Ok(d) if d >= MIN_EVERY => Some(d),
-                Ok(_) => {
+                Ok(d) if (MIN_EVERY..=MAX_EVERY).contains(&d) => Some(d),
+                Ok(d) => {
                     problems.push(Problem {
                         path: format!("{path}.every"),
-                        message: format!("{text:?} is shorter than the minimum of 1m"),
+                        message: if d < MIN_EVERY {
+                            format!("{text:?} is shorter than the minimum of 1m")
+                        } else {
+                            format!("{text:?} is longer than the maximum of a year")
+                        },
                     });
                     None
                 }
@@ -855,9 +868,18 @@ mod tests {
         assert_eq!(config.topics[0].title, "Generalization");
     }
 
+    /// The problems validation finds in `text`, which must be invalid.
+    fn problems_of(text: &str) -> Vec<Problem> {
+        match parse(text) {
+            Err(ConfigError::Invalid { problems, .. }) => problems,
+            Err(e) => panic!("expected problems, got {e}"),
+            Ok(_) => panic!("expected problems, got a valid config"),
+        }
+    }
+
     #[test]
     fn every_problem_is_reported_with_its_path() {
-        let err = parse(
+        let problems = problems_of(
             r#"
             [server]
             listen = "nope"
@@ -877,11 +899,7 @@ mod tests {
             id = "t"
             query = "a OR"
             "#,
-        )
-        .expect_err("invalid");
-        let ConfigError::Invalid { problems, .. } = err else {
-            panic!("expected problems, got {err}")
-        };
+        );
         let paths: Vec<&str> = problems.iter().map(|p| p.path.as_str()).collect();
         assert_eq!(
             paths,
@@ -900,6 +918,46 @@ mod tests {
             problems[7].message.contains("at position 5"),
             "{}",
             problems[7]
+        );
+    }
+
+    #[test]
+    fn server_limits_have_defaults_and_bounds() {
+        let config = parse("").unwrap();
+        assert_eq!(config.server.header_timeout, DEFAULT_HEADER_TIMEOUT);
+        assert_eq!(config.server.max_connections, DEFAULT_MAX_CONNECTIONS);
+        assert_eq!(
+            config.server.max_header_bytes,
+            DEFAULT_MAX_HEADER_KIB * 1024
+        );
+        let config = parse(
+            "[server]\nheader_timeout = \"2s\"\nwrite_timeout = \"1m\"\nmax_header_kib = 8\n\
+             max_connections = 10\nshutdown_timeout = \"5s\"\nrequest_timeout = \"3s\"\n",
+        )
+        .unwrap();
+        assert_eq!(config.server.header_timeout, Duration::from_secs(2));
+        assert_eq!(config.server.write_timeout, Duration::from_secs(60));
+        assert_eq!(config.server.request_timeout, Duration::from_secs(3));
+        assert_eq!(config.server.shutdown_timeout, Duration::from_secs(5));
+        assert_eq!(config.server.max_header_bytes, 8192);
+        assert_eq!(config.server.max_connections, 10);
+        // Zero, absurdly long (they would overflow timers) and out-of-range values are errors.
+        let problems = problems_of(
+            "[server]\nheader_timeout = \"0s\"\nwrite_timeout = \"30days\"\n\
+             max_connections = 0\nmax_header_kib = 4096\n\
+             [[sources]]\nid = \"s\"\nkind = \"feed\"\nurl = \"https://a.example/\"\nevery = \"2years\"\n",
+        );
+        let paths: Vec<&str> = problems.iter().map(|p| p.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            vec![
+                "server.header_timeout",
+                "server.write_timeout",
+                "server.max_header_kib",
+                "server.max_connections",
+                "sources[0].every"
+            ],
+            "{problems:?}"
         );
     }
 

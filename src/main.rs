@@ -105,7 +105,13 @@ fn main() -> ExitCode {
             Ok(())
         }
         Command::Ingest => runtime().and_then(|rt| rt.block_on(ingest(config))),
-        Command::Serve { listen } => runtime().and_then(|rt| rt.block_on(serve(config, listen))),
+        Command::Serve { listen } => runtime().and_then(|rt| {
+            let served = rt.block_on(serve(config, listen));
+            // What serve left running (connections past the shutdown timeout, a parse whose
+            // fetch was abandoned) is dropped rather than waited for: nothing of it is a write.
+            rt.shutdown_timeout(std::time::Duration::from_secs(1));
+            served
+        }),
         Command::Search {
             query,
             limit,

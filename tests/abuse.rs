@@ -173,3 +173,23 @@ fn a_client_that_stops_reading_gives_up_its_connection() {
     assert!(closed_by_server(&mut stalled, Duration::from_secs(15)));
     assert!(serve.stop().success());
 }
+
+#[test]
+fn connections_past_the_limit_wait_for_a_free_slot() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(&dir, "max_connections = 1\nheader_timeout = \"2s\"");
+    let serve = Serve::start(&config);
+    // The one slot is taken by a connection that sends nothing (Serve::start's own check has
+    // closed its connection).
+    let mut idle = TcpStream::connect(addr(&serve)).unwrap();
+    let started = Instant::now();
+    reader_is_served(&serve);
+    let waited = started.elapsed();
+    // The reader was served only once the idle connection's header timeout freed the slot.
+    assert!(
+        waited >= Duration::from_millis(1500),
+        "served after {waited:?}, while the only slot was taken"
+    );
+    assert!(closed_by_server(&mut idle, Duration::from_secs(1)));
+    assert!(serve.stop().success());
+}

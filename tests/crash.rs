@@ -190,6 +190,67 @@ fn spawn_serve(config: &std::path::Path, log: &std::path::Path) -> (std::process
     (child, format!("127.0.0.1:{port}"))
 }
 
+/// Waits until `log` contains `text`, up to two minutes; returns how long that took.
+fn wait_for_log(log: &std::path::Path, text: &str) -> Duration {
+    let started = Instant::now();
+    while !std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .contains(text)
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "serve never logged {text:?}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    started.elapsed()
+}
+
+/// Where a SIGTERM landed relative to the big source's write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Landed {
+    /// Before the write began: nothing of it was stored.
+    Before,
+    /// While it was being written: it was finished and reported after the signal.
+    During,
+    /// After it was reported.
+    After,
+}
+
+/// Checks the store after serve exited on SIGTERM: the big batch is whole and reported, or
+/// absent and unreported; the small source likewise. Returns where the signal landed.
+fn check_after_sigterm(config: &std::path::Path, logged: &str, context: &str) -> Landed {
+    assert!(
+        logged.contains("store flushed; stopped"),
+        "{context}\n{logged}"
+    );
+    let signal = logged
+        .find("shutting down")
+        .unwrap_or_else(|| panic!("{context}: the signal is not logged\n{logged}"));
+    let big = count(config, "src:big");
+    let landed = match logged.find(&format!("big: {BIG} new")) {
+        Some(at) => {
+            assert_eq!(big, BIG, "{context}: reported but not all stored");
+            if at > signal {
+                Landed::During
+            } else {
+                Landed::After
+            }
+        }
+        None => {
+            assert_eq!(big, 0, "{context}: stored without a report");
+            Landed::Before
+        }
+    };
+    let small = count(config, "src:small");
+    if logged.contains("small: 3 new") {
+        assert_eq!(small, 3, "{context}: the small source was reported");
+    } else {
+        assert_eq!(small, 0, "{context}: the small source was not reported");
+    }
+    landed
+}
+
 #[test]
 fn sigterm_during_serve_finishes_the_write_and_loses_nothing() {
     use std::io::{Read, Write};
@@ -210,87 +271,67 @@ fn sigterm_during_serve_finishes_the_write_and_loses_nothing() {
     .unwrap();
     let store = dir.path().join("s.sled");
     let log = dir.path().join("serve.log");
-
-    // How long serve takes to store the big source, to aim the signals around that write.
-    let (mut child, _) = spawn_serve(&config, &log);
-    let started = Instant::now();
-    while !std::fs::read_to_string(&log)
-        .unwrap()
-        .contains(&format!("big: {BIG} new"))
-    {
-        assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "big never stored"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let pass = started.elapsed();
-    assert!(terminate(&mut child).success());
-
-    // Before the big write began; during it (the signal logged before the write's report);
-    // after it.
-    let mut outcomes = (0, 0, 0);
-    for n in 0..6u32 {
-        std::fs::remove_dir_all(&store).unwrap();
-        // From half way through the pass to its end, where the write is.
-        let delay = pass * (5 + n) / 10;
-        let (mut child, _) = spawn_serve(&config, &log);
-        std::thread::sleep(delay);
-        let status = terminate(&mut child);
-        let logged = std::fs::read_to_string(&log).unwrap();
-        assert!(
-            status.success(),
-            "SIGTERM after {delay:?}: exit {status:?}\n{logged}"
-        );
-        assert!(logged.contains("store flushed; stopped"), "{logged}");
-        let report = logged.find(&format!("big: {BIG} new"));
-        let signal = logged.find("shutting down").expect("the signal is logged");
-        let big = count(&config, "src:big");
-        // A write that had begun was finished and reported; one that had not left nothing.
-        match report {
-            Some(at) => {
-                assert_eq!(
-                    big, BIG,
-                    "SIGTERM after {delay:?}: reported but not all stored"
-                );
-                if at > signal {
-                    outcomes.1 += 1;
-                } else {
-                    outcomes.2 += 1;
-                }
-            }
-            None => {
-                assert_eq!(big, 0, "SIGTERM after {delay:?}: stored without a report");
-                outcomes.0 += 1;
-            }
-        }
-        assert_eq!(count(&config, "src:small"), 3, "the small source is whole");
-    }
-    println!(
-        "6 SIGTERMs in a {pass:?} serve pass: {} before the big write began, {} during it \
-         (finished, then exit), {} after it",
-        outcomes.0, outcomes.1, outcomes.2
-    );
-
-    // A request in flight when SIGTERM arrives is finished; new connections are refused.
-    let (mut child, addr) = spawn_serve(&config, &log);
-    let started = Instant::now();
-    while count(&config, "src:big") < BIG {
-        assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "big never stored"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let mut reader = loop {
-        match std::net::TcpStream::connect(&addr) {
-            Ok(stream) => break stream,
-            Err(_) if started.elapsed() < Duration::from_secs(20) => {
-                std::thread::sleep(Duration::from_millis(50))
-            }
-            Err(e) => panic!("serve never listened: {e}"),
+    let reported = format!("big: {BIG} new");
+    let storing = "storing papers source=big";
+    let fresh = || {
+        if store.exists() {
+            std::fs::remove_dir_all(&store).unwrap();
         }
     };
+    let sigterm = |delay: Option<Duration>| {
+        fresh();
+        let (mut child, _) = spawn_serve(&config, &log);
+        match delay {
+            Some(delay) => std::thread::sleep(delay),
+            // The moment serve says it has begun writing the big batch.
+            None => {
+                wait_for_log(&log, storing);
+            }
+        }
+        let status = terminate(&mut child);
+        let logged = std::fs::read_to_string(&log).unwrap();
+        let context = format!("SIGTERM after {delay:?}");
+        assert!(status.success(), "{context}: exit {status:?}\n{logged}");
+        check_after_sigterm(&config, &logged, &context)
+    };
+
+    // How long serve takes to store the big source, to spread signals over that time.
+    fresh();
+    let (mut child, _) = spawn_serve(&config, &log);
+    let pass = wait_for_log(&log, &reported);
+    assert!(terminate(&mut child).success());
+
+    // Signals sent as the big write begins: the write is finished, reported, then serve exits.
+    let mut during = 0;
+    for _ in 0..3 {
+        let landed = sigterm(None);
+        assert_ne!(landed, Landed::Before, "a write that had begun was dropped");
+        if landed == Landed::During {
+            during += 1;
+        }
+    }
+    assert!(during > 0, "no SIGTERM landed during the write in 3 tries");
+    // Signals spread from half way through the pass to its end.
+    let mut spread = Vec::new();
+    for n in 0..4u32 {
+        spread.push(sigterm(Some(pass * (5 + 2 * n) / 10)));
+    }
+    println!(
+        "SIGTERM in a {pass:?} serve pass: {during} of 3 aimed at the write landed during it \
+         (finished, then exit 0); spread over the pass: {spread:?}"
+    );
+
+    // A response in flight when SIGTERM arrives is finished; new connections are refused. The
+    // reader's receive buffer is small, so most of the ~1 MB response is still in serve when
+    // the signal comes.
+    fresh();
+    let (mut child, addr) = spawn_serve(&config, &log);
+    wait_for_log(&log, &reported);
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let target: std::net::SocketAddr = addr.parse().unwrap();
+    socket.connect(&target.into()).unwrap();
+    let mut reader: std::net::TcpStream = socket.into();
     reader
         .write_all(
             b"GET /feeds/all.atom?limit=500 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
@@ -303,11 +344,17 @@ fn sigterm_during_serve_finishes_the_write_and_loses_nothing() {
         .arg(child.id().to_string())
         .status()
         .unwrap();
-    // Give serve a moment to stop listening; it is still sending the response.
-    std::thread::sleep(Duration::from_millis(300));
+    let refused_by = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(&addr).is_ok() {
+        assert!(
+            Instant::now() < refused_by,
+            "new connections still accepted 20 s after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     assert!(
-        std::net::TcpStream::connect(&addr).is_err(),
-        "a new connection was accepted after SIGTERM"
+        child.try_wait().unwrap().is_none(),
+        "serve exited before sending the response in flight"
     );
     let mut rest = Vec::new();
     reader.read_to_end(&mut rest).unwrap();
@@ -326,6 +373,7 @@ fn sigterm_during_serve_finishes_the_write_and_loses_nothing() {
         .trim()
         .parse()
         .unwrap();
+    assert!(length > 500_000, "a large response: {length} bytes");
     assert_eq!(body.len(), length, "the response in flight arrived whole");
     let feed = feed_rs::parser::parse(body).expect("the feed parses");
     assert_eq!(feed.entries.len(), 500);

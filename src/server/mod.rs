@@ -107,9 +107,9 @@ pub fn router(state: AppState) -> Router {
 
 /// Serves HTTP on `listener` and polls every source in the background (first poll at once,
 /// then when each source's schedule says) until `shutdown` completes. Then it stops accepting,
-/// lets requests in flight finish, lets a poller that is writing finish its write (a poller
-/// that is waiting, fetching or parsing stops with nothing written), and flushes the store;
-/// each wait is bounded by `server.shutdown_timeout`.
+/// lets requests in flight finish (for up to `server.shutdown_timeout`), lets a poller that is
+/// writing finish its write (a poller that is waiting, fetching or parsing stops at once with
+/// nothing written), and flushes the store.
 pub async fn serve(
     config: Arc<Config>,
     store: Arc<PaperStore>,
@@ -132,26 +132,38 @@ pub async fn serve(
     });
     let addr = listener.local_addr().ok();
     tracing::info!(?addr, "serving");
-    let signal = async move {
-        shutdown.await;
-        tracing::info!("shutting down: no new connections; finishing requests and writes");
-        // Receivers live in the pollers; none left means nothing to tell.
-        let _ = stop.send(true);
+    let stopping_at = Arc::new(std::sync::OnceLock::new());
+    let signal = {
+        let stopping_at = stopping_at.clone();
+        async move {
+            shutdown.await;
+            stopping_at.get_or_init(tokio::time::Instant::now);
+            tracing::info!("shutting down: no new connections; finishing requests and writes");
+            // The pollers hold receivers until they end; with none left there is no one to tell.
+            let _ = stop.send(true);
+        }
     };
+    // Connections drain here while the pollers stop, both within `shutdown_timeout`.
     listener::run(listener, app, &config.server, signal).await;
-    let drained = tokio::time::timeout(config.server.shutdown_timeout, async {
+    let deadline = stopping_at
+        .get()
+        .copied()
+        .unwrap_or_else(tokio::time::Instant::now)
+        + config.server.shutdown_timeout;
+    let drained = tokio::time::timeout_at(deadline, async {
         while pollers.join_next().await.is_some() {}
     })
     .await;
     if drained.is_err() {
+        // A poller left now is writing a batch: that write is finished, never cut short, so
+        // that what a source reported is what the store holds.
         tracing::warn!(
-            "a source was still being written after {:?}; stopping it",
+            "a source's papers are still being written after {:?}; waiting for that write",
             config.server.shutdown_timeout
         );
-        pollers.abort_all();
         while pollers.join_next().await.is_some() {}
     }
-    // Flushing waits for a write still running on the blocking pool, so it is durable too.
+    // Every write has finished; make them durable.
     store.flush()?;
     tracing::info!("store flushed; stopped");
     Ok(())

@@ -186,7 +186,7 @@ impl Ingestor {
                 let tagger = self.tagger.clone();
                 let id = source.id.clone();
                 let batch_state = state.clone();
-                tracing::info!(source = %source.id, papers = papers.len(), "storing papers");
+                tracing::debug!(source = %source.id, papers = papers.len(), "storing papers");
                 let counts = blocking(move || {
                     store.apply_batch(&id, &papers, &tagger, batch_state, Utc::now())
                 })

@@ -182,7 +182,7 @@ fn spawn_serve(config: &std::path::Path, log: &std::path::Path) -> (std::process
         .arg("serve")
         .arg("--listen")
         .arg(format!("127.0.0.1:{port}"))
-        .env("RUST_LOG", "info")
+        .env("RUST_LOG", "info,paperboy::ingest=debug")
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(log).unwrap())
         .spawn()

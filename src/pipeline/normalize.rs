@@ -32,7 +32,8 @@ const FUTURE_SLACK_DAYS: i64 = 2;
 /// The last step of every adapter's output, whatever the source: dates outside years
 /// 1000-9999 or more than two days ahead of `now` are dropped (they cannot be rendered, or would
 /// pin a paper to the top of every feed), and links that are not http(s) URLs are dropped, the
-/// rest written in their canonical, percent-encoded form.
+/// rest written in their canonical, percent-encoded form, with a declared type only when it
+/// looks like a media type.
 pub fn clean(mut paper: Paper, now: DateTime<Utc>) -> Paper {
     let plausible = |d: Option<DateTime<Utc>>| {
         d.filter(|d| {
@@ -46,11 +47,21 @@ pub fn clean(mut paper: Paper, now: DateTime<Utc>) -> Paper {
         .retain_mut(|link| match url::Url::parse(&link.href) {
             Ok(url) if url.scheme() == "http" || url.scheme() == "https" => {
                 link.href = url.into();
+                link.media_type = link.media_type.take().filter(|m| plausible_media_type(m));
                 true
             }
             _ => false,
         });
     paper
+}
+
+/// Whether a link's declared type looks like a media type (`type/subtype`, parameters
+/// allowed): feed parsers pass attribute values through as they are, control characters and
+/// all (the adapters fuzzer found one).
+fn plausible_media_type(text: &str) -> bool {
+    text.len() <= 200
+        && text.contains('/')
+        && text.bytes().all(|b| b.is_ascii_graphic() || b == b' ')
 }
 
 /// Splits an arXiv listing description into its id, announce type and the bare abstract.
@@ -207,7 +218,7 @@ mod tests {
         let link = |href: &str| Link {
             kind: LinkKind::Related,
             href: href.into(),
-            media_type: None,
+            media_type: Some("text/html; charset=utf-8".into()),
         };
         let paper = Paper {
             published: Some(Utc.with_ymd_and_hms(1, 1, 1, 0, 0, 0).unwrap()),
@@ -217,6 +228,10 @@ mod tests {
                 link("javascript:alert(1)"),
                 link("not a url"),
                 link("https://ok.example/a"),
+                Link {
+                    media_type: Some("\u{1b}\u{1b}text/html".into()),
+                    ..link("https://odd-type.example/")
+                },
             ],
             ..Default::default()
         };
@@ -226,7 +241,24 @@ mod tests {
         let hrefs: Vec<&str> = cleaned.links.iter().map(|l| l.href.as_str()).collect();
         assert_eq!(
             hrefs,
-            vec!["https://p.example/%01x%20y%3Cz%3E", "https://ok.example/a"]
+            vec![
+                "https://p.example/%01x%20y%3Cz%3E",
+                "https://ok.example/a",
+                "https://odd-type.example/"
+            ]
+        );
+        let types: Vec<Option<&str>> = cleaned
+            .links
+            .iter()
+            .map(|l| l.media_type.as_deref())
+            .collect();
+        assert_eq!(
+            types,
+            vec![
+                Some("text/html; charset=utf-8"),
+                Some("text/html; charset=utf-8"),
+                None
+            ]
         );
         let soon = Utc.with_ymd_and_hms(2026, 11, 27, 20, 0, 0).unwrap();
         let kept = clean(

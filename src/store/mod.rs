@@ -345,6 +345,8 @@ impl PaperStore {
             diff_paper(original.as_ref(), &next, &mut ops, &mut deltas)?;
         }
         self.count_ops(&deltas, &mut ops)?;
+        // Only papers are in feeds: a batch that changes none leaves cached feeds valid.
+        let papers_changed = !ops.is_empty();
         state.last_result = Some(FetchResult::Stored {
             new: counts.new,
             updated: counts.updated,
@@ -356,7 +358,9 @@ impl PaperStore {
             encode(&state),
         ));
         self.kv.commit(&ops)?;
-        self.bump();
+        if papers_changed {
+            self.bump();
+        }
         Ok(counts)
     }
 

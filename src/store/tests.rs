@@ -95,10 +95,16 @@ fn batches_are_stored_indexed_and_counted() {
             "{name}: limit"
         );
 
-        // The same batch again changes nothing.
+        // The same batch again changes nothing, so cached feeds stay valid.
+        let generation = store.generation();
         let again = store
             .apply_batch("src", &batch, &t, SourceState::default(), now)
             .unwrap();
+        assert_eq!(
+            store.generation(),
+            generation,
+            "{name}: nothing to re-render"
+        );
         assert_eq!(
             again,
             BatchCounts {

@@ -327,7 +327,7 @@ impl Config {
             )
             .collect();
         parts.sort();
-        short_hash(&parts.join("\u{1}"))
+        short_hash(parts.join("\u{1}"))
     }
 }
 
@@ -491,8 +491,9 @@ fn validate_fetch(raw: Option<RawFetch>, problems: &mut Vec<Problem>) -> FetchCo
             Duration::ZERO,
             problems,
         );
-        host_gaps.retain(|(h, _)| h != host);
-        host_gaps.push((host.to_ascii_lowercase(), gap));
+        let host = host.to_ascii_lowercase();
+        host_gaps.retain(|(h, _)| *h != host);
+        host_gaps.push((host, gap));
     }
     let mut positive = |path: &str, value: Option<usize>, default: usize| {
         count_in(path, value, default, 1..=1 << 20, problems)

@@ -186,56 +186,26 @@ pub struct Fetcher {
 }
 
 impl Fetcher {
-    /// A fetcher with the default timeouts and body cap.
-    pub fn new() -> Result<Self, FetchError> {
-        Self::with_limits(CONNECT_TIMEOUT, FETCH_TIMEOUT, MAX_BODY_BYTES)
-    }
-
-    /// A fetcher with explicit limits.
-    pub fn with_limits(
-        connect: Duration,
-        total: Duration,
-        max_body: usize,
-    ) -> Result<Self, FetchError> {
+    /// A fetcher with the config's limits and host gaps (which include arXiv's API host).
+    pub fn from_config(config: &crate::config::FetchConfig) -> Result<Self, FetchError> {
         let client = reqwest::Client::builder()
             .user_agent(USER_AGENT)
-            .connect_timeout(connect)
-            .timeout(total)
+            .connect_timeout(config.connect_timeout)
+            .timeout(config.timeout)
             .gzip(true)
             // Redirects are followed by hand, to see which are permanent.
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| FetchError::Client(e.to_string()))?;
         let gate = HostGate {
-            gaps: HashMap::from([(ARXIV_API_HOST.to_string(), ARXIV_API_GAP)]),
+            gaps: config.host_gaps.iter().cloned().collect(),
             ..Default::default()
         };
         Ok(Fetcher {
             client,
-            max_body,
+            max_body: config.max_body,
             gate: Arc::new(gate),
         })
-    }
-
-    /// A fetcher with the config's limits and host gaps.
-    pub fn from_config(config: &crate::config::FetchConfig) -> Result<Self, FetchError> {
-        let mut fetcher =
-            Self::with_limits(config.connect_timeout, config.timeout, config.max_body)?;
-        for (host, gap) in &config.host_gaps {
-            fetcher = fetcher.with_host_gap(host, *gap);
-        }
-        Ok(fetcher)
-    }
-
-    /// Sets the least time between two requests to `host` (replacing any default).
-    pub fn with_host_gap(mut self, host: &str, gap: Duration) -> Self {
-        let mut gaps = self.gate.gaps.clone();
-        gaps.insert(host.to_string(), gap);
-        self.gate = Arc::new(HostGate {
-            gaps,
-            ..Default::default()
-        });
-        self
     }
 
     /// Fetches a source, conditionally when validators are given.

@@ -57,7 +57,7 @@ pub fn next_poll(
 
 /// A jitter in `[0, 1)` that differs per source and per poll, from their names and the time.
 pub fn jitter_for(source_id: &str, now: DateTime<Utc>) -> f64 {
-    let digest = crate::pipeline::identity::short_hash(&format!(
+    let digest = crate::pipeline::identity::short_hash(format!(
         "{source_id}@{}",
         now.timestamp_nanos_opt().unwrap_or(0)
     ));

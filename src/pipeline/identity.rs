@@ -236,10 +236,20 @@ pub fn entry_id(ids: &Identifiers) -> String {
     }
 }
 
-/// A short, stable hex digest of text (the first 16 bytes of SHA-256).
-pub fn short_hash(text: &str) -> String {
-    let digest = Sha256::digest(text.as_bytes());
-    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+/// A short, stable hex digest of text or bytes (the first 16 bytes of SHA-256).
+pub fn short_hash(data: impl AsRef<[u8]>) -> String {
+    hex(&Sha256::digest(data.as_ref())[..16])
+}
+
+/// Bytes as lowercase hexadecimal, two digits each.
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0xf)]));
+    }
+    out
 }
 
 fn strip_prefix_ci<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
@@ -257,6 +267,13 @@ fn percent_decode(text: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hex_and_short_hash() {
+        assert_eq!(hex(&[0x00, 0xab, 0xff, 0x10]), "00abff10");
+        assert_eq!(short_hash("abc"), short_hash(b"abc"));
+        assert_eq!(short_hash("abc"), "ba7816bf8f01cfea414140de5dae2223");
+    }
 
     /// An expected id (or DOI) and version.
     type Expected = Option<(&'static str, Option<u32>)>;

@@ -6,7 +6,6 @@ use atom_syndication::{
     Category, Content, Entry, Feed, FixedDateTime, Generator, Link as AtomLink, Person, Text,
 };
 use chrono::{DateTime, Utc};
-use sha2::{Digest, Sha256};
 
 use crate::model::{LinkKind, StoredPaper};
 
@@ -37,11 +36,10 @@ pub struct Rendered {
 
 impl Rendered {
     fn new(bytes: Vec<u8>, last_modified: DateTime<Utc>) -> Self {
-        let digest = Sha256::digest(&bytes);
-        let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+        let etag = format!("\"{}\"", crate::pipeline::identity::short_hash(&bytes));
         Rendered {
             bytes,
-            etag: format!("\"{hex}\""),
+            etag,
             last_modified,
         }
     }
@@ -65,7 +63,7 @@ pub fn entry_id(stored: &StoredPaper) -> std::borrow::Cow<'_, str> {
     {
         return id.into();
     }
-    let hash = crate::pipeline::identity::short_hash(&format!("{id}\u{1}{}", stored.key));
+    let hash = crate::pipeline::identity::short_hash(format!("{id}\u{1}{}", stored.key));
     format!("urn:paperboy:entry:{hash}").into()
 }
 

@@ -19,6 +19,7 @@ use tokio::net::TcpListener;
 
 use crate::config::Config;
 use crate::ingest::Ingestor;
+use crate::pipeline::identity::hex;
 use crate::pipeline::render::{self, FeedMeta};
 use crate::store::{PaperStore, StoreError};
 
@@ -328,10 +329,6 @@ fn parse_params(query: Option<&str>) -> Result<FeedParams, String> {
     Ok(params)
 }
 
-fn encode_cursor(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 fn decode_cursor(text: &str) -> Option<Vec<u8>> {
     if text.is_empty() || text.len() % 2 != 0 || text.len() > 2048 {
         return None;
@@ -395,19 +392,14 @@ async fn feed(
             "not found: feeds are /feeds/<topic>.atom, .rss or .json",
         );
     };
-    let Some(topic) = app.config.topic(topic_id) else {
+    let Some(topic_index) = app.config.topics.iter().position(|t| t.id == topic_id) else {
         return plain(StatusCode::NOT_FOUND, &format!("no topic {topic_id:?}"));
     };
+    let topic = &app.config.topics[topic_index];
     let params = match parse_params(request.uri().query()) {
         Ok(params) => params,
         Err(message) => return plain(StatusCode::BAD_REQUEST, &message),
     };
-    let topic_index = app
-        .config
-        .topics
-        .iter()
-        .position(|t| t.id == topic.id)
-        .unwrap_or(0);
     let key = (topic_index, format, params.limit, params.before.clone());
     let generation = app.store.generation();
     let cached = app
@@ -437,12 +429,11 @@ async fn feed(
                 format!("&limit={}", params.limit)
             };
             let self_url = match &params.before {
-                Some(cursor) => format!("{feed_url}?before={}{limit}", encode_cursor(cursor)),
+                Some(cursor) => format!("{feed_url}?before={}{limit}", hex(cursor)),
                 None if limit.is_empty() => feed_url.clone(),
                 None => format!("{feed_url}?{}", &limit[1..]),
             };
-            let next_url =
-                next.map(|cursor| format!("{feed_url}?before={}{limit}", encode_cursor(&cursor)));
+            let next_url = next.map(|cursor| format!("{feed_url}?before={}{limit}", hex(&cursor)));
             let page_url = format!("{base}/topics/{}", topic.id);
             let meta = FeedMeta {
                 topic_id: &topic.id,
@@ -483,24 +474,30 @@ async fn feed(
     (StatusCode::OK, response_headers, feed.body).into_response()
 }
 
+/// A configured topic with its count and newest date.
+fn topic_row<'a>(
+    app: &AppState,
+    topic: &'a crate::config::TopicConfig,
+) -> Result<pages::TopicRow<'a>, StoreError> {
+    Ok(pages::TopicRow {
+        id: &topic.id,
+        title: &topic.title,
+        query: &topic.query_text,
+        count: app.store.topic_count(&topic.id)?,
+        newest: app
+            .store
+            .topic_papers(&topic.id, 1)?
+            .first()
+            .map(|p| p.updated()),
+    })
+}
+
 /// Every configured topic with its count and newest date.
 fn topic_rows(app: &AppState) -> Result<Vec<pages::TopicRow<'_>>, StoreError> {
     app.config
         .topics
         .iter()
-        .map(|t| {
-            Ok(pages::TopicRow {
-                id: &t.id,
-                title: &t.title,
-                query: &t.query_text,
-                count: app.store.topic_count(&t.id)?,
-                newest: app
-                    .store
-                    .topic_papers(&t.id, 1)?
-                    .first()
-                    .map(|p| p.updated()),
-            })
-        })
+        .map(|t| topic_row(app, t))
         .collect()
 }
 
@@ -529,18 +526,18 @@ async fn index(State(app): State<AppState>) -> Response {
 const TOPIC_PAGE_PAPERS: usize = 50;
 
 async fn topic_page(State(app): State<AppState>, Path(topic_id): Path<String>) -> Response {
-    let rows = match topic_rows(&app) {
-        Ok(rows) => rows,
-        Err(e) => return store_failure(e),
-    };
-    let Some(row) = rows.iter().find(|r| r.id == topic_id) else {
+    let Some(topic) = app.config.topic(&topic_id) else {
         return plain(StatusCode::NOT_FOUND, &format!("no topic {topic_id:?}"));
+    };
+    let row = match topic_row(&app, topic) {
+        Ok(row) => row,
+        Err(e) => return store_failure(e),
     };
     let papers = match app.store.topic_papers(row.id, TOPIC_PAGE_PAPERS) {
         Ok(papers) => papers,
         Err(e) => return store_failure(e),
     };
-    Html(pages::topic(&app.config.server.base_url, row, &papers)).into_response()
+    Html(pages::topic(&app.config.server.base_url, &row, &papers)).into_response()
 }
 
 async fn opml(State(app): State<AppState>) -> Response {

@@ -49,7 +49,7 @@ fn forget_shared_links(papers: &mut [Paper], ctx: &SourceContext<'_>) {
                 paper.ids.entry = format!(
                     "{}:title:{}",
                     ctx.source_id,
-                    short_hash(&format!("{link}\n{title}"))
+                    short_hash(format!("{link}\n{title}"))
                 );
             }
         }

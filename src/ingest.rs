@@ -10,7 +10,6 @@ use futures_util::stream::{self, StreamExt};
 use crate::config::{Config, Location, SourceConfig};
 use crate::fetch::{FetchError, FetchMeta, Fetched, Fetcher, Validators};
 use crate::model::{FetchResult, Paper, SourceState};
-use crate::pipeline::normalize::clean;
 use crate::pipeline::tag::Tagger;
 use crate::polling::{self, Polled};
 use crate::sources::{arxiv_api, arxiv_oai, Paging, SourceContext};
@@ -400,7 +399,7 @@ fn note_success(
 
 /// Runs a source's adapter on the blocking pool; the error names the URL.
 async fn parse(source: &SourceConfig, url: &str, bytes: Vec<u8>) -> Result<Vec<Paper>, String> {
-    let adapter = source.kind.adapter();
+    let kind = source.kind;
     let id = source.id.clone();
     let url = url.to_string();
     let parsed = tokio::task::spawn_blocking(move || {
@@ -408,9 +407,7 @@ async fn parse(source: &SourceConfig, url: &str, bytes: Vec<u8>) -> Result<Vec<P
             source_id: &id,
             url: &url,
         };
-        let now = Utc::now();
-        adapter(&bytes, &ctx)
-            .map(|papers| papers.into_iter().map(|p| clean(p, now)).collect())
+        kind.read(&bytes, &ctx, Utc::now())
             .map_err(|e| format!("{e} (from {url})"))
     })
     .await;

@@ -8,8 +8,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::model::StoredPaper;
-use crate::pipeline::identity::{entry_id, identifiers};
-use crate::pipeline::normalize::clean;
+use crate::pipeline::identity::first_seen;
 use crate::pipeline::query::Query;
 use crate::pipeline::render::{self, FeedMeta, Rendered};
 use crate::pipeline::tag::{CompiledTopic, Tagger};
@@ -23,7 +22,7 @@ const ATOM_FEED: (Option<&str>, &str) = (Some(ATOM_NS), "feed");
 pub const ALL_TOPIC: &str = "all";
 
 /// The context adapters run in during checks.
-pub fn context() -> SourceContext<'static> {
+fn context() -> SourceContext<'static> {
     SourceContext {
         source_id: "check",
         url: "https://example.org/feeds/check.xml",
@@ -57,8 +56,7 @@ pub fn tagger() -> Tagger {
 
 /// Runs `bytes` through `kind`'s adapter and the rest of ingestion up to the store: clean,
 /// identify, tag. The papers come back newest first, as a feed lists them. `problems` gets
-/// anything that breaks an invariant (a paper the `*` topic did not match, a paper with no
-/// identifier).
+/// anything that breaks an invariant (a paper the `*` topic did not match).
 pub fn ingest(
     kind: SourceKind,
     bytes: &[u8],
@@ -66,28 +64,23 @@ pub fn ingest(
     now: DateTime<Utc>,
     problems: &mut Vec<String>,
 ) -> Result<Vec<StoredPaper>, String> {
-    let papers = kind.adapter()(bytes, &context()).map_err(|e| e.to_string())?;
-    let mut stored = Vec::with_capacity(papers.len());
-    for paper in papers {
-        let paper = clean(paper, now);
-        let ids = identifiers(&paper.ids);
-        let Some(key) = ids.first().cloned() else {
-            problems.push(format!("a paper with no identifier: {:?}", paper.title));
-            continue;
-        };
-        let topics = tagger.tag(&paper);
-        if !topics.iter().any(|t| t == ALL_TOPIC) {
-            problems.push(format!("the `*` topic did not match {:?}", paper.title));
-        }
-        stored.push(StoredPaper {
-            key,
-            entry_id: entry_id(&paper.ids),
-            first_seen: now,
-            topics,
-            aliases: ids.into_iter().collect(),
-            paper,
-        });
-    }
+    let papers = kind
+        .read(bytes, &context(), now)
+        .map_err(|e| e.to_string())?;
+    let mut stored: Vec<StoredPaper> = papers
+        .into_iter()
+        .map(|paper| {
+            let mut stored = first_seen(paper, now);
+            stored.topics = tagger.tag(&stored.paper);
+            if !stored.topics.iter().any(|t| t == ALL_TOPIC) {
+                problems.push(format!(
+                    "the `*` topic did not match {:?}",
+                    stored.paper.title
+                ));
+            }
+            stored
+        })
+        .collect();
     stored.sort_by_key(|s| std::cmp::Reverse(s.updated()));
     Ok(stored)
 }
@@ -114,7 +107,7 @@ pub fn check_source_bytes(data: &[u8]) -> Vec<String> {
 }
 
 /// The feed metadata checks render with.
-pub fn meta(self_url: &str) -> FeedMeta<'_> {
+fn meta(self_url: &str) -> FeedMeta<'_> {
     FeedMeta {
         topic_id: ALL_TOPIC,
         title: "Every paper",

@@ -4,7 +4,7 @@
 
 use arbitrary::{Arbitrary, Unstructured};
 use paperboy::model::{Author, Identifiers, Link, LinkKind, Paper, StoredPaper};
-use paperboy::pipeline::identity::{entry_id, identifiers};
+use paperboy::pipeline::identity::first_seen;
 use paperboy::selfcheck;
 
 /// Up to eight papers from `data`, newest first, as a feed lists them.
@@ -72,15 +72,9 @@ fn stored_paper(u: &mut Unstructured<'_>) -> arbitrary::Result<StoredPaper> {
         sources: Arbitrary::arbitrary(u)?,
         ids,
     };
-    let keys = identifiers(&paper.ids);
-    Ok(StoredPaper {
-        key: keys.first().cloned().unwrap_or_default(),
-        entry_id: entry_id(&paper.ids),
-        first_seen: date(u)?.unwrap_or_default(),
-        topics: vec![selfcheck::ALL_TOPIC.to_string()],
-        aliases: keys.into_iter().collect(),
-        paper,
-    })
+    let mut stored = first_seen(paper, date(u)?.unwrap_or_default());
+    stored.topics = vec![selfcheck::ALL_TOPIC.to_string()];
+    Ok(stored)
 }
 
 /// Any date chrono can represent, or none.

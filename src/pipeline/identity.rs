@@ -7,11 +7,12 @@
 
 use std::sync::LazyLock;
 
+use chrono::{DateTime, Utc};
 use regex::Regex;
 use sha2::{Digest, Sha256};
 use url::Url;
 
-use crate::model::{Identifiers, Link, LinkKind};
+use crate::model::{Identifiers, Link, LinkKind, Paper, StoredPaper};
 
 /// New-style (`2604.21952v2`: year, month 01-12, sequence) and old-style
 /// (`hep-th/9901001v1`, `math.GT/0309136`: one of arXiv's archives) arXiv ids, with an
@@ -232,7 +233,27 @@ pub fn entry_id(ids: &Identifiers) -> String {
     } else if let Some(link) = &ids.link {
         link.clone()
     } else {
-        format!("urn:paperboy:entry:{}", short_hash(&ids.entry))
+        entry_urn(&ids.entry)
+    }
+}
+
+/// A stable entry id made from text that is no usable id itself.
+pub fn entry_urn(text: &str) -> String {
+    format!("urn:paperboy:entry:{}", short_hash(text))
+}
+
+/// A paper as the store first records it: keyed by its highest-priority identifier, every
+/// identifier an alias, its entry id chosen for good, not yet tagged.
+pub fn first_seen(paper: Paper, now: DateTime<Utc>) -> StoredPaper {
+    let ids = identifiers(&paper.ids);
+    StoredPaper {
+        // `identifiers` always ends with the entry identifier, so there is a first one.
+        key: ids.first().cloned().unwrap_or_default(),
+        entry_id: entry_id(&paper.ids),
+        first_seen: now,
+        topics: Vec::new(),
+        aliases: ids.into_iter().collect(),
+        paper,
     }
 }
 

@@ -12,7 +12,7 @@
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 
 use super::query::{Field, Query, Term};
-use super::text::{collapse_whitespace, fold, for_each_word};
+use super::text::{fold, fold_token, for_each_word};
 use crate::model::Paper;
 
 const WORD: char = '\u{1}';
@@ -80,7 +80,6 @@ impl Expr {
 #[derive(Debug, Clone)]
 pub struct Matcher {
     automaton: Option<AhoCorasick>,
-    patterns: usize,
     topics: Vec<Expr>,
     /// For each pattern, the topics whose expression it can satisfy.
     triggered_by: Vec<Vec<u32>>,
@@ -133,7 +132,6 @@ impl Matcher {
         });
         Matcher {
             automaton,
-            patterns: strings.len(),
             topics,
             triggered_by,
             always,
@@ -142,7 +140,7 @@ impl Matcher {
 
     /// The indexes of the queries the paper matches, ascending.
     pub fn matching(&self, paper: &Paper) -> Vec<usize> {
-        let mut hits = vec![0u8; self.patterns];
+        let mut hits = vec![0u8; self.triggered_by.len()];
         let mut marked = vec![false; self.topics.len()];
         let mut candidates: Vec<u32> = self.always.clone();
         for &t in &self.always {
@@ -201,7 +199,7 @@ fn layout(paper: &Paper) -> (String, [usize; 5]) {
     text.push(FIELD);
     text.push(WORD);
     for category in &paper.categories {
-        text.push_str(&collapse_whitespace(&fold(category)));
+        text.push_str(&fold_token(category));
         text.push(WORD);
     }
     bounds[3] = text.len();

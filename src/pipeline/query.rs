@@ -17,7 +17,7 @@
 
 use std::fmt;
 
-use super::text::{collapse_whitespace, fold, words};
+use super::text::{fold, fold_token, words};
 use crate::model::Paper;
 
 /// Where a term looks.
@@ -173,26 +173,13 @@ pub struct Document {
 }
 
 impl Document {
-    /// A document with only a title and an abstract.
-    pub fn new(title: &str, abstract_text: &str) -> Self {
-        Document {
-            title: words(title),
-            abstract_words: words(abstract_text),
-            ..Default::default()
-        }
-    }
-
     /// Every field of a paper.
     pub fn of(paper: &Paper) -> Self {
         Document {
             title: words(&paper.title),
             abstract_words: words(&paper.abstract_text),
             authors: paper.authors.iter().map(|a| words(&a.name)).collect(),
-            categories: paper
-                .categories
-                .iter()
-                .map(|c| collapse_whitespace(&fold(c)))
-                .collect(),
+            categories: paper.categories.iter().map(|c| fold_token(c)).collect(),
             sources: paper.sources.iter().map(|s| fold(s)).collect(),
         }
     }
@@ -310,7 +297,7 @@ impl Query {
 
 impl WordPattern {
     /// Whether a folded word (or token) matches.
-    pub fn matches(&self, word: &str) -> bool {
+    fn matches(&self, word: &str) -> bool {
         if self.prefix {
             word.starts_with(&self.word)
         } else {
@@ -607,7 +594,7 @@ fn term(text: &str, field: Field, position: usize, quoted: bool) -> Result<Query
         ));
     }
     if field.is_token_field() {
-        let token = collapse_whitespace(&fold(body));
+        let token = fold_token(body);
         if token.is_empty() {
             return error(format!(
                 "`{}:` takes one name such as `cs.LG` or `cs.*`",
@@ -656,8 +643,13 @@ mod tests {
     use super::*;
     use crate::model::Author;
 
+    /// A document with only a title and an abstract.
     fn doc(title: &str, abstract_text: &str) -> Document {
-        Document::new(title, abstract_text)
+        Document {
+            title: words(title),
+            abstract_words: words(abstract_text),
+            ..Default::default()
+        }
     }
 
     #[test]

@@ -63,8 +63,7 @@ pub fn entry_id(stored: &StoredPaper) -> std::borrow::Cow<'_, str> {
     {
         return id.into();
     }
-    let hash = crate::pipeline::identity::short_hash(format!("{id}\u{1}{}", stored.key));
-    format!("urn:paperboy:entry:{hash}").into()
+    crate::pipeline::identity::entry_urn(&format!("{id}\u{1}{}", stored.key)).into()
 }
 
 /// The date a feed of these papers (newest first) was last modified.

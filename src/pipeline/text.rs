@@ -30,6 +30,12 @@ fn fold_char(c: char, mut f: impl FnMut(char)) {
     }
 }
 
+/// A category as queries and papers compare it: folded, whitespace collapsed (`cs.LG` →
+/// `cs.lg`).
+pub fn fold_token(text: &str) -> String {
+    collapse_whitespace(&fold(text))
+}
+
 /// Splits text into folded words: maximal runs of letters and digits, lower-cased, accents
 /// removed. Everything else (spaces, hyphens, punctuation, symbols) separates words.
 pub fn words(text: &str) -> Vec<String> {
@@ -50,11 +56,7 @@ pub fn for_each_word(text: &str, mut f: impl FnMut(&str)) {
         }
     };
     for c in text.chars() {
-        if c.is_ascii() {
-            word_char(c.to_ascii_lowercase(), &mut current);
-        } else {
-            fold_char(c, |d| word_char(d, &mut current));
-        }
+        fold_char(c, |d| word_char(d, &mut current));
     }
     if !current.is_empty() {
         f(&current);

@@ -12,6 +12,7 @@ pub mod xml;
 use serde::{Deserialize, Serialize};
 
 use crate::model::Paper;
+use crate::pipeline::normalize::clean;
 
 /// What an adapter knows about the source it parses for.
 #[derive(Debug, Clone, Copy)]
@@ -98,6 +99,18 @@ impl SourceKind {
             SourceKind::HfDaily => hf_daily::parse,
             SourceKind::ArxivOai => arxiv_oai::parse,
         }
+    }
+
+    /// Reads a source's bytes into papers the way ingestion does: the kind's adapter, then
+    /// [`clean`] (which needs `now` to tell a date from the future).
+    pub fn read(
+        self,
+        bytes: &[u8],
+        ctx: &SourceContext<'_>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<Paper>, ParseError> {
+        let papers = self.adapter()(bytes, ctx)?;
+        Ok(papers.into_iter().map(|p| clean(p, now)).collect())
     }
 
     /// How this kind pages, if it does; paged kinds take `max_results`.

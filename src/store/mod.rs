@@ -25,7 +25,7 @@ pub use memory::MemoryStore;
 pub use sled_store::SledStore;
 
 use crate::model::{FetchResult, Paper, SourceState, StoredPaper};
-use crate::pipeline::identity::{entry_id, find_arxiv_id, find_doi, identifiers, normalize_link};
+use crate::pipeline::identity::{find_arxiv_id, find_doi, first_seen, identifiers, normalize_link};
 use crate::pipeline::merge::merge;
 use crate::pipeline::tag::Tagger;
 
@@ -294,17 +294,11 @@ impl PaperStore {
                     found.push(paper);
                 }
             }
-            let mut next = if found.is_empty() {
-                let key = ids[0].clone();
-                plan.originals.entry(key.clone()).or_insert(None);
-                StoredPaper {
-                    key,
-                    entry_id: entry_id(&incoming.ids),
-                    first_seen: now,
-                    topics: Vec::new(),
-                    aliases: Default::default(),
-                    paper: incoming.clone(),
-                }
+            let next = if found.is_empty() {
+                // Its aliases are already all of its identifiers.
+                let fresh = first_seen(incoming.clone(), now);
+                plan.originals.entry(fresh.key.clone()).or_insert(None);
+                fresh
             } else {
                 // Identifiers that lead to several papers (a journal paper stored under its DOI,
                 // the same paper stored from arXiv) join them: the paper seen first survives,
@@ -317,10 +311,10 @@ impl PaperStore {
                     plan.retire(&other.key, &survivor.key);
                 }
                 survivor.paper = merge(&survivor.paper, incoming);
+                survivor.aliases.extend(ids);
+                survivor.aliases.extend(identifiers(&survivor.paper.ids));
                 survivor
             };
-            next.aliases.extend(ids);
-            next.aliases.extend(identifiers(&next.paper.ids));
             plan.stage(next);
         }
         let mut counts = BatchCounts::default();

@@ -20,6 +20,19 @@ use crate::sources::SourceKind;
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 /// How long readers and caches may keep a feed before asking again, in seconds.
 pub const DEFAULT_MAX_AGE: u64 = 900;
+/// `fetch.connect_timeout` when the config does not say.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// `fetch.timeout` (a whole fetch, body included) when the config does not say.
+pub const DEFAULT_FETCH_TIMEOUT: Duration = Duration::from_secs(60);
+/// `fetch.max_body_mib` (after decompression) when the config does not say.
+pub const DEFAULT_MAX_BODY_MIB: usize = 20;
+/// `fetch.concurrency`, sources fetched at once, when the config does not say.
+pub const DEFAULT_CONCURRENCY: usize = 4;
+/// arXiv's API host, which asks for 3 s between requests (its terms of use); a default
+/// `fetch.host_gap`.
+pub const ARXIV_API_HOST: &str = "export.arxiv.org";
+/// The least time between two requests to [`ARXIV_API_HOST`].
+pub const ARXIV_API_GAP: Duration = Duration::from_secs(3);
 /// `server.header_timeout` when the config does not say.
 pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(20);
 /// `server.request_timeout` when the config does not say.
@@ -190,7 +203,7 @@ struct RawConfig {
     topics: Vec<RawTopic>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawServer {
     listen: Option<String>,
@@ -204,7 +217,7 @@ struct RawServer {
     shutdown_timeout: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawFetch {
     connect_timeout: Option<String>,
@@ -332,17 +345,7 @@ impl Config {
 }
 
 fn validate_server(raw: Option<RawServer>, problems: &mut Vec<Problem>) -> ServerConfig {
-    let raw = raw.unwrap_or(RawServer {
-        listen: None,
-        base_url: None,
-        max_age: None,
-        header_timeout: None,
-        request_timeout: None,
-        write_timeout: None,
-        max_header_kib: None,
-        max_connections: None,
-        shutdown_timeout: None,
-    });
+    let raw = raw.unwrap_or_default();
     let listen_text = raw.listen.unwrap_or_else(|| DEFAULT_LISTEN.to_string());
     let listen: SocketAddr = listen_text.parse().unwrap_or_else(|_| {
         problems.push(Problem {
@@ -461,29 +464,20 @@ fn count_in(
 }
 
 fn validate_fetch(raw: Option<RawFetch>, problems: &mut Vec<Problem>) -> FetchConfig {
-    let raw = raw.unwrap_or(RawFetch {
-        connect_timeout: None,
-        timeout: None,
-        max_body_mib: None,
-        concurrency: None,
-        host_gap: Default::default(),
-    });
+    let raw = raw.unwrap_or_default();
     let connect_timeout = duration(
         "fetch.connect_timeout",
         raw.connect_timeout.as_deref(),
-        crate::fetch::CONNECT_TIMEOUT,
+        DEFAULT_CONNECT_TIMEOUT,
         problems,
     );
     let timeout = duration(
         "fetch.timeout",
         raw.timeout.as_deref(),
-        crate::fetch::FETCH_TIMEOUT,
+        DEFAULT_FETCH_TIMEOUT,
         problems,
     );
-    let mut host_gaps: Vec<(String, Duration)> = vec![(
-        crate::fetch::ARXIV_API_HOST.to_string(),
-        crate::fetch::ARXIV_API_GAP,
-    )];
+    let mut host_gaps: Vec<(String, Duration)> = vec![(ARXIV_API_HOST.to_string(), ARXIV_API_GAP)];
     for (host, gap) in &raw.host_gap {
         let gap = duration(
             &format!("fetch.host_gap.{host:?}"),
@@ -501,16 +495,8 @@ fn validate_fetch(raw: Option<RawFetch>, problems: &mut Vec<Problem>) -> FetchCo
     FetchConfig {
         connect_timeout,
         timeout,
-        max_body: positive(
-            "fetch.max_body_mib",
-            raw.max_body_mib,
-            crate::fetch::MAX_BODY_BYTES >> 20,
-        ) << 20,
-        concurrency: positive(
-            "fetch.concurrency",
-            raw.concurrency,
-            crate::ingest::CONCURRENT_FETCHES,
-        ),
+        max_body: positive("fetch.max_body_mib", raw.max_body_mib, DEFAULT_MAX_BODY_MIB) << 20,
+        concurrency: positive("fetch.concurrency", raw.concurrency, DEFAULT_CONCURRENCY),
         host_gaps,
     }
 }

@@ -18,12 +18,6 @@ use reqwest::StatusCode;
 
 use crate::config::Location;
 
-/// How long connecting may take.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long a whole fetch may take, body included.
-pub const FETCH_TIMEOUT: Duration = Duration::from_secs(60);
-/// The largest body accepted (after decompression).
-pub const MAX_BODY_BYTES: usize = 20 * 1024 * 1024;
 /// Who paperboy says it is.
 pub const USER_AGENT: &str = concat!(
     "paperboy/",
@@ -126,11 +120,6 @@ pub fn max_age(value: &str) -> Option<Duration> {
             .flatten()
     })
 }
-
-/// The least time between two requests to arXiv's API host (arXiv's terms of use).
-pub const ARXIV_API_GAP: Duration = Duration::from_secs(3);
-/// arXiv's API host.
-pub const ARXIV_API_HOST: &str = "export.arxiv.org";
 
 /// Spaces out requests to hosts that ask for a minimum gap, across every source and task that
 /// shares the fetcher.

@@ -15,9 +15,6 @@ use crate::polling::{self, Polled};
 use crate::sources::{arxiv_api, arxiv_oai, Paging, SourceContext};
 use crate::store::{PaperStore, StoreError};
 
-/// How many sources are fetched at once when the config does not say.
-pub const CONCURRENT_FETCHES: usize = 4;
-
 /// The outcome of polling one source.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceReport {

@@ -11,6 +11,9 @@ use chrono::{DateTime, Utc};
 pub const BACKOFF_CAP: Duration = Duration::from_secs(24 * 3600);
 /// The longest a server's `max-age` may stretch the interval.
 pub const MAX_AGE_CAP: Duration = Duration::from_secs(7 * 24 * 3600);
+/// The longest a server's `Retry-After` may push the next try back (a server asking for more is
+/// asked again after a week).
+pub const RETRY_AFTER_CAP: Duration = Duration::from_secs(7 * 24 * 3600);
 /// Jitter added to every interval, as a fraction of it (never taken off: polls are never
 /// sooner than the interval).
 pub const JITTER: f64 = 0.1;
@@ -47,7 +50,7 @@ pub fn next_poll(
             let backoff = every
                 .saturating_mul(1 << doublings)
                 .min(every.max(BACKOFF_CAP));
-            backoff.max(retry_after.unwrap_or(Duration::ZERO))
+            backoff.max(retry_after.unwrap_or(Duration::ZERO).min(RETRY_AFTER_CAP))
         }
     };
     let spread = base.mul_f64(1.0 + JITTER * jitter.clamp(0.0, 1.0));
@@ -72,6 +75,18 @@ mod tests {
     use super::*;
 
     const HOUR: Duration = Duration::from_secs(3600);
+
+    #[test]
+    fn an_absurd_retry_after_is_capped_not_a_panic() {
+        let failed = Polled::Failed {
+            failures: 1,
+            retry_after: Some(Duration::from_secs(u64::MAX)),
+        };
+        assert_eq!(
+            at(failed, HOUR, 0.0),
+            Some(RETRY_AFTER_CAP.as_secs() as i64)
+        );
+    }
 
     fn at(polled: Polled, every: Duration, jitter: f64) -> Option<i64> {
         let now = Utc.with_ymd_and_hms(2026, 11, 27, 0, 0, 0).unwrap();

@@ -94,15 +94,6 @@ fn fixture() -> Fixture {
     }
 }
 
-fn ids_of(body: &[u8]) -> Vec<String> {
-    feed_rs::parser::parse(body)
-        .expect("parses")
-        .entries
-        .into_iter()
-        .map(|e| e.id)
-        .collect()
-}
-
 #[test]
 fn jing_feedparser_and_the_json_feed_schema_accept_every_feed() {
     let jing = tool("jing");
@@ -114,7 +105,7 @@ fn jing_feedparser_and_the_json_feed_schema_accept_every_feed() {
     let mut checked = 0;
     for topic in &f.topics {
         let atom = get(&format!("{}/feeds/{topic}.atom", f.serve.base));
-        let ids = ids_of(&atom.body);
+        let ids = common::entry_ids(&atom.body);
         if let Some(jing) = &jing {
             let file = f.dir.join(format!("{topic}.atom"));
             std::fs::write(&file, &atom.body).unwrap();
@@ -163,7 +154,7 @@ print(json.dumps(out))
             let result: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
             let json = get(&format!("{}/feeds/{topic}.json", f.serve.base));
             assert_eq!(
-                ids_of(&json.body),
+                common::entry_ids(&json.body),
                 ids,
                 "{topic}.json: the same entries in the same order"
             );
@@ -195,15 +186,8 @@ fn newsboat_subscribes_and_its_conditional_reload_is_answered_304() {
     let topic = "efficient-inference";
     let config = f.dir.join("newsboat.conf");
     std::fs::write(&config, "download-retries 1\ndownload-timeout 20\n").unwrap();
-    let not_modified = || -> u64 {
-        let metrics = get(&format!("{}/metrics", f.serve.base)).text();
-        metrics
-            .lines()
-            .find(|l| l.starts_with("paperboy_feed_responses_total{code=\"304\"}"))
-            .and_then(|l| l.rsplit(' ').next())
-            .and_then(|n| n.parse().ok())
-            .expect("a 304 counter")
-    };
+    let not_modified =
+        || common::metric(&f.serve.base, "paperboy_feed_responses_total{code=\"304\"}");
     let expected = get(&format!("{}/feeds/{topic}.atom", f.serve.base));
     let feed = feed_rs::parser::parse(expected.body.as_slice()).unwrap();
     assert!(!feed.entries.is_empty());

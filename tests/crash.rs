@@ -10,7 +10,7 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::{feeds_dir, get, run, Serve};
@@ -96,7 +96,7 @@ fn sigkill_during_ingest_loses_and_corrupts_nothing() {
         // Between half the pass and a little past its end: parsing comes first, the write last.
         let pass_ms = pass.as_millis() as u64;
         let delay = Duration::from_millis(pass_ms / 2 + seed % (pass_ms * 6 / 10 + 1));
-        let mut child = Command::new(env!("CARGO_BIN_EXE_paperboy"))
+        let mut child = common::paperboy()
             .arg("--config")
             .arg(&config)
             .arg("ingest")
@@ -154,34 +154,17 @@ fn sigkill_during_ingest_loses_and_corrupts_nothing() {
 
 /// Sends SIGTERM to `child` and waits for it to exit, up to a minute.
 fn terminate(child: &mut std::process::Child) -> std::process::ExitStatus {
-    let sent = Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status()
-        .expect("kill runs");
-    assert!(sent.success());
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("serve did not exit within a minute of SIGTERM");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    assert!(common::sigterm(child), "kill could not send SIGTERM");
+    common::wait_within(child, Duration::from_secs(60)).unwrap_or_else(|| {
+        let _ = child.kill();
+        panic!("serve did not exit within a minute of SIGTERM");
+    })
 }
 
 /// `paperboy serve` on a free port, logging at info level to `log`.
 fn spawn_serve(config: &std::path::Path, log: &std::path::Path) -> (std::process::Child, String) {
     let port = common::free_port();
-    let child = common::paperboy()
-        .arg("--config")
-        .arg(config)
-        .arg("serve")
-        .arg("--listen")
-        .arg(format!("127.0.0.1:{port}"))
+    let child = common::serve_command(config, port)
         .env("RUST_LOG", "info,paperboy::ingest=debug")
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(log).unwrap())
@@ -339,11 +322,7 @@ fn sigterm_during_serve_finishes_the_write_and_loses_nothing() {
         .unwrap();
     let mut first = [0u8; 1024];
     reader.read_exact(&mut first).unwrap();
-    Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status()
-        .unwrap();
+    assert!(common::sigterm(&child));
     let refused_by = Instant::now() + Duration::from_secs(20);
     while std::net::TcpStream::connect(&addr).is_ok() {
         assert!(

@@ -79,11 +79,6 @@ query = '*'
     path
 }
 
-fn entry_ids(xml: &[u8]) -> Vec<String> {
-    let feed = feed_rs::parser::parse(xml).expect("the served feed parses");
-    feed.entries.into_iter().map(|e| e.id).collect()
-}
-
 fn stdout(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
@@ -141,7 +136,7 @@ fn ingest_serve_restart() {
         feed.header("content-type").as_deref(),
         Some("application/atom+xml; charset=utf-8")
     );
-    let ids = entry_ids(&feed.body);
+    let ids = common::entry_ids(&feed.body);
     assert_eq!(
         ids.iter().cloned().collect::<BTreeSet<_>>(),
         BTreeSet::from([
@@ -160,11 +155,11 @@ fn ingest_serve_restart() {
     );
 
     let everything = get(&format!("{}/feeds/everything.atom", serve.base));
-    let all_ids = entry_ids(&everything.body);
+    let all_ids = common::entry_ids(&everything.body);
     assert_eq!(all_ids.len(), 41, "no duplicates, nothing missing");
     let limited = get(&format!("{}/feeds/everything.atom?limit=2", serve.base));
     assert_eq!(
-        entry_ids(&limited.body),
+        common::entry_ids(&limited.body),
         all_ids[..2].to_vec(),
         "newest first, limited"
     );
@@ -188,14 +183,7 @@ fn ingest_serve_restart() {
     let since = request("GET", &url, &[("If-Modified-Since", &last_modified)]).unwrap();
     assert_eq!(since.status, 304);
     // Rendering happens once per change: asking again is answered from the cache.
-    let renders = |serve: &Serve| -> u64 {
-        let metrics = get(&format!("{}/metrics", serve.base)).text();
-        let line = metrics
-            .lines()
-            .find(|l| l.starts_with("paperboy_feed_renders_total "))
-            .expect("a render counter");
-        line.rsplit(' ').next().unwrap().parse().unwrap()
-    };
+    let renders = |serve: &Serve| common::metric(&serve.base, "paperboy_feed_renders_total ");
     let before = renders(&serve);
     assert_eq!(get(&url).body, feed.body);
     assert_eq!(
@@ -244,7 +232,7 @@ fn ingest_serve_restart() {
         let other = get(&format!("{}/feeds/everything.{ext}", serve.base));
         assert_eq!(other.status, 200, "{ext}");
         assert_eq!(other.header("content-type").as_deref(), Some(content_type));
-        assert_eq!(entry_ids(&other.body), all_ids, "{ext}");
+        assert_eq!(common::entry_ids(&other.body), all_ids, "{ext}");
     }
 
     // HEAD answers with the headers and no body; compression when asked, with Vary.
@@ -338,7 +326,7 @@ fn ingest_serve_restart() {
     // fixture server still answers; the ETag source answers 304).
     let serve = Serve::start(&config);
     let after = get(&format!("{}/feeds/everything.atom", serve.base));
-    assert_eq!(entry_ids(&after.body), all_ids);
+    assert_eq!(common::entry_ids(&after.body), all_ids);
     drop(serve);
 }
 
@@ -356,7 +344,7 @@ fn changed_topics_retag_stored_papers() {
     .unwrap();
     let serve = Serve::start(&config);
     let feed = get(&format!("{}/feeds/anomaly.atom", serve.base));
-    let ids = entry_ids(&feed.body);
+    let ids = common::entry_ids(&feed.body);
     // "clinical alerting" and "medical-MFMs" now match; the athletics paper no longer does.
     assert!(
         ids.contains(&"https://arxiv.org/abs/2604.21956".to_string()),
@@ -561,7 +549,7 @@ query = "*"
     let feed = get(&format!("{}/feeds/all.atom", serve.base));
     assert_eq!(feed.status, 200);
     let xml = feed.text();
-    assert_eq!(entry_ids(&feed.body).len(), 5);
+    assert_eq!(common::entry_ids(&feed.body).len(), 5);
     assert!(
         roxmltree::Document::parse(&xml).is_ok(),
         "well-formed XML: {xml}"
@@ -814,13 +802,10 @@ fn hostile_servers_cost_only_their_own_sources() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("/usr/bin/time runs paperboy");
-    let deadline = started + std::time::Duration::from_secs(120);
-    while child.try_wait().unwrap().is_none() {
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("ingest hung on hostile sources");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
+    let limit = std::time::Duration::from_secs(120).saturating_sub(started.elapsed());
+    if common::wait_within(&mut child, limit).is_none() {
+        let _ = child.kill();
+        panic!("ingest hung on hostile sources");
     }
     let out = child.wait_with_output().unwrap();
     let report = stdout(&out);
@@ -877,7 +862,7 @@ fn hostile_servers_cost_only_their_own_sources() {
     let serve = Serve::start(&config);
     let feed = get(&format!("{}/feeds/all.atom", serve.base));
     assert_eq!(feed.status, 200);
-    let ids = entry_ids(&feed.body);
+    let ids = common::entry_ids(&feed.body);
     for id in ["2604.21952", "2604.21953", "2604.21956"] {
         assert!(
             ids.contains(&format!("https://arxiv.org/abs/{id}")),

@@ -26,7 +26,6 @@ pub fn feeds_dir() -> PathBuf {
 pub struct Hits {
     pub requests: AtomicUsize,
     pub not_modified: AtomicUsize,
-    pub conditional: AtomicUsize,
     /// The query strings `/api` and `/oai` were asked with, in order.
     pub paged: std::sync::Mutex<Vec<String>>,
 }
@@ -113,9 +112,6 @@ async fn feed(
         return StatusCode::NOT_FOUND.into_response();
     };
     let etag = format!("\"{}-{}\"", file.len(), bytes.len());
-    if headers.contains_key(header::IF_NONE_MATCH) {
-        hits.conditional.fetch_add(1, Ordering::SeqCst);
-    }
     if headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
@@ -228,8 +224,7 @@ async fn hostile(UrlPath(kind): UrlPath<String>) -> Response {
                     (),
                 ))
             });
-            let mut body = b"<rss version=\"2.0\"><channel><title>x</title>".to_vec();
-            body.extend_from_slice(b"");
+            let body = b"<rss version=\"2.0\"><channel><title>x</title>".to_vec();
             (
                 [(header::CONTENT_TYPE, "application/rss+xml")],
                 Body::from_stream(futures_util::StreamExt::chain(
@@ -380,15 +375,44 @@ pub struct Serve {
     pub base: String,
 }
 
+/// `paperboy --config CONFIG serve --listen 127.0.0.1:PORT`, ready to spawn.
+pub fn serve_command(config: &Path, port: u16) -> Command {
+    let mut cmd = paperboy();
+    cmd.arg("--config")
+        .arg(config)
+        .arg("serve")
+        .arg("--listen")
+        .arg(format!("127.0.0.1:{port}"));
+    cmd
+}
+
+/// Sends SIGTERM to a child process; whether `kill` could send it.
+pub fn sigterm(child: &Child) -> bool {
+    Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Waits up to `limit` for a child to exit; `None` if it is still running.
+pub fn wait_within(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return Some(status);
+        }
+        if Instant::now() > deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 impl Serve {
     pub fn start(config: &Path) -> Serve {
         let port = free_port();
-        let child = paperboy()
-            .arg("--config")
-            .arg(config)
-            .arg("serve")
-            .arg("--listen")
-            .arg(format!("127.0.0.1:{port}"))
+        let child = serve_command(config, port)
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
@@ -420,21 +444,11 @@ impl Serve {
     }
 
     fn terminate(&mut self) -> std::process::ExitStatus {
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(status) = self.child.try_wait().expect("wait") {
-                return status;
-            }
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                return self.child.wait().expect("wait after kill");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        sigterm(&self.child);
+        wait_within(&mut self.child, Duration::from_secs(20)).unwrap_or_else(|| {
+            let _ = self.child.kill();
+            self.child.wait().expect("wait after kill")
+        })
     }
 }
 
@@ -503,4 +517,25 @@ pub fn request(method: &str, url: &str, headers: &[(&str, &str)]) -> Result<Repl
 /// `GET url`, panicking on a transport error.
 pub fn get(url: &str) -> Reply {
     request("GET", url, &[]).unwrap_or_else(|e| panic!("GET {url}: {e}"))
+}
+
+/// The entry ids of a feed document, in order.
+pub fn entry_ids(body: &[u8]) -> Vec<String> {
+    feed_rs::parser::parse(body)
+        .expect("the served feed parses")
+        .entries
+        .into_iter()
+        .map(|e| e.id)
+        .collect()
+}
+
+/// The value of the `/metrics` line of the server at `base` that starts with `prefix`.
+pub fn metric(base: &str, prefix: &str) -> u64 {
+    get(&format!("{base}/metrics"))
+        .text()
+        .lines()
+        .find(|l| l.starts_with(prefix))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no metric {prefix:?}"))
 }

@@ -24,7 +24,7 @@ use chrono::{DateTime, Utc};
 pub use memory::MemoryStore;
 pub use sled_store::SledStore;
 
-use crate::model::{FetchResult, Paper, SourceState, StoredPaper};
+use crate::model::{FetchResult, Identifiers, Paper, SourceState, StoredPaper};
 use crate::pipeline::identity::{find_arxiv_id, find_doi, first_seen, identifiers, normalize_link};
 use crate::pipeline::merge::merge;
 use crate::pipeline::tag::Tagger;
@@ -148,8 +148,8 @@ pub const SCHEMA_VERSION: u32 = 1;
 const SCHEMA_VERSION_KEY: &[u8] = b"schema_version";
 /// The meta key holding the fingerprint of the topics the index reflects.
 const TOPICS_FINGERPRINT: &[u8] = b"topics_fingerprint";
-/// How many papers one re-tagging commit covers.
-const RETAG_CHUNK: usize = 1000;
+/// How many papers a scan of the whole store (re-tagging, `for_each_paper`) reads at once.
+const SCAN_CHUNK: usize = 1000;
 
 /// Typed access to papers, topic indexes and source state over any [`Store`].
 pub struct PaperStore {
@@ -372,16 +372,10 @@ impl PaperStore {
             return Ok(None);
         }
         let mut changed = 0;
-        let mut from: Option<Vec<u8>> = None;
-        loop {
-            let rows = self
-                .kv
-                .scan(Tree::Papers, b"", from.as_deref(), false, RETAG_CHUNK)?;
-            let Some((last, _)) = rows.last() else { break };
-            from = Some(last.clone());
+        self.for_each_chunk(|rows| {
             let mut ops = Vec::new();
             let mut deltas = HashMap::new();
-            for retagged in retag_rows(&rows, tagger) {
+            for retagged in retag_rows(rows, tagger) {
                 let (before, topics) = retagged?;
                 if topics != before.topics {
                     changed += 1;
@@ -392,10 +386,13 @@ impl PaperStore {
                     diff_paper(Some(&before), &after, &mut ops, &mut deltas)?;
                 }
             }
-            self.count_ops(&deltas, &mut ops)?;
-            self.kv.commit(&ops)?;
-            self.bump();
-        }
+            if !ops.is_empty() {
+                self.count_ops(&deltas, &mut ops)?;
+                self.kv.commit(&ops)?;
+                self.bump();
+            }
+            Ok(())
+        })?;
         self.kv.commit(&[Op::Put(
             Tree::Meta,
             TOPICS_FINGERPRINT.to_vec(),
@@ -404,20 +401,32 @@ impl PaperStore {
         Ok(Some(changed))
     }
 
-    /// Calls `f` with every stored paper, in key order, a chunk at a time.
+    /// Calls `f` with every stored paper, in key order.
     pub fn for_each_paper(&self, mut f: impl FnMut(StoredPaper)) -> Result<(), StoreError> {
+        self.for_each_chunk(|rows| {
+            for (key, bytes) in rows {
+                f(decode(Tree::Papers, key, bytes)?);
+            }
+            Ok(())
+        })
+    }
+
+    /// Calls `f` with every stored paper's raw row, in key order, [`SCAN_CHUNK`] rows at a
+    /// time, so that no more than a chunk is in memory at once.
+    fn for_each_chunk(
+        &self,
+        mut f: impl FnMut(&[Row]) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
         let mut from: Option<Vec<u8>> = None;
         loop {
             let rows = self
                 .kv
-                .scan(Tree::Papers, b"", from.as_deref(), false, RETAG_CHUNK)?;
+                .scan(Tree::Papers, b"", from.as_deref(), false, SCAN_CHUNK)?;
             let Some((last, _)) = rows.last() else {
                 return Ok(());
             };
             from = Some(last.clone());
-            for (key, bytes) in &rows {
-                f(decode(Tree::Papers, key, bytes)?);
-            }
+            f(&rows)?;
         }
     }
 
@@ -425,17 +434,14 @@ impl PaperStore {
     /// URL), a DOI (bare, `doi:` or a resolver URL), a link, an entry id, or a store key.
     pub fn lookup(&self, name: &str) -> Result<Option<StoredPaper>, StoreError> {
         let name = name.trim();
+        let named = Identifiers {
+            arxiv: find_arxiv_id(name).map(|a| a.id),
+            doi: find_doi(name),
+            link: normalize_link(name),
+            entry: name.to_string(),
+        };
         let mut candidates = vec![name.to_string()];
-        if let Some(a) = find_arxiv_id(name) {
-            candidates.push(format!("arxiv:{}", a.id));
-        }
-        if let Some(doi) = find_doi(name) {
-            candidates.push(format!("doi:{doi}"));
-        }
-        if let Some(link) = normalize_link(name) {
-            candidates.push(format!("url:{link}"));
-        }
-        candidates.push(format!("entry:{name}"));
+        candidates.extend(identifiers(&named));
         for candidate in &candidates {
             if let Some(paper) = self.get(candidate)? {
                 return Ok(Some(paper));

@@ -12,7 +12,7 @@ use chrono::Utc;
 use criterion::{criterion_group, criterion_main, Criterion};
 use paperboy::config::Config;
 use paperboy::model::SourceState;
-use paperboy::pipeline::tag::Tagger;
+use paperboy::pipeline::tag::{Tagger, TopicQuery};
 use paperboy::store::PaperStore;
 
 const PAPERS: usize = 100_000;
@@ -22,7 +22,7 @@ fn retag(c: &mut Criterion) {
     let store = PaperStore::open(&dir.path().join("bench.sled")).expect("store");
     let config_path = concat!(env!("CARGO_MANIFEST_DIR"), "/config/paperboy.toml");
     let config = Config::from_file(std::path::Path::new(config_path)).expect("default config");
-    let defaults = config.tagger();
+    let defaults = Tagger::new(config.topics.iter().map(TopicQuery::from).collect());
     let papers = support::papers(PAPERS);
     for chunk in papers.chunks(1000) {
         store

@@ -10,9 +10,9 @@ use futures_util::stream::{self, StreamExt};
 use crate::config::{Config, Location, SourceConfig};
 use crate::fetch::{FetchError, FetchMeta, Fetched, Fetcher, Validators};
 use crate::model::{FetchResult, Paper, SourceState};
-use crate::pipeline::tag::Tagger;
+use crate::pipeline::tag::{Tagger, TopicQuery};
 use crate::polling::{self, Polled};
-use crate::sources::{arxiv_api, arxiv_oai, Paging, SourceContext};
+use crate::sources::{Pager, SourceContext};
 use crate::store::{PaperStore, StoreError};
 
 /// The outcome of polling one source.
@@ -44,7 +44,9 @@ pub struct Ingestor {
 
 impl Ingestor {
     pub fn new(config: Arc<Config>, store: Arc<PaperStore>, fetcher: Fetcher) -> Self {
-        let tagger = Arc::new(config.tagger());
+        let tagger = Arc::new(Tagger::new(
+            config.topics.iter().map(TopicQuery::from).collect(),
+        ));
         let slots = Arc::new(tokio::sync::Semaphore::new(config.fetch.concurrency));
         Ingestor {
             config,
@@ -141,11 +143,11 @@ impl Ingestor {
             etag: state.etag.clone(),
             last_modified: state.last_modified.clone(),
         };
-        let outcome = match (&source.location, source.max_results) {
-            // Paged kinds read one page per poll from a file.
-            (Location::Http(base), Some(max_results)) => {
-                self.fetch_pages(source, base, max_results).await
+        let outcome = match (&source.location, source.kind.pager(), source.max_results) {
+            (Location::Http(base), Some(pager), Some(max_results)) => {
+                self.fetch_pages(source, pager, base, max_results).await
             }
+            // Paged kinds read one page per poll from a file.
             _ => self.fetch_one(source, &validators).await,
         };
         Ok(Fetch::Done(Box::new(FetchedSource {
@@ -232,37 +234,31 @@ impl Ingestor {
                 validators,
                 meta,
             }) => match parse(source, &source.url, bytes).await {
-                Ok(papers) => Outcome::Papers(papers, validators, meta),
+                Ok((papers, _)) => Outcome::Papers(papers, validators, meta),
                 Err(error) => Outcome::failed(error),
             },
             Err(e) => Outcome::from(e),
         }
     }
 
-    /// Reads up to `max_results` results a page at a time (by offset for the arXiv API, by
-    /// resumption token for OAI-PMH), stopping at a short or last page. A failure after the
-    /// first page keeps what the earlier pages brought.
+    /// Reads up to `max_results` results a page at a time, as the kind's pager walks them (by
+    /// offset for the arXiv API, by resumption token for OAI-PMH), stopping at the last page.
+    /// A failure after the first page keeps what the earlier pages brought.
     async fn fetch_pages(
         &self,
         source: &SourceConfig,
+        pager: &dyn Pager,
         base: &url::Url,
         max_results: usize,
     ) -> Outcome {
-        let paging = source.kind.paging();
         let mut papers = Vec::new();
-        let mut requested = arxiv_api::PAGE_SIZE.min(max_results);
-        let mut next = Some(match paging {
-            Some(Paging::Offset) => arxiv_api::page_url(base, 0, requested),
-            _ => base.clone(),
-        });
-        let mut pages = 0;
+        let mut next = Some(pager.first_page(base, max_results));
         while let Some(url) = next.take() {
+            let first = papers.is_empty();
             let fetched = self
                 .fetcher
                 .fetch(&Location::Http(url.clone()), &Validators::default())
                 .await;
-            let first = pages == 0;
-            pages += 1;
             let bytes = match fetched {
                 Ok(Fetched::Body { bytes, .. }) => bytes,
                 Ok(Fetched::NotModified(_)) => Vec::new(),
@@ -272,16 +268,12 @@ impl Ingestor {
                     break;
                 }
             };
-            let token = match paging {
-                Some(Paging::ResumptionToken) => arxiv_oai::resumption_token(&bytes),
-                _ => None,
-            };
             let page = if bytes.is_empty() {
-                Ok(Vec::new())
+                Ok((Vec::new(), bytes))
             } else {
                 parse(source, url.as_str(), bytes).await
             };
-            let page = match page {
+            let (page, bytes) = match page {
                 Ok(page) => page,
                 Err(error) if first => return Outcome::failed(error),
                 Err(error) => {
@@ -294,16 +286,7 @@ impl Ingestor {
             if papers.len() >= max_results || got == 0 {
                 break;
             }
-            next = match paging {
-                // A short page is the last one.
-                Some(Paging::Offset) if got < requested => None,
-                Some(Paging::Offset) => {
-                    requested = arxiv_api::PAGE_SIZE.min(max_results - papers.len());
-                    Some(arxiv_api::page_url(base, papers.len(), requested))
-                }
-                Some(Paging::ResumptionToken) => token.map(|t| arxiv_oai::next_page_url(base, &t)),
-                None => None,
-            };
+            next = pager.next_page(base, &bytes, got, papers.len(), max_results);
         }
         papers.truncate(max_results);
         Outcome::Papers(papers, Validators::default(), FetchMeta::default())
@@ -394,8 +377,13 @@ fn note_success(
     );
 }
 
-/// Runs a source's adapter on the blocking pool; the error names the URL.
-async fn parse(source: &SourceConfig, url: &str, bytes: Vec<u8>) -> Result<Vec<Paper>, String> {
+/// Runs a source's adapter on the blocking pool, handing back the bytes (a pager reads the
+/// next page's address from them); the error names the URL.
+async fn parse(
+    source: &SourceConfig,
+    url: &str,
+    bytes: Vec<u8>,
+) -> Result<(Vec<Paper>, Vec<u8>), String> {
     let kind = source.kind;
     let id = source.id.clone();
     let url = url.to_string();
@@ -405,6 +393,7 @@ async fn parse(source: &SourceConfig, url: &str, bytes: Vec<u8>) -> Result<Vec<P
             url: &url,
         };
         kind.read(&bytes, &ctx, Utc::now())
+            .map(|papers| (papers, bytes))
             .map_err(|e| format!("{e} (from {url})"))
     })
     .await;

@@ -10,8 +10,8 @@ use chrono::{DateTime, Utc};
 use crate::model::StoredPaper;
 use crate::pipeline::identity::first_seen;
 use crate::pipeline::query::Query;
-use crate::pipeline::render::{self, FeedMeta, Rendered};
-use crate::pipeline::tag::{CompiledTopic, Tagger};
+use crate::pipeline::render::{FeedMeta, Format, Rendered};
+use crate::pipeline::tag::{Tagger, TopicQuery};
 use crate::sources::{SourceContext, SourceKind};
 
 const ATOM_NS: &str = "http://www.w3.org/2005/Atom";
@@ -45,7 +45,7 @@ pub fn tagger() -> Tagger {
         topics
             .iter()
             .filter_map(|(id, q)| {
-                Some(CompiledTopic {
+                Some(TopicQuery {
                     id: (*id).to_string(),
                     query: Query::parse(q).ok()?,
                 })
@@ -123,40 +123,43 @@ fn meta(self_url: &str) -> FeedMeta<'_> {
 /// entries back, and all three formats carry the same entry ids in the same order.
 pub fn check_rendered(stored: &[StoredPaper]) -> Vec<String> {
     let mut problems = Vec::new();
-    let atom = render::atom(&meta("http://127.0.0.1:8080/feeds/all.atom"), stored);
-    let rss = render::rss(&meta("http://127.0.0.1:8080/feeds/all.rss"), stored);
-    let json = render::json_feed(&meta("http://127.0.0.1:8080/feeds/all.json"), stored);
-    check_xml("Atom", &atom, ATOM_FEED, stored.len(), &mut problems);
-    check_xml("RSS", &rss, (None, "rss"), stored.len(), &mut problems);
-    check_json(&json, stored.len(), &mut problems);
-    let ids: Vec<Option<Vec<String>>> = [("Atom", &atom), ("RSS", &rss), ("JSON", &json)]
-        .into_iter()
-        .map(
-            |(format, doc)| match feed_rs::parser::parse(doc.bytes.as_slice()) {
-                Err(e) => {
-                    problems.push(format!("feed-rs cannot read the rendered {format}: {e}"));
-                    None
-                }
-                Ok(feed) if feed.entries.len() != stored.len() => {
-                    problems.push(format!(
-                        "feed-rs reads {} entries back from the {format} of {} papers",
-                        feed.entries.len(),
-                        stored.len()
-                    ));
-                    None
-                }
-                Ok(feed) => Some(feed.entries.into_iter().map(|e| e.id).collect()),
-            },
-        )
-        .collect();
-    if let [Some(atom_ids), Some(rss_ids), Some(json_ids)] = ids.as_slice() {
-        if atom_ids != rss_ids || atom_ids != json_ids {
-            problems.push(format!(
-                "the formats disagree on entry ids: Atom {atom_ids:?}, RSS {rss_ids:?}, JSON {json_ids:?}"
-            ));
+    let mut ids: Vec<(Format, Vec<String>)> = Vec::new();
+    for format in Format::ALL {
+        let self_url = format!("http://127.0.0.1:8080/feeds/all.{}", format.extension());
+        let doc = format.render(&meta(&self_url), stored);
+        check_syntax(format, &doc, stored.len(), &mut problems);
+        let label = format.label();
+        match feed_rs::parser::parse(doc.bytes.as_slice()) {
+            Err(e) => problems.push(format!("feed-rs cannot read the rendered {label}: {e}")),
+            Ok(feed) if feed.entries.len() != stored.len() => problems.push(format!(
+                "feed-rs reads {} entries back from the {label} of {} papers",
+                feed.entries.len(),
+                stored.len()
+            )),
+            Ok(feed) => ids.push((format, feed.entries.into_iter().map(|e| e.id).collect())),
         }
     }
+    if ids.len() == Format::ALL.len() && ids.iter().any(|(_, i)| *i != ids[0].1) {
+        problems.push(format!(
+            "the formats disagree on entry ids: {}",
+            ids.iter()
+                .map(|(f, i)| format!("{} {i:?}", f.label()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
     problems
+}
+
+/// The document is well-formed in its format's syntax, with that format's root and
+/// `entries` entries.
+fn check_syntax(format: Format, doc: &Rendered, entries: usize, problems: &mut Vec<String>) {
+    let label = format.label();
+    match format {
+        Format::Atom => check_xml(label, doc, ATOM_FEED, entries, problems),
+        Format::Rss => check_xml(label, doc, (None, "rss"), entries, problems),
+        Format::Json => check_json(doc, entries, problems),
+    }
 }
 
 /// Well-formed UTF-8 XML with `root` as its root element and `entries` entry elements.
@@ -252,12 +255,12 @@ mod tests {
         )
         .expect("the snapshot parses");
         let mut problems = Vec::new();
-        let mut atom = render::atom(&meta("http://x/"), &stored);
+        let mut atom = Format::Atom.render(&meta("http://x/"), &stored);
         atom.bytes.truncate(atom.bytes.len() / 2);
         check_xml("Atom", &atom, ATOM_FEED, stored.len(), &mut problems);
         assert_eq!(problems.len(), 1, "{problems:?}");
         assert!(problems[0].contains("not well-formed"), "{problems:?}");
-        let json = render::json_feed(&meta("http://x/"), &stored[..1]);
+        let json = Format::Json.render(&meta("http://x/"), &stored[..1]);
         check_json(&json, 2, &mut problems);
         assert!(problems[1].contains("1 items for 2 papers"), "{problems:?}");
     }

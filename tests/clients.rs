@@ -25,8 +25,7 @@ fn tool(name: &str) -> Option<PathBuf> {
     });
     let found = found.or_else(|| Path::new(name).is_file().then(|| PathBuf::from(name)));
     if found.is_none() {
-        let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false");
-        assert!(!ci, "{name} is missing; .ci/run installs it");
+        assert!(!common::in_ci(), "{name} is missing; .ci/run installs it");
         eprintln!("SKIPPED: {name} is not installed (.ci/run installs it)");
     }
     found
@@ -43,9 +42,8 @@ fn python_with(modules: &[&str]) -> bool {
         .status()
         .is_ok_and(|s| s.success());
     if !ok {
-        let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false");
         assert!(
-            !ci,
+            !common::in_ci(),
             "python modules {modules:?} are missing; .ci/run installs them"
         );
         eprintln!("SKIPPED: python modules {modules:?} are not installed");

@@ -1,5 +1,6 @@
 //! Nothing lost, nothing corrupted: `paperboy ingest` is killed with SIGKILL at pseudo-random
-//! moments, twenty times, while it stores a 10,000-entry feed (real entries replicated under new
+//! moments, twenty times in CI (three elsewhere; `PAPERBOY_CRASH_KILLS` sets the number), while
+//! it stores a 10,000-entry feed (real entries replicated under new
 //! ids). After every kill the store opens, what a completed pass reported is intact, and the big
 //! batch is all there or not there at all, never half.
 //!
@@ -16,6 +17,16 @@ use std::time::{Duration, Instant};
 use common::{feeds_dir, get, run, Serve};
 
 const BIG: usize = 10_000;
+
+/// SIGKILLs during ingest: `PAPERBOY_CRASH_KILLS`, else 20 in CI and 3 elsewhere.
+fn kills() -> u32 {
+    common::rounds("PAPERBOY_CRASH_KILLS", 20, 3)
+}
+
+/// SIGTERMs spread over a serve pass: `PAPERBOY_CRASH_TERMS`, else 4 in CI and 1 elsewhere.
+fn spread_terms() -> u32 {
+    common::rounds("PAPERBOY_CRASH_TERMS", 4, 1)
+}
 
 /// A 10,000-item arXiv listing made from the real cs.LG capture's items under new ids.
 fn big_listing() -> String {
@@ -89,7 +100,8 @@ fn sigkill_during_ingest_loses_and_corrupts_nothing() {
 
     let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
     let mut outcomes = (0, 0);
-    for kill in 0..20 {
+    let kills = kills();
+    for kill in 0..kills {
         seed ^= seed << 13;
         seed ^= seed >> 7;
         seed ^= seed << 17;
@@ -136,7 +148,7 @@ fn sigkill_during_ingest_loses_and_corrupts_nothing() {
         }
     }
     println!(
-        "20 kills during a {pass:?} pass: {} before the batch committed, {} after",
+        "{kills} kills during a {pass:?} pass: {} before the batch committed, {} after",
         outcomes.0, outcomes.1
     );
 
@@ -296,8 +308,9 @@ fn sigterm_during_serve_finishes_the_write_and_loses_nothing() {
     assert!(during > 0, "no SIGTERM landed during the write in 3 tries");
     // Signals spread from half way through the pass to its end.
     let mut spread = Vec::new();
-    for n in 0..4u32 {
-        spread.push(sigterm(Some(pass * (5 + 2 * n) / 10)));
+    let terms = spread_terms();
+    for n in 0..terms {
+        spread.push(sigterm(Some(pass * (5 + 8 * n / terms) / 10)));
     }
     println!(
         "SIGTERM in a {pass:?} serve pass: {during} of 3 aimed at the write landed during it \

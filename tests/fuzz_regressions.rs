@@ -24,6 +24,13 @@ fn inputs(target: &str) -> Vec<PathBuf> {
         })
         .collect();
     files.sort();
+    // An empty folder would make the replay pass without checking anything: the kept findings
+    // were lost, or the folder moved.
+    assert!(
+        !files.is_empty(),
+        "{}: no kept inputs to replay; every finding of the {target} target belongs there",
+        dir.display()
+    );
     files
 }
 

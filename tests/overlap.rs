@@ -7,7 +7,7 @@ use chrono::{Duration, TimeZone, Utc};
 use paperboy::model::{LinkKind, SourceState, StoredPaper};
 use paperboy::pipeline::query::Query;
 use paperboy::pipeline::render::{atom, FeedMeta};
-use paperboy::pipeline::tag::{CompiledTopic, Tagger};
+use paperboy::pipeline::tag::{Tagger, TopicQuery};
 use paperboy::sources::{SourceContext, SourceKind};
 use paperboy::store::PaperStore;
 
@@ -30,11 +30,11 @@ const STEPS: &[(&str, SourceKind, &str)] = &[
 
 fn tagger() -> Tagger {
     Tagger::new(vec![
-        CompiledTopic {
+        TopicQuery {
             id: "all".into(),
             query: Query::parse("*").unwrap(),
         },
-        CompiledTopic {
+        TopicQuery {
             id: "mfm".into(),
             query: Query::parse(r#""multimodal foundation model*""#).unwrap(),
         },
@@ -53,7 +53,9 @@ fn ingest(store: &PaperStore, steps: &[(&str, SourceKind, &str)]) {
             source_id: source,
             url: "https://example.org/",
         };
-        let papers = kind.adapter()(&bytes, &ctx).unwrap_or_else(|e| panic!("{file}: {e}"));
+        let papers = kind
+            .parse(&bytes, &ctx)
+            .unwrap_or_else(|e| panic!("{file}: {e}"));
         let now = t0 + Duration::hours(i as i64);
         store
             .apply_batch(source, &papers, &tagger(), SourceState::default(), now)

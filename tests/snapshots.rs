@@ -11,7 +11,9 @@ fn parse(file: &str, source_id: &str) -> Vec<Paper> {
         source_id,
         url: "https://example.org/feed",
     };
-    SourceKind::Feed.adapter()(&bytes, &ctx).unwrap_or_else(|e| panic!("{path}: {e}"))
+    SourceKind::Feed
+        .parse(&bytes, &ctx)
+        .unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
 fn link(paper: &Paper, kind: LinkKind) -> &str {

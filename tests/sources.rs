@@ -14,7 +14,8 @@ fn parse(kind: SourceKind, file: &str) -> Vec<Paper> {
         source_id: "s",
         url: "https://example.org/source",
     };
-    kind.adapter()(&bytes, &ctx).unwrap_or_else(|e| panic!("{path}: {e}"))
+    kind.parse(&bytes, &ctx)
+        .unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
 fn find<'a>(papers: &'a [Paper], arxiv: &str) -> &'a Paper {
@@ -281,19 +282,21 @@ fn a_payload_of_the_wrong_kind_is_a_clear_error() {
         env!("CARGO_MANIFEST_DIR")
     ))
     .unwrap();
-    let err = SourceKind::ArxivApi.adapter()(&rss, &ctx)
+    let err = SourceKind::ArxivApi
+        .parse(&rss, &ctx)
         .unwrap_err()
         .to_string();
     assert!(
         err.contains("expected the arXiv API's Atom <feed>, found <rss>"),
         "{err}"
     );
-    let err = SourceKind::HfDaily.adapter()(&rss, &ctx)
+    let err = SourceKind::HfDaily
+        .parse(&rss, &ctx)
         .unwrap_err()
         .to_string();
     assert!(err.contains("JSON array of daily papers"), "{err}");
     let json = br#"[{"paper": {"id": "2606.00467"}}]"#;
-    assert!(SourceKind::Arxiv.adapter()(json, &ctx).is_err());
+    assert!(SourceKind::Arxiv.parse(json, &ctx).is_err());
 }
 
 #[test]

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use paperboy::model::Paper;
 use paperboy::pipeline::query::Query;
-use paperboy::pipeline::tag::CompiledTopic;
+use paperboy::pipeline::tag::TopicQuery;
 use paperboy::sources::{SourceContext, SourceKind};
 
 /// Every paper of every real capture (about 1,100, real titles, abstracts, authors and
@@ -40,7 +40,7 @@ pub fn real_papers() -> Vec<Paper> {
             source_id: file.split('-').next().unwrap_or("src"),
             url: "https://example.org/",
         };
-        papers.extend(kind.adapter()(&bytes, &ctx).expect("captures parse"));
+        papers.extend(kind.parse(&bytes, &ctx).expect("captures parse"));
     }
     papers
 }
@@ -75,7 +75,7 @@ impl Lcg {
 
 /// `n` topic queries of the shapes researchers write (terms, prefixes, phrases, fields,
 /// AND/OR/ANDNOT, categories), over words that occur in the real abstracts.
-pub fn topics(n: usize) -> Vec<CompiledTopic> {
+pub fn topics(n: usize) -> Vec<TopicQuery> {
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     for p in real_papers() {
         for w in paperboy::pipeline::text::words(&format!("{} {}", p.title, p.abstract_text)) {
@@ -118,7 +118,7 @@ pub fn topics(n: usize) -> Vec<CompiledTopic> {
             _ => format!("{a} {b} -{c}"),
         };
         if seen.insert(text.clone()) {
-            out.push(CompiledTopic {
+            out.push(TopicQuery {
                 id: format!("topic-{}", out.len()),
                 query: Query::parse(&text).expect("generated queries parse"),
             });

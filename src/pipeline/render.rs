@@ -45,6 +45,108 @@ impl Rendered {
     }
 }
 
+/// The feed formats paperboy serves. Each format owns everything about itself in one row of
+/// [`FORMATS`]: its file extension, media type, label and renderer; the server, the pages and
+/// the self-checks iterate over [`Format::ALL`]. Adding a format is one renderer and one row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Format {
+    /// Atom 1.0 (RFC 4287).
+    Atom,
+    /// RSS 2.0.
+    Rss,
+    /// JSON Feed 1.1.
+    Json,
+}
+
+/// What a format is, in one place.
+struct FormatSpec {
+    format: Format,
+    /// The file extension of its feeds (`/feeds/<topic>.<extension>`).
+    extension: &'static str,
+    /// The media type, as autodiscovery links announce it.
+    media_type: &'static str,
+    /// The `Content-Type` of its responses.
+    content_type: &'static str,
+    /// Its name for people.
+    label: &'static str,
+    /// Renders papers (newest first) as a document of this format.
+    render: fn(&FeedMeta<'_>, &[StoredPaper]) -> Rendered,
+}
+
+/// The registry of formats, in the order pages list them.
+const FORMATS: [FormatSpec; 3] = [
+    FormatSpec {
+        format: Format::Atom,
+        extension: "atom",
+        media_type: "application/atom+xml",
+        content_type: "application/atom+xml; charset=utf-8",
+        label: "Atom",
+        render: atom,
+    },
+    FormatSpec {
+        format: Format::Rss,
+        extension: "rss",
+        media_type: "application/rss+xml",
+        content_type: "application/rss+xml; charset=utf-8",
+        label: "RSS",
+        render: rss,
+    },
+    FormatSpec {
+        format: Format::Json,
+        extension: "json",
+        media_type: "application/feed+json",
+        content_type: "application/feed+json; charset=utf-8",
+        label: "JSON Feed",
+        render: json_feed,
+    },
+];
+
+impl Format {
+    /// Every format, in the order pages list them.
+    pub const ALL: [Format; 3] = [FORMATS[0].format, FORMATS[1].format, FORMATS[2].format];
+
+    fn spec(self) -> &'static FormatSpec {
+        // FORMATS holds one row per variant, in declaration order (checked by a test).
+        &FORMATS[self as usize]
+    }
+
+    /// The file extension of this format's feeds.
+    pub fn extension(self) -> &'static str {
+        self.spec().extension
+    }
+
+    /// The media type autodiscovery links announce.
+    pub fn media_type(self) -> &'static str {
+        self.spec().media_type
+    }
+
+    /// The `Content-Type` of a response in this format.
+    pub fn content_type(self) -> &'static str {
+        self.spec().content_type
+    }
+
+    /// The format's name for people ("JSON Feed").
+    pub fn label(self) -> &'static str {
+        self.spec().label
+    }
+
+    /// Renders `papers` (newest first) in this format.
+    pub fn render(self, meta: &FeedMeta<'_>, papers: &[StoredPaper]) -> Rendered {
+        (self.spec().render)(meta, papers)
+    }
+
+    /// The format whose extension this is.
+    pub fn from_extension(extension: &str) -> Option<Format> {
+        Self::ALL.into_iter().find(|f| f.extension() == extension)
+    }
+
+    /// `generalization.atom` → (`generalization`, Atom).
+    pub fn split_file_name(file: &str) -> Option<(&str, Format)> {
+        let (stem, extension) = file.rsplit_once('.')?;
+        Some((stem, Format::from_extension(extension)?))
+    }
+}
+
 /// The stable Atom id of a topic's feed. It does not depend on `base_url`.
 pub fn feed_id(topic_id: &str) -> String {
     format!("urn:paperboy:topic:{topic_id}")
@@ -121,10 +223,10 @@ pub fn atom(meta: &FeedMeta<'_>, papers: &[StoredPaper]) -> Rendered {
     };
     feed.entries = papers.iter().map(atom_entry).collect();
     let bytes = Vec::with_capacity(2048 + papers.len() * 2048);
-    // atom_syndication writes the XML declaration itself. Writing to a Vec cannot fail; an error here would be a bug in the XML writer.
+    // atom_syndication writes the XML declaration itself.
     let bytes = feed
         .write_to(bytes)
-        .unwrap_or_else(|e| format!("<!-- render error: {e} -->").into_bytes());
+        .expect("the XML writer fails only when its output does, and a Vec<u8> takes any write");
     Rendered::new(xml_chars_only(bytes), last_modified)
 }
 
@@ -336,7 +438,7 @@ pub fn rss(meta: &FeedMeta<'_>, papers: &[StoredPaper]) -> Rendered {
     };
     let bytes = channel
         .write_to(Vec::with_capacity(2048 + papers.len() * 2048))
-        .unwrap_or_else(|e| format!("<!-- render error: {e} -->").into_bytes());
+        .expect("the XML writer fails only when its output does, and a Vec<u8> takes any write");
     Rendered::new(xml_chars_only(bytes), last_modified)
 }
 
@@ -394,7 +496,8 @@ pub fn json_feed(meta: &FeedMeta<'_>, papers: &[StoredPaper]) -> Rendered {
     if let Some(next) = meta.next_url {
         feed["next_url"] = next.into();
     }
-    let mut bytes = serde_json::to_vec_pretty(&feed).unwrap_or_default();
+    let mut bytes = serde_json::to_vec_pretty(&feed)
+        .expect("a serde_json::Value (string keys only) always serializes");
     bytes.push(b'\n');
     Rendered::new(bytes, last_modified)
 }
@@ -456,6 +559,20 @@ mod tests {
             page_url: "http://127.0.0.1:8080/",
             next_url: Some("http://127.0.0.1:8080/feeds/t.atom?before=abc"),
         }
+    }
+
+    #[test]
+    fn every_format_has_its_own_row() {
+        for format in Format::ALL {
+            assert_eq!(format.spec().format, format);
+            assert_eq!(Format::from_extension(format.extension()), Some(format));
+        }
+        assert_eq!(
+            Format::split_file_name("generalization.json"),
+            Some(("generalization", Format::Json))
+        );
+        assert_eq!(Format::split_file_name("generalization.xml"), None);
+        assert_eq!(Format::split_file_name("atom"), None);
     }
 
     #[test]

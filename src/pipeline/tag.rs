@@ -5,11 +5,30 @@ use super::matcher::Matcher;
 use super::query::Query;
 use crate::model::Paper;
 
-/// A topic ready to match: its id and parsed query.
+/// Bumped whenever matching changes (word splitting, the query language), so stored papers
+/// are re-tagged under the new rules.
+pub const MATCHER_VERSION: u32 = 1;
+
+/// A topic to match: its id and parsed query (compiled, with every other topic, by
+/// [`Tagger::new`]).
 #[derive(Debug, Clone)]
-pub struct CompiledTopic {
+pub struct TopicQuery {
     pub id: String,
     pub query: Query,
+}
+
+/// Identifies a set of topics (id and query as written) and the matcher's version: it changes
+/// exactly when stored papers need re-tagging.
+pub fn topics_fingerprint<'a>(topics: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+    let mut parts: Vec<String> = std::iter::once(format!("matcher {MATCHER_VERSION}"))
+        .chain(
+            topics
+                .into_iter()
+                .map(|(id, query)| format!("{id}\u{0}{query}")),
+        )
+        .collect();
+    parts.sort();
+    crate::pipeline::identity::short_hash(parts.join("\u{1}"))
 }
 
 /// All configured topics, compiled.
@@ -27,7 +46,7 @@ impl Default for Tagger {
 
 impl Tagger {
     /// Compiles the topics.
-    pub fn new(topics: Vec<CompiledTopic>) -> Self {
+    pub fn new(topics: Vec<TopicQuery>) -> Self {
         let matcher = Matcher::new(topics.iter().map(|t| &t.query));
         Tagger {
             ids: topics.into_iter().map(|t| t.id).collect(),

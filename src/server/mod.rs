@@ -20,7 +20,7 @@ use tokio::net::TcpListener;
 use crate::config::Config;
 use crate::ingest::Ingestor;
 use crate::pipeline::identity::hex;
-use crate::pipeline::render::{self, FeedMeta};
+use crate::pipeline::render::{self, FeedMeta, Format};
 use crate::store::{PaperStore, StoreError};
 
 /// Entries in a feed when the request does not say.
@@ -248,50 +248,6 @@ fn store_failure(error: StoreError) -> Response {
     )
 }
 
-/// The feed formats, by file extension.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Format {
-    Atom,
-    Rss,
-    Json,
-}
-
-impl Format {
-    pub const ALL: [Format; 3] = [Format::Atom, Format::Rss, Format::Json];
-
-    pub fn extension(self) -> &'static str {
-        match self {
-            Format::Atom => "atom",
-            Format::Rss => "rss",
-            Format::Json => "json",
-        }
-    }
-
-    pub fn content_type(self) -> &'static str {
-        match self {
-            Format::Atom => "application/atom+xml; charset=utf-8",
-            Format::Rss => "application/rss+xml; charset=utf-8",
-            Format::Json => "application/feed+json; charset=utf-8",
-        }
-    }
-
-    /// The media type autodiscovery links announce.
-    pub fn media_type(self) -> &'static str {
-        match self {
-            Format::Atom => "application/atom+xml",
-            Format::Rss => "application/rss+xml",
-            Format::Json => "application/feed+json",
-        }
-    }
-
-    /// `generalization.atom` → (`generalization`, Atom).
-    fn split(file: &str) -> Option<(&str, Format)> {
-        let (topic, ext) = file.rsplit_once('.')?;
-        let format = Format::ALL.into_iter().find(|f| f.extension() == ext)?;
-        Some((topic, format))
-    }
-}
-
 /// What a feed request asks for, from its query string.
 struct FeedParams {
     limit: usize,
@@ -386,7 +342,7 @@ async fn feed(
     request: axum::extract::Request,
 ) -> Response {
     let headers = request.headers();
-    let Some((topic_id, format)) = Format::split(&file) else {
+    let Some((topic_id, format)) = Format::split_file_name(&file) else {
         return plain(
             StatusCode::NOT_FOUND,
             "not found: feeds are /feeds/<topic>.atom, .rss or .json",
@@ -444,11 +400,7 @@ async fn feed(
                 next_url: next_url.as_deref(),
             };
             Stats::count(&app.stats.renders);
-            let rendered = match format {
-                Format::Atom => render::atom(&meta, &papers),
-                Format::Rss => render::rss(&meta, &papers),
-                Format::Json => render::json_feed(&meta, &papers),
-            };
+            let rendered = format.render(&meta, &papers);
             let feed = CachedFeed::new(generation, rendered);
             let mut entries = app.cache.entries.lock().unwrap_or_else(|p| p.into_inner());
             if entries.len() >= CACHE_ENTRIES {

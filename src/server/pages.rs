@@ -5,8 +5,8 @@
 use chrono::{DateTime, Utc};
 use html_escape::{encode_double_quoted_attribute as attr, encode_text as text};
 
-use super::Format;
 use crate::model::{FetchResult, LinkKind, SourceState, StoredPaper};
+use crate::pipeline::render::Format;
 
 /// A topic as the pages show it.
 pub struct TopicRow<'a> {
@@ -63,12 +63,11 @@ fn feed_links(base: &str, id: &str) -> String {
     Format::ALL
         .into_iter()
         .map(|f| {
-            let name = match f {
-                Format::Atom => "Atom",
-                Format::Rss => "RSS",
-                Format::Json => "JSON Feed",
-            };
-            format!("<a href=\"{}\">{name}</a>", attr(&feed_url(base, id, f)))
+            format!(
+                "<a href=\"{}\">{}</a>",
+                attr(&feed_url(base, id, f)),
+                f.label()
+            )
         })
         .collect::<Vec<_>>()
         .join(" · ")

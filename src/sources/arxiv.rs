@@ -6,11 +6,69 @@
 use std::collections::HashMap;
 
 use super::feed::{normalize_entry, parse_feed, ItemDois};
-use super::{xml, ParseError, SourceContext};
+use super::{xml, ParseError, SourceContext, SourceKeys};
 use crate::model::Paper;
 use crate::pipeline::identity::{find_arxiv_id, find_doi};
 use crate::pipeline::normalize::{split_arxiv_listing, with_affiliation};
 use crate::pipeline::text::collapse_whitespace;
+
+/// The `arxiv` kind: a listing feed's `url`, or the `categories` it lists.
+pub struct Arxiv;
+
+impl super::Kind for Arxiv {
+    fn name(&self) -> &'static str {
+        "arxiv"
+    }
+
+    fn parse(&self, bytes: &[u8], ctx: &SourceContext<'_>) -> Result<Vec<Paper>, ParseError> {
+        parse(bytes, ctx)
+    }
+
+    fn own_keys(&self) -> &'static [&'static str] {
+        &["categories"]
+    }
+
+    fn url(&self, keys: &mut SourceKeys) -> Option<String> {
+        let url = keys.required_url(&["categories"]);
+        let categories = keys.take_strings("categories");
+        match (url, categories) {
+            (Some(_), Some(_)) => {
+                keys.problem("categories", "give either url or categories, not both");
+                None
+            }
+            (Some(url), None) => Some(url),
+            (None, Some(categories)) if categories.is_empty() => {
+                keys.problem(
+                    "categories",
+                    "is empty; name at least one, such as \"cs.LG\"",
+                );
+                None
+            }
+            (None, Some(categories)) => {
+                let bad: Vec<&String> = categories.iter().filter(|c| !valid_category(c)).collect();
+                if bad.is_empty() {
+                    Some(listing_url(&categories))
+                } else {
+                    keys.problem(
+                        "categories",
+                        format!("{bad:?} are not arXiv categories such as \"cs.LG\" or \"hep-th\""),
+                    );
+                    None
+                }
+            }
+            (None, None) => None,
+        }
+    }
+}
+
+/// `cs.LG`, `stat.ML`, `hep-th`, `math.AG`, `q-bio.NC`.
+fn valid_category(c: &str) -> bool {
+    let (archive, sub) = c.split_once('.').unwrap_or((c, "x"));
+    !archive.is_empty()
+        && archive.bytes().all(|b| b.is_ascii_lowercase() || b == b'-')
+        && !sub.is_empty()
+        && sub.bytes().all(|b| b.is_ascii_alphabetic() || b == b'-')
+}
 
 /// The listing feed URL for these categories (`cs.LG+stat.ML`).
 pub fn listing_url(categories: &[String]) -> String {

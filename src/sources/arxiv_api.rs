@@ -8,7 +8,9 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Utc};
 use roxmltree::Node;
 
-use super::{xml, ParseError, SourceContext};
+use std::time::Duration;
+
+use super::{xml, Pager, ParseError, SourceContext, SourceKeys};
 use crate::model::{Author, Identifiers, Paper};
 use crate::pipeline::identity::{arxiv_from_doi, arxiv_links, doi_link, find_arxiv_id, find_doi};
 use crate::pipeline::text::collapse_whitespace;
@@ -17,6 +19,82 @@ use crate::pipeline::text::collapse_whitespace;
 pub const API_URL: &str = "https://export.arxiv.org/api/query";
 /// Results per request (arXiv asks for modest pages).
 pub const PAGE_SIZE: usize = 100;
+
+/// arXiv's API host, which asks for 3 s between requests (its terms of use).
+pub const API_HOST: &str = "export.arxiv.org";
+/// The least time between two requests to [`API_HOST`], a default of `fetch.host_gap`.
+pub const API_GAP: Duration = Duration::from_secs(3);
+/// How many results a source reads per poll when it does not say.
+pub const DEFAULT_MAX_RESULTS: usize = 100;
+
+/// The `arxiv-api` kind: an API `url`, or the search `query` to build one from; paged by
+/// offset.
+pub struct ArxivApi;
+
+impl super::Kind for ArxivApi {
+    fn name(&self) -> &'static str {
+        "arxiv-api"
+    }
+
+    fn parse(&self, bytes: &[u8], ctx: &SourceContext<'_>) -> Result<Vec<Paper>, ParseError> {
+        parse(bytes, ctx)
+    }
+
+    fn own_keys(&self) -> &'static [&'static str] {
+        &["query"]
+    }
+
+    fn url(&self, keys: &mut SourceKeys) -> Option<String> {
+        let url = keys.required_url(&["query"]);
+        match (url, keys.take_string("query")) {
+            (Some(_), Some(_)) => {
+                keys.problem("query", "give either url or query, not both");
+                None
+            }
+            (Some(url), None) => Some(url),
+            (None, Some(query)) if query.trim().is_empty() => {
+                keys.problem("query", "is empty");
+                None
+            }
+            (None, Some(query)) => Some(query_url(&query).to_string()),
+            (None, None) => None,
+        }
+    }
+
+    fn pager(&self) -> Option<&'static dyn Pager> {
+        Some(&OffsetPager)
+    }
+
+    fn host_gaps(&self) -> &'static [(&'static str, Duration)] {
+        &[(API_HOST, API_GAP)]
+    }
+}
+
+/// Pages by `start`/`max_results` offsets, [`PAGE_SIZE`] at a time; a short page is the last.
+struct OffsetPager;
+
+impl Pager for OffsetPager {
+    fn default_max_results(&self) -> usize {
+        DEFAULT_MAX_RESULTS
+    }
+
+    fn first_page(&self, base: &url::Url, max_results: usize) -> url::Url {
+        page_url(base, 0, PAGE_SIZE.min(max_results))
+    }
+
+    fn next_page(
+        &self,
+        base: &url::Url,
+        _last: &[u8],
+        got: usize,
+        so_far: usize,
+        max_results: usize,
+    ) -> Option<url::Url> {
+        let asked = PAGE_SIZE.min(max_results.saturating_sub(so_far - got));
+        (got >= asked && so_far < max_results)
+            .then(|| page_url(base, so_far, PAGE_SIZE.min(max_results - so_far)))
+    }
+}
 
 /// The URL of one page of results: `base` (the configured URL, or [`API_URL`] with the query)
 /// with `start` and `max_results` set.

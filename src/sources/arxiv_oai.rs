@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Utc};
 use roxmltree::Node;
 
-use super::{xml, ParseError, SourceContext};
+use super::{xml, Pager, ParseError, SourceContext};
 use crate::model::{Author, Identifiers, Paper};
 use crate::pipeline::identity::{arxiv_links, doi_link, find_doi, parse_arxiv_id};
 use crate::pipeline::normalize::{split_authors, with_affiliation};
@@ -15,6 +15,55 @@ use crate::pipeline::text::collapse_whitespace;
 
 /// The OAI-PMH namespace.
 const OAI: &str = "http://www.openarchives.org/OAI/2.0/";
+
+/// How many records a source reads per poll when it does not say (one page of arXiv's).
+pub const DEFAULT_MAX_RESULTS: usize = 1000;
+
+/// The `arxiv-oai` kind: a `ListRecords` `url`; paged by resumption token.
+pub struct ArxivOai;
+
+impl super::Kind for ArxivOai {
+    fn name(&self) -> &'static str {
+        "arxiv-oai"
+    }
+
+    fn parse(&self, bytes: &[u8], ctx: &SourceContext<'_>) -> Result<Vec<Paper>, ParseError> {
+        parse(bytes, ctx)
+    }
+
+    fn pager(&self) -> Option<&'static dyn Pager> {
+        Some(&TokenPager)
+    }
+
+    fn host_gaps(&self) -> &'static [(&'static str, std::time::Duration)] {
+        // arXiv's OAI-PMH endpoint is on the API host, under the same terms.
+        &[(super::arxiv_api::API_HOST, super::arxiv_api::API_GAP)]
+    }
+}
+
+/// Pages by OAI-PMH resumption token: the list goes on while a page names the next.
+struct TokenPager;
+
+impl Pager for TokenPager {
+    fn default_max_results(&self) -> usize {
+        DEFAULT_MAX_RESULTS
+    }
+
+    fn first_page(&self, base: &url::Url, _max_results: usize) -> url::Url {
+        base.clone()
+    }
+
+    fn next_page(
+        &self,
+        base: &url::Url,
+        last: &[u8],
+        _got: usize,
+        _so_far: usize,
+        _max_results: usize,
+    ) -> Option<url::Url> {
+        resumption_token(last).map(|token| next_page_url(base, &token))
+    }
+}
 
 /// Parses one `ListRecords` page.
 pub fn parse(bytes: &[u8], ctx: &SourceContext<'_>) -> Result<Vec<Paper>, ParseError> {

@@ -16,6 +16,19 @@ use crate::pipeline::merge::UNTITLED;
 use crate::pipeline::normalize::{split_arxiv_listing, split_authors};
 use crate::pipeline::text::{collapse_whitespace, html_to_text};
 
+/// The `feed` kind: a `url` and nothing else.
+pub struct Feed;
+
+impl super::Kind for Feed {
+    fn name(&self) -> &'static str {
+        "feed"
+    }
+
+    fn parse(&self, bytes: &[u8], ctx: &SourceContext<'_>) -> Result<Vec<Paper>, ParseError> {
+        parse(bytes, ctx)
+    }
+}
+
 /// Parses a feed's bytes into papers, one per entry that has a title, a link or an id.
 pub fn parse(bytes: &[u8], ctx: &SourceContext<'_>) -> Result<Vec<Paper>, ParseError> {
     let feed = parse_feed(bytes, ctx.url)?;

@@ -7,10 +7,33 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use super::{ParseError, SourceContext};
+use super::{ParseError, SourceContext, SourceKeys};
 use crate::model::{Author, Identifiers, Link, LinkKind, Paper};
 use crate::pipeline::identity::{arxiv_links, parse_arxiv_id};
 use crate::pipeline::text::collapse_whitespace;
+
+/// Hugging Face's daily papers, the URL an `hf-daily` source reads when it gives none.
+pub const DAILY_PAPERS_URL: &str = "https://huggingface.co/api/daily_papers";
+
+/// The `hf-daily` kind: [`DAILY_PAPERS_URL`] unless `url` says otherwise.
+pub struct HfDaily;
+
+impl super::Kind for HfDaily {
+    fn name(&self) -> &'static str {
+        "hf-daily"
+    }
+
+    fn parse(&self, bytes: &[u8], ctx: &SourceContext<'_>) -> Result<Vec<Paper>, ParseError> {
+        parse(bytes, ctx)
+    }
+
+    fn url(&self, keys: &mut SourceKeys) -> Option<String> {
+        Some(
+            keys.take_url()
+                .unwrap_or_else(|| DAILY_PAPERS_URL.to_string()),
+        )
+    }
+}
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]

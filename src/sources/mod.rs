@@ -1,15 +1,21 @@
-//! Source kinds: each kind turns the bytes a source served into normalized papers. Every kind
-//! is registered in [`SourceKind`] and [`SourceKind::adapter`], and nowhere else. Adapters are
-//! pure (bytes in, papers out); fetching is [`crate::fetch`]'s job.
+//! Source kinds: each kind turns the bytes a source served into normalized papers, and owns
+//! everything else about itself: its name in the config, the config keys it takes and their
+//! defaults (how its URL is built), the hosts that ask for a gap between requests, and how it
+//! pages. A kind is one file implementing [`Kind`], and one line in [`source_kinds!`]'s
+//! registry below; nothing else in paperboy names a kind. Adapters are pure (bytes in, papers
+//! out); fetching is [`crate::fetch`]'s job.
 
 pub mod arxiv;
 pub mod arxiv_api;
 pub mod arxiv_oai;
 pub mod feed;
 pub mod hf_daily;
-pub mod xml;
+mod keys;
+pub(crate) mod xml;
 
-use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+pub use keys::SourceKeys;
 
 use crate::model::Paper;
 use crate::pipeline::normalize::clean;
@@ -36,53 +42,105 @@ pub enum ParseError {
     Unexpected(String),
 }
 
-/// A function from a source's bytes to its papers.
-pub type Adapter = fn(&[u8], &SourceContext<'_>) -> Result<Vec<Paper>, ParseError>;
+/// Everything paperboy knows about one kind of source. Only [`Kind::name`] and
+/// [`Kind::parse`] are required; the rest have the defaults of a plain feed.
+pub trait Kind: Sync {
+    /// The name a config gives in `kind = "…"`.
+    fn name(&self) -> &'static str;
 
-/// The kinds of source a config may name (`kind = "…"`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum SourceKind {
-    /// Any RSS 0.9x/1.0/2.0, Atom or JSON Feed.
-    Feed,
-    /// arXiv's listing feeds (`rss.arxiv.org`).
-    Arxiv,
-    /// A query against arXiv's API.
-    ArxivApi,
-    /// Hugging Face's daily papers.
-    HfDaily,
-    /// arXiv's OAI-PMH interface (`ListRecords`).
-    ArxivOai,
+    /// Parses a source's bytes into papers (pure; [`SourceKind::read`] adds the cleaning that
+    /// ingestion does).
+    fn parse(&self, bytes: &[u8], ctx: &SourceContext<'_>) -> Result<Vec<Paper>, ParseError>;
+
+    /// The config keys this kind takes besides `id`, `kind`, `url`, `every` (and
+    /// `max_results`, which every paged kind takes), so that a key given to the wrong kind is
+    /// named as belonging to another.
+    fn own_keys(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// The URL a source of this kind reads, from its config keys: by default the `url` key,
+    /// which is then required. Kinds that build the URL from keys of their own (`categories`,
+    /// `query`) or have a fixed default take those keys here; problems go into `keys`.
+    fn url(&self, keys: &mut SourceKeys) -> Option<String> {
+        keys.required_url(&[])
+    }
+
+    /// How this kind reads more than one page per poll, if it does.
+    fn pager(&self) -> Option<&'static dyn Pager> {
+        None
+    }
+
+    /// Hosts of this kind that ask for a least time between requests (their terms of use):
+    /// defaults of `fetch.host_gap`, which a config may change.
+    fn host_gaps(&self) -> &'static [(&'static str, Duration)] {
+        &[]
+    }
 }
 
-/// How a kind reads more than one page per poll.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Paging {
-    /// `start`/`max_results` offsets (the arXiv API).
-    Offset,
-    /// OAI-PMH resumption tokens.
-    ResumptionToken,
+/// How a paged kind walks its pages within one poll. Stateless: each step works from the
+/// configured URL and what the last page brought.
+pub trait Pager: Sync {
+    /// `max_results` when the config does not say.
+    fn default_max_results(&self) -> usize;
+
+    /// The URL of the first page, for a poll reading at most `max_results` results.
+    fn first_page(&self, base: &url::Url, max_results: usize) -> url::Url;
+
+    /// The URL of the page after the last one, or `None` when the last one was the end. `last`
+    /// is the last page's body, `got` how many papers it held, `so_far` how many the poll has
+    /// read with it (`so_far < max_results`, and `got > 0`).
+    fn next_page(
+        &self,
+        base: &url::Url,
+        last: &[u8],
+        got: usize,
+        so_far: usize,
+        max_results: usize,
+    ) -> Option<url::Url>;
+}
+
+/// Declares [`SourceKind`] from one line per kind: its variant and the [`Kind`] that
+/// implements it. This is the registry: the only place a kind is listed.
+macro_rules! source_kinds {
+    ($($(#[$doc:meta])* $variant:ident => $kind:expr,)*) => {
+        /// The kinds of source a config may name (`kind = "…"`).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum SourceKind {
+            $($(#[$doc])* $variant,)*
+        }
+
+        impl SourceKind {
+            /// Every kind, in registry order.
+            pub const ALL: &'static [SourceKind] = &[$(SourceKind::$variant,)*];
+
+            /// What this kind is and does.
+            pub fn def(self) -> &'static dyn Kind {
+                match self {
+                    $(SourceKind::$variant => &$kind,)*
+                }
+            }
+        }
+    };
+}
+
+source_kinds! {
+    /// Any RSS 0.9x/1.0/2.0, Atom or JSON Feed.
+    Feed => feed::Feed,
+    /// arXiv's listing feeds (`rss.arxiv.org`).
+    Arxiv => arxiv::Arxiv,
+    /// A query against arXiv's API.
+    ArxivApi => arxiv_api::ArxivApi,
+    /// Hugging Face's daily papers.
+    HfDaily => hf_daily::HfDaily,
+    /// arXiv's OAI-PMH interface (`ListRecords`).
+    ArxivOai => arxiv_oai::ArxivOai,
 }
 
 impl SourceKind {
-    /// Every kind, for error messages that list them.
-    pub const ALL: &'static [SourceKind] = &[
-        SourceKind::Feed,
-        SourceKind::Arxiv,
-        SourceKind::ArxivApi,
-        SourceKind::HfDaily,
-        SourceKind::ArxivOai,
-    ];
-
     /// The name used in the config.
     pub fn name(self) -> &'static str {
-        match self {
-            SourceKind::Feed => "feed",
-            SourceKind::Arxiv => "arxiv",
-            SourceKind::ArxivApi => "arxiv-api",
-            SourceKind::HfDaily => "hf-daily",
-            SourceKind::ArxivOai => "arxiv-oai",
-        }
+        self.def().name()
     }
 
     /// The kind a config name stands for.
@@ -90,15 +148,9 @@ impl SourceKind {
         Self::ALL.iter().copied().find(|k| k.name() == name)
     }
 
-    /// The adapter that parses this kind's bytes.
-    pub fn adapter(self) -> Adapter {
-        match self {
-            SourceKind::Feed => feed::parse,
-            SourceKind::Arxiv => arxiv::parse,
-            SourceKind::ArxivApi => arxiv_api::parse,
-            SourceKind::HfDaily => hf_daily::parse,
-            SourceKind::ArxivOai => arxiv_oai::parse,
-        }
+    /// Parses a source's bytes with this kind's adapter.
+    pub fn parse(self, bytes: &[u8], ctx: &SourceContext<'_>) -> Result<Vec<Paper>, ParseError> {
+        self.def().parse(bytes, ctx)
     }
 
     /// Reads a source's bytes into papers the way ingestion does: the kind's adapter, then
@@ -109,16 +161,41 @@ impl SourceKind {
         ctx: &SourceContext<'_>,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<Vec<Paper>, ParseError> {
-        let papers = self.adapter()(bytes, ctx)?;
+        let papers = self.parse(bytes, ctx)?;
         Ok(papers.into_iter().map(|p| clean(p, now)).collect())
     }
 
     /// How this kind pages, if it does; paged kinds take `max_results`.
-    pub fn paging(self) -> Option<Paging> {
-        match self {
-            SourceKind::ArxivApi => Some(Paging::Offset),
-            SourceKind::ArxivOai => Some(Paging::ResumptionToken),
-            SourceKind::Feed | SourceKind::Arxiv | SourceKind::HfDaily => None,
+    pub fn pager(self) -> Option<&'static dyn Pager> {
+        self.def().pager()
+    }
+
+    /// The kinds that take the config key `key` as one of their own.
+    pub fn taking(key: &str) -> Vec<SourceKind> {
+        Self::ALL
+            .iter()
+            .copied()
+            .filter(|k| {
+                k.def().own_keys().contains(&key) || (key == "max_results" && k.pager().is_some())
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_found_again() {
+        for kind in SourceKind::ALL {
+            assert_eq!(SourceKind::from_name(kind.name()), Some(*kind));
         }
+        assert_eq!(SourceKind::from_name("gopher"), None);
+        assert_eq!(
+            SourceKind::taking("max_results"),
+            vec![SourceKind::ArxivApi, SourceKind::ArxivOai]
+        );
+        assert_eq!(SourceKind::taking("categories"), vec![SourceKind::Arxiv]);
     }
 }

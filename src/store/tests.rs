@@ -7,13 +7,13 @@ use chrono::{TimeZone, Utc};
 use super::*;
 use crate::model::{Identifiers, Paper};
 use crate::pipeline::query::Query;
-use crate::pipeline::tag::CompiledTopic;
+use crate::pipeline::tag::TopicQuery;
 
 fn tagger(topics: &[(&str, &str)]) -> Tagger {
     Tagger::new(
         topics
             .iter()
-            .map(|(id, q)| CompiledTopic {
+            .map(|(id, q)| TopicQuery {
                 id: id.to_string(),
                 query: Query::parse(q).unwrap(),
             })

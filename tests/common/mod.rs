@@ -539,3 +539,24 @@ pub fn metric(base: &str, prefix: &str) -> u64 {
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("no metric {prefix:?}"))
 }
+
+/// Whether the tests run in CI (`CI` set to anything but empty or `false`).
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false")
+}
+
+/// How many rounds a slow, randomized test runs: the number in the environment variable `var`
+/// when set, else `ci` in CI (the full count) and `local` elsewhere (a quick run). An unusable
+/// value is an error, not a silent default.
+pub fn rounds(var: &str, ci: u32, local: u32) -> u32 {
+    match std::env::var(var) {
+        Ok(text) => text
+            .trim()
+            .parse()
+            .ok()
+            .filter(|n| *n > 0)
+            .unwrap_or_else(|| panic!("{var}={text:?}: expected a whole number above 0")),
+        Err(_) if in_ci() => ci,
+        Err(_) => local,
+    }
+}

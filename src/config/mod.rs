@@ -1,0 +1,136 @@
+//! Configuration: a raw, input-shaped layer read from TOML with unknown keys refused, validated
+//! into the typed [`Config`] the program uses. One file per section (`server`, `store`,
+//! `fetch`, `sources`, `topics`), with the helpers they share in `validate`. Validation collects
+//! every problem, each with its key path, so `paperboy check` reports them all at once.
+//! [`Config::parse`] is pure; [`Config::from_file`] adds the file read.
+
+mod fetch;
+mod server;
+mod sources;
+mod store;
+mod topics;
+mod validate;
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+pub use fetch::*;
+pub use server::*;
+pub use sources::*;
+pub use store::*;
+pub use topics::*;
+pub use validate::{valid_id, Problem, MAX_TIMEOUT};
+
+/// The config path when neither `--config` nor `PAPERBOY_CONFIG` gives one.
+pub const DEFAULT_CONFIG_PATH: &str = "config/paperboy.toml";
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `[server]`.
+    pub server: ServerConfig,
+    /// `[store]`.
+    pub store: StoreConfig,
+    /// `[fetch]`.
+    pub fetch: FetchConfig,
+    /// `[[sources]]`, in config order.
+    pub sources: Vec<SourceConfig>,
+    /// `[[topics]]`, in config order.
+    pub topics: Vec<TopicConfig>,
+}
+
+/// Why a config could not be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config {path}: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The text is not TOML of the expected shape (bad syntax, unknown key, wrong type).
+    #[error("config {origin}: {message}")]
+    Syntax { origin: String, message: String },
+    /// The text parsed but some values are wrong.
+    #[error("config {origin} has {} problem(s):\n{}", problems.len(), problems.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n"))]
+    Invalid {
+        origin: String,
+        problems: Vec<Problem>,
+    },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    server: Option<server::RawServer>,
+    store: Option<store::RawStore>,
+    fetch: Option<fetch::RawFetch>,
+    #[serde(default)]
+    sources: Vec<sources::RawSource>,
+    #[serde(default)]
+    topics: Vec<topics::RawTopic>,
+}
+
+impl Config {
+    /// Reads and validates the config file at `path`. Relative paths inside it resolve against
+    /// the folder the file is in.
+    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        let base_dir = absolute.parent().map(Path::to_path_buf).unwrap_or_default();
+        Config::parse(&text, &base_dir, &path.display().to_string())
+    }
+
+    /// Validates config text. `base_dir` is what relative paths resolve against; `origin`
+    /// names the input in error messages.
+    pub fn parse(text: &str, base_dir: &Path, origin: &str) -> Result<Config, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Syntax {
+            origin: origin.to_string(),
+            message: e.to_string().trim_end().to_string(),
+        })?;
+        let mut problems = Vec::new();
+        let server = server::validate(raw.server, &mut problems);
+        let store = store::validate(raw.store, base_dir, &mut problems);
+        let fetch = fetch::validate(raw.fetch, &mut problems);
+        let sources = sources::validate(raw.sources, base_dir, &mut problems);
+        let topics = topics::validate(raw.topics, &mut problems);
+        if problems.is_empty() {
+            Ok(Config {
+                server,
+                store,
+                fetch,
+                sources,
+                topics,
+            })
+        } else {
+            Err(ConfigError::Invalid {
+                origin: origin.to_string(),
+                problems,
+            })
+        }
+    }
+
+    /// The topic with this id.
+    pub fn topic(&self, id: &str) -> Option<&TopicConfig> {
+        self.topics.iter().find(|t| t.id == id)
+    }
+
+    /// Identifies the configured topics and the matcher's version: it changes exactly when
+    /// stored papers need re-tagging ([`crate::pipeline::tag::topics_fingerprint`]).
+    pub fn topics_fingerprint(&self) -> String {
+        crate::pipeline::tag::topics_fingerprint(
+            self.topics
+                .iter()
+                .map(|t| (t.id.as_str(), t.query_text.as_str())),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,141 @@
+//! `[server]`: where `serve` listens, the public address, and the limits that protect readers
+//! from abusive clients.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::validate::{count_in, duration, Problem};
+
+/// Where `serve` listens when the config does not say.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// How long readers and caches may keep a feed before asking again, in seconds.
+pub const DEFAULT_MAX_AGE: u64 = 900;
+/// `server.header_timeout` when the config does not say.
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(20);
+/// `server.request_timeout` when the config does not say.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// `server.write_timeout` when the config does not say.
+pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+/// `server.max_header_kib` when the config does not say.
+pub const DEFAULT_MAX_HEADER_KIB: usize = 16;
+/// `server.max_connections` when the config does not say.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
+/// `server.shutdown_timeout` when the config does not say.
+pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(20);
+/// The most connections `server.max_connections` may allow.
+pub const MAX_CONNECTIONS: usize = 1_000_000;
+/// The largest `server.max_header_kib`.
+pub const MAX_HEADER_KIB: usize = 1024;
+
+/// How `serve` listens and answers.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// The address to listen on.
+    pub listen: SocketAddr,
+    /// The public address, without a trailing slash, used in self links.
+    pub base_url: String,
+    /// `Cache-Control: max-age` of feed responses, in seconds.
+    pub max_age: u64,
+    /// How long a client may take to send a request's headers, and how long a kept-alive
+    /// connection may sit idle between requests.
+    pub header_timeout: Duration,
+    /// How long a request may take to be answered once its headers are in.
+    pub request_timeout: Duration,
+    /// How long writing a response may make no progress (a client that stops reading).
+    pub write_timeout: Duration,
+    /// The largest request head (request line and headers) accepted, in bytes; larger gets 431.
+    pub max_header_bytes: usize,
+    /// How many connections are served at once; more wait to be accepted.
+    pub max_connections: usize,
+    /// How long shutdown waits for requests in flight and for the write in progress.
+    pub shutdown_timeout: Duration,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawServer {
+    listen: Option<String>,
+    base_url: Option<String>,
+    max_age: Option<u64>,
+    header_timeout: Option<String>,
+    request_timeout: Option<String>,
+    write_timeout: Option<String>,
+    max_header_kib: Option<usize>,
+    max_connections: Option<usize>,
+    shutdown_timeout: Option<String>,
+}
+
+pub(super) fn validate(raw: Option<RawServer>, problems: &mut Vec<Problem>) -> ServerConfig {
+    let raw = raw.unwrap_or_default();
+    let listen_text = raw.listen.unwrap_or_else(|| DEFAULT_LISTEN.to_string());
+    let listen: SocketAddr = listen_text.parse().unwrap_or_else(|_| {
+        problems.push(Problem::new(
+            "server.listen",
+            format!("{listen_text:?} is not an address such as \"127.0.0.1:8080\""),
+        ));
+        ([127, 0, 0, 1], 8080).into()
+    });
+    // Listening on every interface (0.0.0.0) is no address to link to; say localhost.
+    let base_url = raw.base_url.unwrap_or_else(|| {
+        if listen.ip().is_unspecified() {
+            format!("http://localhost:{}", listen.port())
+        } else {
+            format!("http://{listen}")
+        }
+    });
+    match url::Url::parse(&base_url) {
+        Ok(u) if u.scheme() == "http" || u.scheme() == "https" => {}
+        _ => problems.push(Problem::new(
+            "server.base_url",
+            format!("{base_url:?} is not an http:// or https:// URL"),
+        )),
+    }
+    let mut timeout = |key: &str, text: Option<String>, default: Duration| {
+        let path = format!("server.{key}");
+        match duration(&path, text.as_deref(), default, problems) {
+            Duration::ZERO => {
+                problems.push(Problem::new(path, "must be longer than zero"));
+                default
+            }
+            d => d,
+        }
+    };
+    let header_timeout = timeout("header_timeout", raw.header_timeout, DEFAULT_HEADER_TIMEOUT);
+    let request_timeout = timeout(
+        "request_timeout",
+        raw.request_timeout,
+        DEFAULT_REQUEST_TIMEOUT,
+    );
+    let write_timeout = timeout("write_timeout", raw.write_timeout, DEFAULT_WRITE_TIMEOUT);
+    let shutdown_timeout = timeout(
+        "shutdown_timeout",
+        raw.shutdown_timeout,
+        DEFAULT_SHUTDOWN_TIMEOUT,
+    );
+    let max_header_kib = count_in(
+        "server.max_header_kib",
+        raw.max_header_kib,
+        DEFAULT_MAX_HEADER_KIB,
+        1..=MAX_HEADER_KIB,
+        problems,
+    );
+    ServerConfig {
+        listen,
+        base_url: base_url.trim_end_matches('/').to_string(),
+        max_age: raw.max_age.unwrap_or(DEFAULT_MAX_AGE),
+        header_timeout,
+        request_timeout,
+        write_timeout,
+        max_header_bytes: max_header_kib.saturating_mul(1024),
+        max_connections: count_in(
+            "server.max_connections",
+            raw.max_connections,
+            DEFAULT_MAX_CONNECTIONS,
+            1..=MAX_CONNECTIONS,
+            problems,
+        ),
+        shutdown_timeout,
+    }
+}

@@ -1,0 +1,209 @@
+//! The config's validation, end to end: text in, a [`Config`] or every problem out.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::*;
+
+fn parse(text: &str) -> Result<Config, ConfigError> {
+    Config::parse(text, Path::new("/etc/paperboy"), "test.toml")
+}
+
+#[test]
+fn a_full_config_validates() {
+    let config = parse(
+        r#"
+        [server]
+        listen = "127.0.0.1:9000"
+        base_url = "https://papers.example.org/"
+        [store]
+        path = "data/x.sled"
+        [[sources]]
+        id = "arxiv-cs-lg"
+        kind = "feed"
+        url = "https://rss.arxiv.org/rss/cs.LG"
+        every = "30m"
+        [[sources]]
+        id = "local"
+        kind = "feed"
+        url = "file://../feeds/x.xml"
+        [[topics]]
+        id = "generalization"
+        title = "Generalization"
+        query = 'generaliz* OR "out-of-distribution"'
+        "#,
+    )
+    .expect("valid");
+    assert_eq!(config.server.listen.port(), 9000);
+    assert_eq!(config.server.base_url, "https://papers.example.org");
+    assert_eq!(config.store.path, Path::new("/etc/paperboy/data/x.sled"));
+    assert_eq!(config.sources[0].every, Duration::from_secs(1800));
+    assert_eq!(config.sources[1].every, DEFAULT_EVERY);
+    assert_eq!(
+        config.sources[1].location,
+        Location::File(PathBuf::from("/etc/paperboy/../feeds/x.xml"))
+    );
+    assert_eq!(config.topics[0].title, "Generalization");
+}
+
+/// The problems validation finds in `text`, which must be invalid.
+fn problems_of(text: &str) -> Vec<Problem> {
+    match parse(text) {
+        Err(ConfigError::Invalid { problems, .. }) => problems,
+        Err(e) => panic!("expected problems, got {e}"),
+        Ok(_) => panic!("expected problems, got a valid config"),
+    }
+}
+
+#[test]
+fn every_problem_is_reported_with_its_path() {
+    let problems = problems_of(
+        r#"
+        [server]
+        listen = "nope"
+        [[sources]]
+        id = "Bad_Id"
+        kind = "gopher"
+        url = "ftp://x"
+        every = "5s"
+        [[sources]]
+        id = "dup"
+        kind = "feed"
+        url = "https://a.example/feed"
+        [[sources]]
+        id = "dup"
+        kind = "feed"
+        [[topics]]
+        id = "t"
+        query = "a OR"
+        "#,
+    );
+    let paths: Vec<&str> = problems.iter().map(|p| p.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        vec![
+            "server.listen",
+            "sources[0].id",
+            "sources[0].kind",
+            "sources[0].url",
+            "sources[0].every",
+            "sources[2].id",
+            "sources[2].url",
+            "topics[0] (t).query"
+        ]
+    );
+    assert!(
+        problems[7].message.contains("at position 5"),
+        "{}",
+        problems[7]
+    );
+}
+
+#[test]
+fn server_limits_have_defaults_and_bounds() {
+    let config = parse("").unwrap();
+    assert_eq!(config.server.header_timeout, DEFAULT_HEADER_TIMEOUT);
+    assert_eq!(config.server.max_connections, DEFAULT_MAX_CONNECTIONS);
+    assert_eq!(
+        config.server.max_header_bytes,
+        DEFAULT_MAX_HEADER_KIB * 1024
+    );
+    let config = parse(
+        "[server]\nheader_timeout = \"2s\"\nwrite_timeout = \"1m\"\nmax_header_kib = 8\n\
+         max_connections = 10\nshutdown_timeout = \"5s\"\nrequest_timeout = \"3s\"\n",
+    )
+    .unwrap();
+    assert_eq!(config.server.header_timeout, Duration::from_secs(2));
+    assert_eq!(config.server.write_timeout, Duration::from_secs(60));
+    assert_eq!(config.server.request_timeout, Duration::from_secs(3));
+    assert_eq!(config.server.shutdown_timeout, Duration::from_secs(5));
+    assert_eq!(config.server.max_header_bytes, 8192);
+    assert_eq!(config.server.max_connections, 10);
+    // Zero, absurdly long (they would overflow timers) and out-of-range values are errors.
+    let problems = problems_of(
+        "[server]\nheader_timeout = \"0s\"\nwrite_timeout = \"30days\"\n\
+         max_connections = 0\nmax_header_kib = 4096\n\
+         [[sources]]\nid = \"s\"\nkind = \"feed\"\nurl = \"https://a.example/\"\nevery = \"2years\"\n",
+    );
+    let paths: Vec<&str> = problems.iter().map(|p| p.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        vec![
+            "server.header_timeout",
+            "server.write_timeout",
+            "server.max_header_kib",
+            "server.max_connections",
+            "sources[0].every"
+        ],
+        "{problems:?}"
+    );
+}
+
+#[test]
+fn unknown_keys_are_errors() {
+    let err = parse("[server]\nlisten = \"127.0.0.1:1\"\nport = 3\n").expect_err("unknown key");
+    assert!(err.to_string().contains("port"), "{err}");
+}
+
+#[test]
+fn fingerprint_changes_with_queries_only() {
+    let a = parse("[[topics]]\nid = \"a\"\nquery = \"x\"\n").unwrap();
+    let b = parse("[[topics]]\nid = \"a\"\ntitle = \"A\"\nquery = \"x\"\n").unwrap();
+    let c = parse("[[topics]]\nid = \"a\"\nquery = \"y\"\n").unwrap();
+    assert_eq!(a.topics_fingerprint(), b.topics_fingerprint());
+    assert_ne!(a.topics_fingerprint(), c.topics_fingerprint());
+}
+
+#[test]
+fn a_kind_takes_its_own_keys_and_names_the_owner_of_others() {
+    let config = parse(
+        "[[sources]]\nid = \"a\"\nkind = \"arxiv\"\ncategories = [\"cs.LG\", \"stat.ML\"]\n\
+         [[sources]]\nid = \"q\"\nkind = \"arxiv-api\"\nquery = \"cat:cs.LG\"\nmax_results = 250\n\
+         [[sources]]\nid = \"h\"\nkind = \"hf-daily\"\n\
+         [[sources]]\nid = \"o\"\nkind = \"arxiv-oai\"\nurl = \"https://export.arxiv.org/oai2?verb=ListRecords\"\n",
+    )
+    .unwrap();
+    assert_eq!(
+        config.sources[0].url,
+        "https://rss.arxiv.org/rss/cs.LG+stat.ML"
+    );
+    assert!(config.sources[1].url.contains("search_query=cat%3Acs.LG"));
+    assert_eq!(config.sources[1].max_results, Some(250));
+    assert_eq!(
+        config.sources[2].url,
+        crate::sources::hf_daily::DAILY_PAPERS_URL
+    );
+    assert_eq!(config.sources[3].max_results, Some(1000));
+    assert_eq!(config.sources[0].max_results, None);
+    // arXiv's API host is gapped by default, once.
+    let gaps: Vec<&str> = config
+        .fetch
+        .host_gaps
+        .iter()
+        .map(|(h, _)| h.as_str())
+        .collect();
+    assert_eq!(gaps, vec!["export.arxiv.org"]);
+
+    let problems = problems_of(
+        "[[sources]]\nid = \"f\"\nkind = \"feed\"\nurl = \"https://a.example/\"\ncategories = [\"cs.LG\"]\nmax_results = 5\nwhatever = 1\n\
+         [[sources]]\nid = \"a\"\nkind = \"arxiv\"\ncategories = [\"CS LG\"]\n\
+         [[sources]]\nid = \"b\"\nkind = \"arxiv\"\n\
+         [[sources]]\nid = \"q\"\nkind = \"arxiv-api\"\nquery = \"x\"\nurl = \"https://export.arxiv.org/api/query\"\nmax_results = 0\n\
+         [[sources]]\nid = \"w\"\nkind = \"arxiv\"\ncategories = \"cs.LG\"\n",
+    );
+    let found: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        found,
+        vec![
+            "sources[0].categories: only `arxiv` sources take categories, not `feed`",
+            "sources[0].max_results: only `arxiv-api`, `arxiv-oai` sources take max_results, not `feed`",
+            "sources[0].whatever: unknown key; a `feed` source takes id, kind, url, every",
+            "sources[1].categories: [\"CS LG\"] are not arXiv categories such as \"cs.LG\" or \"hep-th\"",
+            "sources[2].url: missing (or categories)",
+            "sources[3].query: give either url or query, not both",
+            "sources[3].max_results: 0 is not between 1 and 10000",
+            "sources[4].categories: must be a list of strings, not \"cs.LG\"",
+        ],
+        "{found:#?}"
+    );
+}

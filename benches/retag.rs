@@ -30,7 +30,7 @@ fn retag(c: &mut Criterion) {
                 "bench",
                 chunk,
                 &defaults,
-                SourceState::default(),
+                |_| SourceState::default(),
                 Utc::now(),
             )
             .expect("store the papers");

@@ -4,31 +4,16 @@
 
 use std::sync::Arc;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use futures_util::stream::{self, StreamExt};
 
 use crate::config::{Config, Location, SourceConfig};
-use crate::fetch::{FetchError, FetchMeta, Fetched, Fetcher, Validators};
-use crate::model::{FetchResult, Paper, SourceState};
+use crate::fetch::{FetchMeta, Fetched, Fetcher, Validators};
+use crate::model::{Paper, PollResult, SourceState};
 use crate::pipeline::tag::{Tagger, TopicQuery};
-use crate::polling::{self, Polled};
+use crate::polling::{self, Outcome, PollError, SourceReport};
 use crate::sources::{Pager, SourceContext};
-use crate::store::{PaperStore, StoreError};
-
-/// The outcome of polling one source.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SourceReport {
-    pub source_id: String,
-    pub result: FetchResult,
-    /// When to poll it next; `None`: never (it is gone).
-    pub next_poll: Option<chrono::DateTime<Utc>>,
-}
-
-impl std::fmt::Display for SourceReport {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.source_id, self.result)
-    }
-}
+use crate::store::{BatchCounts, PaperStore, StoreError};
 
 /// Polls sources into a store.
 #[derive(Clone)]
@@ -81,10 +66,8 @@ impl Ingestor {
     pub async fn poll(&self, source: &SourceConfig) -> Result<SourceReport, StoreError> {
         // The semaphore is never closed, so acquiring cannot fail.
         let _slot = self.slots.acquire().await.ok();
-        match self.fetch_source(source).await? {
-            Fetch::Skipped(report) => Ok(report),
-            Fetch::Done(fetched) => self.record(source, fetched).await,
-        }
+        let poll = self.fetch_source(source).await?;
+        self.record(source, poll).await
     }
 
     /// Like [`Ingestor::poll`], unless `stop` completes first: while the source is waiting for
@@ -99,20 +82,17 @@ impl Ingestor {
             let slot = self.slots.acquire().await.ok();
             (slot, self.fetch_source(source).await)
         };
-        let (_slot, fetch) = tokio::select! {
+        let (_slot, poll) = tokio::select! {
             biased;
             () = stop => return Ok(None),
             fetched = fetching => fetched,
         };
-        match fetch? {
-            Fetch::Skipped(report) => Ok(Some(report)),
-            Fetch::Done(fetched) => self.record(source, fetched).await.map(Some),
-        }
+        self.record(source, poll?).await.map(Some)
     }
 
     /// The reading half of a poll: the source's state, then its fetch and parse. Writes
     /// nothing, so it may be abandoned at any await.
-    async fn fetch_source(&self, source: &SourceConfig) -> Result<Fetch, StoreError> {
+    async fn fetch_source(&self, source: &SourceConfig) -> Result<Poll, StoreError> {
         let mut state = {
             let store = self.store.clone();
             let id = source.id.clone();
@@ -125,19 +105,17 @@ impl Ingestor {
                 ..SourceState::default()
             };
         }
-        if state.gone {
-            return Ok(Fetch::Skipped(SourceReport {
-                source_id: source.id.clone(),
-                result: FetchResult::Failed {
-                    error: format!(
-                        "gone: {} answered 410 Gone; not polled until the source's URL changes",
-                        source.url
-                    ),
-                },
-                next_poll: None,
-            }));
-        }
         let now = Utc::now();
+        if state.gone {
+            let outcome = Outcome::Failed(PollError::StillGone {
+                url: source.url.clone(),
+            });
+            return Ok(Poll {
+                state,
+                outcome,
+                now,
+            });
+        }
         state.last_fetch = Some(now);
         let validators = Validators {
             etag: state.etag.clone(),
@@ -150,69 +128,81 @@ impl Ingestor {
             // Paged kinds read one page per poll from a file.
             _ => self.fetch_one(source, &validators).await,
         };
-        Ok(Fetch::Done(Box::new(FetchedSource {
+        Ok(Poll {
             state,
             outcome,
             now,
-        })))
+        })
     }
 
-    /// The writing half of a poll: stores the papers and the source's new state.
-    async fn record(
-        &self,
-        source: &SourceConfig,
-        fetched: Box<FetchedSource>,
-    ) -> Result<SourceReport, StoreError> {
-        let FetchedSource {
+    /// The writing half of a poll: stores the papers and the source's new state, and reports.
+    async fn record(&self, source: &SourceConfig, poll: Poll) -> Result<SourceReport, StoreError> {
+        let Poll {
             mut state,
             outcome,
             now,
-        } = *fetched;
+        } = poll;
+        if let Outcome::Failed(error @ PollError::StillGone { .. }) = &outcome {
+            // Not fetched: nothing changed, nothing to write.
+            return Ok(SourceReport {
+                source_id: source.id.clone(),
+                result: PollResult::Failed {
+                    error: error.to_string(),
+                },
+                next_poll: None,
+            });
+        }
         let jitter = polling::jitter_for(&source.id, now);
-        let result = match outcome {
-            Outcome::NotModified(meta) => {
-                note_success(&mut state, &meta, source.every, now, jitter);
-                state.last_result = Some(FetchResult::NotModified);
-                self.save_state(&source.id, state.clone()).await?;
-                FetchResult::NotModified
+        match &outcome {
+            Outcome::NotModified(meta) | Outcome::Papers { meta, .. } => {
+                state.failures_in_row = 0;
+                if let Some(moved) = &meta.moved_to {
+                    state.moved_to = Some(moved.to_string());
+                }
             }
-            Outcome::Papers(papers, validators, meta) => {
+            Outcome::Failed(error) => {
+                tracing::warn!(source = %source.id, %error, "fetch failed");
+                state.failures_in_row = state.failures_in_row.saturating_add(1);
+                state.gone = error.is_gone();
+            }
+        }
+        state.next_poll =
+            polling::next_poll(source.every, &outcome, state.failures_in_row, now, jitter);
+        let result = match outcome {
+            Outcome::NotModified(_) => {
+                state.last_result = Some(PollResult::NotModified);
+                self.save_state(&source.id, state.clone()).await?;
+                PollResult::NotModified
+            }
+            Outcome::Papers {
+                papers, validators, ..
+            } => {
                 state.etag = validators.etag;
                 state.last_modified = validators.last_modified;
-                note_success(&mut state, &meta, source.every, now, jitter);
                 let store = self.store.clone();
                 let tagger = self.tagger.clone();
                 let id = source.id.clone();
                 let batch_state = state.clone();
                 tracing::debug!(source = %source.id, papers = papers.len(), "storing papers");
                 let counts = blocking(move || {
-                    store.apply_batch(&id, &papers, &tagger, batch_state, Utc::now())
+                    store.apply_batch(
+                        &id,
+                        &papers,
+                        &tagger,
+                        |counts| SourceState {
+                            last_result: Some(PollResult::from(counts)),
+                            ..batch_state
+                        },
+                        Utc::now(),
+                    )
                 })
                 .await?;
-                FetchResult::Stored {
-                    new: counts.new,
-                    updated: counts.updated,
-                    unchanged: counts.unchanged,
-                }
+                PollResult::from(counts)
             }
-            Outcome::Failed {
-                error,
-                retry_after,
-                gone,
-            } => {
-                tracing::warn!(source = %source.id, %error, "fetch failed");
-                state.failures_in_row = state.failures_in_row.saturating_add(1);
-                state.gone = gone;
-                let polled = if gone {
-                    Polled::Gone
-                } else {
-                    Polled::Failed {
-                        failures: state.failures_in_row,
-                        retry_after,
-                    }
+            Outcome::Failed(error) => {
+                let result = PollResult::Failed {
+                    error: error.to_string(),
                 };
-                state.next_poll = polling::next_poll(source.every, polled, now, jitter);
-                let result = FetchResult::Failed { error };
                 state.last_result = Some(result.clone());
                 self.save_state(&source.id, state.clone()).await?;
                 result
@@ -234,10 +224,14 @@ impl Ingestor {
                 validators,
                 meta,
             }) => match parse(source, &source.url, bytes).await {
-                Ok((papers, _)) => Outcome::Papers(papers, validators, meta),
-                Err(error) => Outcome::failed(error),
+                Ok((papers, _)) => Outcome::Papers {
+                    papers,
+                    validators,
+                    meta,
+                },
+                Err(error) => Outcome::Failed(error),
             },
-            Err(e) => Outcome::from(e),
+            Err(e) => Outcome::Failed(e.into()),
         }
     }
 
@@ -262,7 +256,7 @@ impl Ingestor {
             let bytes = match fetched {
                 Ok(Fetched::Body { bytes, .. }) => bytes,
                 Ok(Fetched::NotModified(_)) => Vec::new(),
-                Err(e) if first => return Outcome::from(e),
+                Err(e) if first => return Outcome::Failed(e.into()),
                 Err(error) => {
                     tracing::warn!(source = %source.id, %error, "stopped paging; keeping {} papers", papers.len());
                     break;
@@ -275,7 +269,7 @@ impl Ingestor {
             };
             let (page, bytes) = match page {
                 Ok(page) => page,
-                Err(error) if first => return Outcome::failed(error),
+                Err(error) if first => return Outcome::Failed(error),
                 Err(error) => {
                     tracing::warn!(source = %source.id, %error, "stopped paging; keeping {} papers", papers.len());
                     break;
@@ -289,7 +283,11 @@ impl Ingestor {
             next = pager.next_page(base, &bytes, got, papers.len(), max_results);
         }
         papers.truncate(max_results);
-        Outcome::Papers(papers, Validators::default(), FetchMeta::default())
+        Outcome::Papers {
+            papers,
+            validators: Validators::default(),
+            meta: FetchMeta::default(),
+        }
     }
 
     async fn save_state(&self, source_id: &str, state: SourceState) -> Result<(), StoreError> {
@@ -305,111 +303,56 @@ impl Ingestor {
     }
 }
 
-/// The reading half of a poll, done.
-enum Fetch {
-    /// Not fetched (the source is gone); nothing to write.
-    Skipped(SourceReport),
-    Done(Box<FetchedSource>),
+impl From<BatchCounts> for PollResult {
+    fn from(counts: BatchCounts) -> Self {
+        PollResult::Stored {
+            new: counts.new,
+            updated: counts.updated,
+            unchanged: counts.unchanged,
+        }
+    }
 }
 
-/// A source fetched and parsed, not yet recorded.
-struct FetchedSource {
+/// A poll read (fetched and parsed, or failed), not yet recorded.
+struct Poll {
+    /// The source's state as it will be written, before the outcome is applied.
     state: SourceState,
     outcome: Outcome,
-    now: chrono::DateTime<Utc>,
-}
-
-/// What one poll of a source brought.
-enum Outcome {
-    NotModified(FetchMeta),
-    Papers(Vec<Paper>, Validators, FetchMeta),
-    Failed {
-        error: String,
-        retry_after: Option<std::time::Duration>,
-        gone: bool,
-    },
-}
-
-impl Outcome {
-    fn failed(error: String) -> Self {
-        Outcome::Failed {
-            error,
-            retry_after: None,
-            gone: false,
-        }
-    }
-}
-
-impl From<FetchError> for Outcome {
-    fn from(e: FetchError) -> Self {
-        let retry_after = match &e {
-            FetchError::Status { retry_after, .. } => *retry_after,
-            _ => None,
-        };
-        Outcome::Failed {
-            gone: matches!(e, FetchError::Gone { .. }),
-            error: e.to_string(),
-            retry_after,
-        }
-    }
-}
-
-/// Records a successful fetch (a body or a 304): no failures in a row, a permanent move if
-/// the server reported one, and the next poll from the interval and the server's max-age.
-fn note_success(
-    state: &mut SourceState,
-    meta: &FetchMeta,
-    every: std::time::Duration,
-    now: chrono::DateTime<Utc>,
-    jitter: f64,
-) {
-    state.failures_in_row = 0;
-    if let Some(moved) = &meta.moved_to {
-        state.moved_to = Some(moved.to_string());
-    }
-    state.next_poll = polling::next_poll(
-        every,
-        Polled::Ok {
-            max_age: meta.max_age,
-        },
-        now,
-        jitter,
-    );
+    /// When the poll began.
+    now: DateTime<Utc>,
 }
 
 /// Runs a source's adapter on the blocking pool, handing back the bytes (a pager reads the
-/// next page's address from them); the error names the URL.
+/// next page's address from them).
 async fn parse(
     source: &SourceConfig,
     url: &str,
     bytes: Vec<u8>,
-) -> Result<(Vec<Paper>, Vec<u8>), String> {
+) -> Result<(Vec<Paper>, Vec<u8>), PollError> {
     let kind = source.kind;
     let id = source.id.clone();
-    let url = url.to_string();
+    let page_url = url.to_string();
     let parsed = tokio::task::spawn_blocking(move || {
         let ctx = SourceContext {
             source_id: &id,
-            url: &url,
+            url: &page_url,
         };
         kind.read(&bytes, &ctx, Utc::now())
             .map(|papers| (papers, bytes))
-            .map_err(|e| format!("{e} (from {url})"))
+            .map_err(|source| PollError::Parse {
+                url: page_url.clone(),
+                source,
+            })
     })
     .await;
     match parsed {
         Ok(result) => result,
         // A parser bug on hostile bytes costs this fetch of this source, nothing else.
-        Err(join) => Err(format!(
-            "the {} parser failed on this input ({}) (from {})",
-            source.kind.name(),
-            if join.is_panic() {
-                "it panicked"
-            } else {
-                "it was cancelled"
-            },
-            source.url
-        )),
+        Err(join) => Err(PollError::Adapter {
+            kind: source.kind.name(),
+            url: source.url.clone(),
+            panicked: join.is_panic(),
+        }),
     }
 }
 

@@ -181,10 +181,11 @@ fn writable(date: DateTime<Utc>) -> DateTime<Utc> {
     }
 }
 
-/// The outcome of the last fetch of a source, as shown on `/` and by `ingest`.
+/// How the last poll of a source went, as stored in its state and shown on `/` and by
+/// `ingest`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "result", rename_all = "kebab-case")]
-pub enum FetchResult {
+pub enum PollResult {
     /// The source answered with a feed that was stored.
     Stored {
         new: usize,
@@ -193,20 +194,20 @@ pub enum FetchResult {
     },
     /// The source answered `304 Not Modified`.
     NotModified,
-    /// The fetch or the parse failed.
+    /// The poll failed: the [`crate::polling::PollError`], as text.
     Failed { error: String },
 }
 
-impl std::fmt::Display for FetchResult {
+impl std::fmt::Display for PollResult {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            FetchResult::Stored {
+            PollResult::Stored {
                 new,
                 updated,
                 unchanged,
             } => write!(f, "{new} new, {updated} updated, {unchanged} unchanged"),
-            FetchResult::NotModified => f.write_str("not modified"),
-            FetchResult::Failed { error } => write!(f, "error: {error}"),
+            PollResult::NotModified => f.write_str("not modified"),
+            PollResult::Failed { error } => write!(f, "error: {error}"),
         }
     }
 }
@@ -217,7 +218,7 @@ pub struct SourceState {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_fetch: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_result: Option<FetchResult>,
+    pub last_result: Option<PollResult>,
     /// The `ETag` exactly as the server last sent it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub etag: Option<String>,

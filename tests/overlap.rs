@@ -58,7 +58,7 @@ fn ingest(store: &PaperStore, steps: &[(&str, SourceKind, &str)]) {
             .unwrap_or_else(|e| panic!("{file}: {e}"));
         let now = t0 + Duration::hours(i as i64);
         store
-            .apply_batch(source, &papers, &tagger(), SourceState::default(), now)
+            .apply_batch(source, &papers, &tagger(), |_| SourceState::default(), now)
             .unwrap();
     }
 }

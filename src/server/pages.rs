@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use html_escape::{encode_double_quoted_attribute as attr, encode_text as text};
 
-use crate::model::{FetchResult, LinkKind, SourceState, StoredPaper};
+use crate::model::{LinkKind, PollResult, SourceState, StoredPaper};
 use crate::pipeline::render::Format;
 
 /// A topic as the pages show it.
@@ -125,7 +125,7 @@ pub fn index(base_url: &str, topics: &[TopicRow<'_>], sources: &[SourceRow<'_>])
             .map(ToString::to_string)
             .unwrap_or_else(|| "not fetched yet".into());
         let class = match &s.state.last_result {
-            Some(FetchResult::Failed { .. }) => " class=\"err\"",
+            Some(PollResult::Failed { .. }) => " class=\"err\"",
             _ => "",
         };
         let moved = s

@@ -24,7 +24,7 @@ use chrono::{DateTime, Utc};
 pub use memory::MemoryStore;
 pub use sled_store::SledStore;
 
-use crate::model::{FetchResult, Identifiers, Paper, SourceState, StoredPaper};
+use crate::model::{Identifiers, Paper, SourceState, StoredPaper};
 use crate::pipeline::identity::{find_arxiv_id, find_doi, first_seen, identifiers, normalize_link};
 use crate::pipeline::merge::merge;
 use crate::pipeline::tag::Tagger;
@@ -263,14 +263,14 @@ impl PaperStore {
     }
 
     /// Stores a batch of papers from one source atomically, merging each with what is stored
-    /// under any of its identifiers and tagging the result; writes the source's `state`, with
-    /// the batch's counts as its last result, in the same commit.
+    /// under any of its identifiers and tagging the result; writes the source's state, which
+    /// `state` makes from the batch's counts, in the same commit.
     pub fn apply_batch(
         &self,
         source_id: &str,
         papers: &[Paper],
         tagger: &Tagger,
-        mut state: SourceState,
+        state: impl FnOnce(BatchCounts) -> SourceState,
         now: DateTime<Utc>,
     ) -> Result<BatchCounts, StoreError> {
         let _guard = self.write.lock().unwrap_or_else(|p| p.into_inner());
@@ -341,15 +341,10 @@ impl PaperStore {
         self.count_ops(&deltas, &mut ops)?;
         // Only papers are in feeds: a batch that changes none leaves cached feeds valid.
         let papers_changed = !ops.is_empty();
-        state.last_result = Some(FetchResult::Stored {
-            new: counts.new,
-            updated: counts.updated,
-            unchanged: counts.unchanged,
-        });
         ops.push(Op::Put(
             Tree::Sources,
             source_id.as_bytes().to_vec(),
-            encode(&state),
+            encode(&state(counts)),
         ));
         self.kv.commit(&ops)?;
         if papers_changed {

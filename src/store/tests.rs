@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use chrono::{TimeZone, Utc};
 
 use super::*;
-use crate::model::{Identifiers, Paper};
+use crate::model::{Identifiers, Paper, PollResult};
 use crate::pipeline::query::Query;
 use crate::pipeline::tag::TopicQuery;
 
@@ -71,7 +71,7 @@ fn batches_are_stored_indexed_and_counted() {
             paper("2604.00003", "Diffusion three", 3),
         ];
         let counts = store
-            .apply_batch("src", &batch, &t, SourceState::default(), now)
+            .apply_batch("src", &batch, &t, |_| SourceState::default(), now)
             .unwrap();
         assert_eq!(
             counts,
@@ -98,7 +98,7 @@ fn batches_are_stored_indexed_and_counted() {
         // The same batch again changes nothing, so cached feeds stay valid.
         let generation = store.generation();
         let again = store
-            .apply_batch("src", &batch, &t, SourceState::default(), now)
+            .apply_batch("src", &batch, &t, |_| SourceState::default(), now)
             .unwrap();
         assert_eq!(
             store.generation(),
@@ -119,8 +119,22 @@ fn batches_are_stored_indexed_and_counted() {
         // A changed entry is updated in place and moves in the index.
         let mut changed = paper("2604.00002", "Diffusion now", 9);
         changed.ids.entry = "other-source:x".into();
+        // The source's state is the caller's, made from the batch's counts and written with it.
         let counts = store
-            .apply_batch("src", &[changed], &t, SourceState::default(), now)
+            .apply_batch(
+                "src",
+                &[changed],
+                &t,
+                |counts| SourceState {
+                    last_result: Some(PollResult::Stored {
+                        new: counts.new,
+                        updated: counts.updated,
+                        unchanged: counts.unchanged,
+                    }),
+                    ..SourceState::default()
+                },
+                now,
+            )
             .unwrap();
         assert_eq!(
             counts,
@@ -152,7 +166,7 @@ fn batches_are_stored_indexed_and_counted() {
         let state = store.source_state("src").unwrap();
         assert_eq!(
             state.last_result,
-            Some(FetchResult::Stored {
+            Some(PollResult::Stored {
                 new: 0,
                 updated: 1,
                 unchanged: 0
@@ -170,7 +184,7 @@ fn duplicates_within_a_batch_become_one_paper() {
         second.abstract_text = "longer".into();
         let batch = vec![paper("2604.00001", "Same paper", 1), second];
         let counts = store
-            .apply_batch("src", &batch, &t, SourceState::default(), Utc::now())
+            .apply_batch("src", &batch, &t, |_| SourceState::default(), Utc::now())
             .unwrap();
         assert_eq!(counts.new, 1, "{name}");
         assert_eq!(store.topic_count("all").unwrap(), 1, "{name}");
@@ -189,7 +203,13 @@ fn retagging_follows_topic_changes() {
         let before = tagger(&[("a", "alpha"), ("gone", "*")]);
         let batch = vec![paper("1", "alpha beta", 1), paper("2", "beta", 2)];
         store
-            .apply_batch("src", &batch, &before, SourceState::default(), Utc::now())
+            .apply_batch(
+                "src",
+                &batch,
+                &before,
+                |_| SourceState::default(),
+                Utc::now(),
+            )
             .unwrap();
         assert_eq!(
             store.retag_if_changed(&before, "v1").unwrap(),
@@ -227,7 +247,7 @@ fn sled_survives_reopening() {
                 "src",
                 &[paper("1", "kept", 1)],
                 &t,
-                SourceState::default(),
+                |_| SourceState::default(),
                 Utc::now(),
             )
             .unwrap();
@@ -274,7 +294,7 @@ fn a_doi_paper_and_an_arxiv_paper_become_one() {
             ..journal
         };
         store
-            .apply_batch("journal", &[journal], &t, SourceState::default(), t0)
+            .apply_batch("journal", &[journal], &t, |_| SourceState::default(), t0)
             .unwrap();
         // arXiv's listing without the DOI: a second paper, for now.
         let mut listing = paper("2604.00009", "Shared paper", 2);
@@ -284,7 +304,7 @@ fn a_doi_paper_and_an_arxiv_paper_become_one() {
                 "arxiv",
                 &[listing],
                 &t,
-                SourceState::default(),
+                |_| SourceState::default(),
                 t0 + chrono::Duration::hours(1),
             )
             .unwrap();
@@ -299,7 +319,7 @@ fn a_doi_paper_and_an_arxiv_paper_become_one() {
                 "api",
                 &[api],
                 &t,
-                SourceState::default(),
+                |_| SourceState::default(),
                 t0 + chrono::Duration::hours(2),
             )
             .unwrap();

@@ -129,7 +129,7 @@ pub async fn serve(
         cache: Arc::default(),
         stats: Arc::default(),
         cache_control: HeaderValue::from_str(&format!("public, max-age={}", config.server.max_age))
-            .unwrap_or(HeaderValue::from_static("public, max-age=900")),
+            .expect("`public, max-age=` and a number is a valid header value"),
     });
     let addr = listener.local_addr().ok();
     tracing::info!(?addr, "serving");
@@ -239,13 +239,59 @@ fn plain(status: StatusCode, body: &str) -> Response {
         .into_response()
 }
 
-/// The one place store errors become HTTP responses.
-fn store_failure(error: StoreError) -> Response {
-    tracing::error!("store error while serving: {error}");
-    plain(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "internal error: the store could not be read",
-    )
+/// Why a request failed, as the one type handlers return with `?`; it becomes a response in
+/// one place ([`IntoResponse`]).
+#[derive(Debug)]
+enum AppError {
+    /// The store could not be read: 500, logged.
+    Store(StoreError),
+    /// A store read on the blocking pool panicked or was cancelled: 500, logged.
+    Task(tokio::task::JoinError),
+    /// The request names something that does not exist: 404 with this message.
+    NotFound(String),
+    /// The request is malformed: 400 with this message.
+    BadRequest(String),
+}
+
+impl From<StoreError> for AppError {
+    fn from(error: StoreError) -> Self {
+        AppError::Store(error)
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        match self {
+            AppError::Store(error) => {
+                tracing::error!("store error while serving: {error}");
+                plain(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal error: the store could not be read",
+                )
+            }
+            AppError::Task(error) => {
+                tracing::error!("store read failed while serving: {error}");
+                plain(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal error: the store could not be read",
+                )
+            }
+            AppError::NotFound(message) => plain(StatusCode::NOT_FOUND, &message),
+            AppError::BadRequest(message) => plain(StatusCode::BAD_REQUEST, &message),
+        }
+    }
+}
+
+/// Runs store reads (and what is built from them) on tokio's blocking pool, as ingest does:
+/// sled reads may wait on the disk, which must not stall the threads serving other readers.
+async fn blocking<T: Send + 'static>(
+    app: &AppState,
+    work: impl FnOnce(&AppState) -> Result<T, AppError> + Send + 'static,
+) -> Result<T, AppError> {
+    let app = app.clone();
+    tokio::task::spawn_blocking(move || work(&app))
+        .await
+        .map_err(AppError::Task)?
 }
 
 /// What a feed request asks for, from its query string.
@@ -311,8 +357,11 @@ struct CachedFeed {
 
 impl CachedFeed {
     fn new(generation: u64, rendered: render::Rendered) -> Self {
-        let header =
-            |text: &str| HeaderValue::from_str(text).unwrap_or(HeaderValue::from_static(""));
+        // An ETag is a quoted hex digest and an HTTP date is ASCII letters, digits, spaces,
+        // commas and colons: both are always valid header values.
+        let header = |text: &str| {
+            HeaderValue::from_str(text).expect("ETags and HTTP dates are visible ASCII")
+        };
         CachedFeed {
             generation,
             etag_header: header(&rendered.etag),
@@ -340,23 +389,24 @@ async fn feed(
     // The request itself, read by reference: extracting the query and headers separately
     // would copy them on every poll.
     request: axum::extract::Request,
-) -> Response {
-    let headers = request.headers();
-    let Some((topic_id, format)) = Format::split_file_name(&file) else {
-        return plain(
-            StatusCode::NOT_FOUND,
-            "not found: feeds are /feeds/<topic>.atom, .rss or .json",
-        );
-    };
-    let Some(topic_index) = app.config.topics.iter().position(|t| t.id == topic_id) else {
-        return plain(StatusCode::NOT_FOUND, &format!("no topic {topic_id:?}"));
-    };
-    let topic = &app.config.topics[topic_index];
-    let params = match parse_params(request.uri().query()) {
-        Ok(params) => params,
-        Err(message) => return plain(StatusCode::BAD_REQUEST, &message),
-    };
-    let key = (topic_index, format, params.limit, params.before.clone());
+) -> Result<Response, AppError> {
+    let (topic_id, format) = Format::split_file_name(&file).ok_or_else(|| {
+        AppError::NotFound("not found: feeds are /feeds/<topic>.atom, .rss or .json".into())
+    })?;
+    let topic_index = app
+        .config
+        .topics
+        .iter()
+        .position(|t| t.id == topic_id)
+        .ok_or_else(|| AppError::NotFound(format!("no topic {topic_id:?}")))?;
+    let params = parse_params(request.uri().query()).map_err(AppError::BadRequest)?;
+    let feed = cached_feed(&app, (topic_index, format, params.limit, params.before)).await?;
+    Ok(feed_response(&app, &feed, format, request.headers()))
+}
+
+/// The rendered feed for `key`: from the cache when the store has not changed since it was
+/// rendered, else read and rendered on the blocking pool and cached.
+async fn cached_feed(app: &AppState, key: CacheKey) -> Result<CachedFeed, AppError> {
     let generation = app.store.generation();
     let cached = app
         .cache
@@ -366,64 +416,76 @@ async fn feed(
         .get(&key)
         .filter(|c| c.generation == generation)
         .cloned();
-    let feed = match cached {
-        Some(c) => c,
-        None => {
-            let (papers, next) =
-                match app
-                    .store
-                    .topic_page(&topic.id, params.before.as_deref(), params.limit)
-                {
-                    Ok(page) => page,
-                    Err(e) => return store_failure(e),
-                };
-            let base = &app.config.server.base_url;
-            let feed_url = format!("{base}/feeds/{}.{}", topic.id, format.extension());
-            let limit = if params.limit == DEFAULT_LIMIT {
-                String::new()
-            } else {
-                format!("&limit={}", params.limit)
-            };
-            let self_url = match &params.before {
-                Some(cursor) => format!("{feed_url}?before={}{limit}", hex(cursor)),
-                None if limit.is_empty() => feed_url.clone(),
-                None => format!("{feed_url}?{}", &limit[1..]),
-            };
-            let next_url = next.map(|cursor| format!("{feed_url}?before={}{limit}", hex(&cursor)));
-            let page_url = format!("{base}/topics/{}", topic.id);
-            let meta = FeedMeta {
-                topic_id: &topic.id,
-                title: &topic.title,
-                query: &topic.query_text,
-                self_url: &self_url,
-                page_url: &page_url,
-                next_url: next_url.as_deref(),
-            };
-            Stats::count(&app.stats.renders);
-            let rendered = format.render(&meta, &papers);
-            let feed = CachedFeed::new(generation, rendered);
-            let mut entries = app.cache.entries.lock().unwrap_or_else(|p| p.into_inner());
-            if entries.len() >= CACHE_ENTRIES {
-                entries.clear();
-            }
-            entries.insert(key, feed.clone());
-            feed
+    if let Some(feed) = cached {
+        return Ok(feed);
+    }
+    blocking(app, move |app| {
+        let feed = CachedFeed::new(generation, render_feed(app, &key)?);
+        let mut entries = app.cache.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if entries.len() >= CACHE_ENTRIES {
+            entries.clear();
         }
+        entries.insert(key, feed.clone());
+        Ok(feed)
+    })
+    .await
+}
+
+/// Reads a page of a topic and renders it, with its self and next links.
+fn render_feed(
+    app: &AppState,
+    (topic_index, format, limit, before): &CacheKey,
+) -> Result<render::Rendered, AppError> {
+    let topic = &app.config.topics[*topic_index];
+    let (papers, next) = app.store.topic_page(&topic.id, before.as_deref(), *limit)?;
+    let base = &app.config.server.base_url;
+    let feed_url = format!("{base}/feeds/{}.{}", topic.id, format.extension());
+    let limit = if *limit == DEFAULT_LIMIT {
+        String::new()
+    } else {
+        format!("&limit={limit}")
     };
-    let mut response_headers = HeaderMap::with_capacity(5);
-    response_headers.insert(header::ETAG, feed.etag_header.clone());
-    response_headers.insert(header::LAST_MODIFIED, feed.last_modified_header.clone());
-    response_headers.insert(header::CACHE_CONTROL, app.cache_control.clone());
-    if conditional::not_modified(headers, &feed.etag, feed.last_modified, chrono::Utc::now()) {
+    let self_url = match before {
+        Some(cursor) => format!("{feed_url}?before={}{limit}", hex(cursor)),
+        None if limit.is_empty() => feed_url.clone(),
+        None => format!("{feed_url}?{}", &limit[1..]),
+    };
+    let next_url = next.map(|cursor| format!("{feed_url}?before={}{limit}", hex(&cursor)));
+    let page_url = format!("{base}/topics/{}", topic.id);
+    let meta = FeedMeta {
+        topic_id: &topic.id,
+        title: &topic.title,
+        query: &topic.query_text,
+        self_url: &self_url,
+        page_url: &page_url,
+        next_url: next_url.as_deref(),
+    };
+    Stats::count(&app.stats.renders);
+    Ok(format.render(&meta, &papers))
+}
+
+/// The response to a feed request: `304` when the reader's validators still hold, else the
+/// feed, each with the feed's validators and caching headers.
+fn feed_response(
+    app: &AppState,
+    feed: &CachedFeed,
+    format: Format,
+    request: &HeaderMap,
+) -> Response {
+    let mut headers = HeaderMap::with_capacity(5);
+    headers.insert(header::ETAG, feed.etag_header.clone());
+    headers.insert(header::LAST_MODIFIED, feed.last_modified_header.clone());
+    headers.insert(header::CACHE_CONTROL, app.cache_control.clone());
+    if conditional::not_modified(request, &feed.etag, feed.last_modified, chrono::Utc::now()) {
         Stats::count(&app.stats.feeds_not_modified);
-        return (StatusCode::NOT_MODIFIED, response_headers).into_response();
+        return (StatusCode::NOT_MODIFIED, headers).into_response();
     }
     Stats::count(&app.stats.feeds_ok);
-    response_headers.insert(
+    headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static(format.content_type()),
     );
-    (StatusCode::OK, response_headers, feed.body).into_response()
+    (StatusCode::OK, headers, feed.body.clone()).into_response()
 }
 
 /// A configured topic with its count and newest date.
@@ -453,60 +515,60 @@ fn topic_rows(app: &AppState) -> Result<Vec<pages::TopicRow<'_>>, StoreError> {
         .collect()
 }
 
-async fn index(State(app): State<AppState>) -> Response {
-    let topics = match topic_rows(&app) {
-        Ok(rows) => rows,
-        Err(e) => return store_failure(e),
-    };
-    let mut sources = Vec::with_capacity(app.config.sources.len());
-    for s in &app.config.sources {
-        let state = match app.store.source_state(&s.id) {
-            Ok(state) => state,
-            Err(e) => return store_failure(e),
-        };
-        sources.push(pages::SourceRow {
-            id: &s.id,
-            kind: s.kind.name(),
-            url: &s.url,
-            state,
-        });
-    }
-    Html(pages::index(&app.config.server.base_url, &topics, &sources)).into_response()
+async fn index(State(app): State<AppState>) -> Result<Html<String>, AppError> {
+    let page = blocking(&app, |app| {
+        let topics = topic_rows(app)?;
+        let sources = app
+            .config
+            .sources
+            .iter()
+            .map(|s| {
+                Ok(pages::SourceRow {
+                    id: &s.id,
+                    kind: s.kind.name(),
+                    url: &s.url,
+                    state: app.store.source_state(&s.id)?,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok(pages::index(&app.config.server.base_url, &topics, &sources))
+    })
+    .await?;
+    Ok(Html(page))
 }
 
 /// How many papers a topic's page shows.
 const TOPIC_PAGE_PAPERS: usize = 50;
 
-async fn topic_page(State(app): State<AppState>, Path(topic_id): Path<String>) -> Response {
-    let Some(topic) = app.config.topic(&topic_id) else {
-        return plain(StatusCode::NOT_FOUND, &format!("no topic {topic_id:?}"));
-    };
-    let row = match topic_row(&app, topic) {
-        Ok(row) => row,
-        Err(e) => return store_failure(e),
-    };
-    let papers = match app.store.topic_papers(row.id, TOPIC_PAGE_PAPERS) {
-        Ok(papers) => papers,
-        Err(e) => return store_failure(e),
-    };
-    Html(pages::topic(&app.config.server.base_url, &row, &papers)).into_response()
+async fn topic_page(
+    State(app): State<AppState>,
+    Path(topic_id): Path<String>,
+) -> Result<Html<String>, AppError> {
+    let page = blocking(&app, move |app| {
+        let topic = app
+            .config
+            .topic(&topic_id)
+            .ok_or_else(|| AppError::NotFound(format!("no topic {topic_id:?}")))?;
+        let row = topic_row(app, topic)?;
+        let papers = app.store.topic_papers(row.id, TOPIC_PAGE_PAPERS)?;
+        Ok(pages::topic(&app.config.server.base_url, &row, &papers))
+    })
+    .await?;
+    Ok(Html(page))
 }
 
-async fn opml(State(app): State<AppState>) -> Response {
-    let rows = match topic_rows(&app) {
-        Ok(rows) => rows,
-        Err(e) => return store_failure(e),
-    };
-    let created = rows
-        .iter()
-        .filter_map(|r| r.newest)
-        .max()
-        .unwrap_or(chrono::DateTime::UNIX_EPOCH);
-    (
-        [(header::CONTENT_TYPE, "text/x-opml; charset=utf-8")],
-        pages::opml(&app.config.server.base_url, &rows, created),
-    )
-        .into_response()
+async fn opml(State(app): State<AppState>) -> Result<Response, AppError> {
+    let body = blocking(&app, |app| {
+        let rows = topic_rows(app)?;
+        let created = rows
+            .iter()
+            .filter_map(|r| r.newest)
+            .max()
+            .unwrap_or(chrono::DateTime::UNIX_EPOCH);
+        Ok(pages::opml(&app.config.server.base_url, &rows, created))
+    })
+    .await?;
+    Ok(([(header::CONTENT_TYPE, "text/x-opml; charset=utf-8")], body).into_response())
 }
 
 /// Resolves when the process gets SIGINT or SIGTERM.
@@ -538,4 +600,94 @@ pub async fn shutdown_signal() {
     tracing::info!("shutting down");
     // Give in-flight responses a moment; axum's graceful shutdown waits for them.
     tokio::time::sleep(Duration::from_millis(10)).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+
+    use super::*;
+    use crate::store::{Op, Row, Store, Tree};
+
+    /// A store whose every read fails, as a store on a failing disk would.
+    struct FailingStore;
+
+    impl Store for FailingStore {
+        fn get(&self, _: Tree, _: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+            Err(StoreError::Io {
+                op: "read",
+                source: "the disk is gone".into(),
+            })
+        }
+        fn scan(
+            &self,
+            _: Tree,
+            _: &[u8],
+            _: Option<&[u8]>,
+            _: bool,
+            _: usize,
+        ) -> Result<Vec<Row>, StoreError> {
+            self.get(Tree::Papers, b"").map(|_| Vec::new())
+        }
+        fn commit(&self, _: &[Op]) -> Result<(), StoreError> {
+            Ok(())
+        }
+        fn flush(&self) -> Result<(), StoreError> {
+            Ok(())
+        }
+    }
+
+    /// The status line and body of a GET of `path` from the router over a failing store.
+    fn get_from_failing_store(path: &str) -> (String, String) {
+        let config = Config::parse(
+            "[[topics]]\nid = \"t\"\nquery = \"*\"\n",
+            std::path::Path::new("/"),
+            "test",
+        )
+        .expect("valid config");
+        let state = AppState {
+            cache_control: HeaderValue::from_static("public, max-age=1"),
+            config: Arc::new(config),
+            store: Arc::new(PaperStore::new(Arc::new(FailingStore))),
+            cache: Arc::default(),
+            stats: Arc::default(),
+        };
+        let runtime = tokio::runtime::Runtime::new().expect("runtime");
+        let listener = runtime
+            .block_on(TcpListener::bind("127.0.0.1:0"))
+            .expect("bind");
+        let addr = listener.local_addr().expect("address");
+        runtime.spawn(async move { axum::serve(listener, router(state)).await });
+        let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .expect("send");
+        let mut response = String::new();
+        stream.read_to_string(&mut response).expect("read");
+        let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+        (
+            head.lines().next().unwrap_or_default().to_string(),
+            body.to_string(),
+        )
+    }
+
+    #[test]
+    fn a_failing_store_is_a_500_on_every_page_that_reads_it() {
+        for path in ["/feeds/t.atom", "/", "/topics/t", "/feeds.opml"] {
+            let (status, body) = get_from_failing_store(path);
+            assert_eq!(status, "HTTP/1.1 500 Internal Server Error", "{path}");
+            assert!(
+                body.contains("the store could not be read"),
+                "{path}: {body}"
+            );
+        }
+        // Requests that never reach the store keep their own answers.
+        let (status, _) = get_from_failing_store("/feeds/nope.atom");
+        assert_eq!(status, "HTTP/1.1 404 Not Found");
+        let (status, body) = get_from_failing_store("/feeds/t.atom?limit=0");
+        assert_eq!(status, "HTTP/1.1 400 Bad Request");
+        assert!(body.contains("bad limit"), "{body}");
+    }
 }

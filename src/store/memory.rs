@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use super::{scan_bounds, Op, Row, Store, StoreError, Tree};
+use super::kv::{scan_bounds, Op, Row, Store, StoreError, Tree};
 
 type Map = BTreeMap<Vec<u8>, Vec<u8>>;
 

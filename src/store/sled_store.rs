@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 
-use super::{scan_bounds, Op, Row, Store, StoreError, Tree};
+use super::kv::{scan_bounds, Op, Row, Store, StoreError, Tree};
 
 /// A [`Store`] on disk, in a sled database.
 pub struct SledStore {
@@ -18,9 +18,9 @@ pub struct SledStore {
 impl SledStore {
     /// Opens (or creates) the database at `path`, creating parent folders.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let open_err = |source| StoreError::Open {
+        let open_err = |source: sled::Error| StoreError::Open {
             path: path.display().to_string(),
-            source,
+            source: source.into(),
         };
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|e| open_err(sled::Error::Io(e)))?;
@@ -59,7 +59,10 @@ fn open_waiting_for_lock(path: &Path) -> sled::Result<sled::Db> {
 }
 
 fn io(op: &'static str) -> impl Fn(sled::Error) -> StoreError {
-    move |source| StoreError::Io { op, source }
+    move |source| StoreError::Io {
+        op,
+        source: source.into(),
+    }
 }
 
 impl Store for SledStore {
@@ -116,13 +119,11 @@ impl Store for SledStore {
                 Ok::<(), ConflictableTransactionError<()>>(())
             })
             .map_err(|e| match e {
-                TransactionError::Storage(source) => StoreError::Io {
-                    op: "commit",
-                    source,
-                },
+                TransactionError::Storage(source) => io("commit")(source),
+                // The transaction above never aborts itself.
                 TransactionError::Abort(()) => StoreError::Io {
                     op: "commit",
-                    source: sled::Error::Unsupported("transaction aborted".into()),
+                    source: "transaction aborted".into(),
                 },
             })
     }

@@ -4,9 +4,13 @@ use std::collections::BTreeSet;
 
 use chrono::{TimeZone, Utc};
 
+use super::keys::SCHEMA_VERSION_KEY;
 use super::*;
-use crate::model::{Identifiers, Paper, PollResult};
+use std::sync::Arc;
+
+use crate::model::{Identifiers, Paper, PollResult, SourceState};
 use crate::pipeline::query::Query;
+use crate::pipeline::tag::Tagger;
 use crate::pipeline::tag::TopicQuery;
 
 fn tagger(topics: &[(&str, &str)]) -> Tagger {

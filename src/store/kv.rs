@@ -1,0 +1,146 @@
+//! The key-value layer under [`super::PaperStore`]: the [`Tree`]s, the [`Store`] trait (an
+//! ordered key-value store with atomic multi-key commits) that sled and memory implement, and
+//! [`StoreError`], which names no backend's types.
+
+/// An error from a store backend (sled's, or an I/O error), kept as its message and source
+/// chain without tying [`StoreError`] to the backend's types.
+pub type BackendError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// The trees of the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Tree {
+    Papers,
+    Aliases,
+    TopicIndex,
+    TopicCounts,
+    Sources,
+    Meta,
+}
+
+impl Tree {
+    pub const ALL: [Tree; 6] = [
+        Tree::Papers,
+        Tree::Aliases,
+        Tree::TopicIndex,
+        Tree::TopicCounts,
+        Tree::Sources,
+        Tree::Meta,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Tree::Papers => "papers",
+            Tree::Aliases => "aliases",
+            Tree::TopicIndex => "topic_index",
+            Tree::TopicCounts => "topic_counts",
+            Tree::Sources => "sources",
+            Tree::Meta => "meta",
+        }
+    }
+
+    pub(crate) fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// One write in an atomic commit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Op {
+    Put(Tree, Vec<u8>, Vec<u8>),
+    Delete(Tree, Vec<u8>),
+}
+
+/// Errors from the store.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The store at this path could not be opened (missing permissions, locked by another
+    /// paperboy process, or not a sled database).
+    #[error("cannot open the store at {path}: {source}")]
+    Open {
+        path: String,
+        #[source]
+        source: BackendError,
+    },
+    /// A read, write or flush failed.
+    #[error("store {op} failed: {source}")]
+    Io {
+        op: &'static str,
+        #[source]
+        source: BackendError,
+    },
+    /// A record could not be encoded for writing (nothing was written).
+    #[error("cannot encode a record for tree {tree}, key {key:?}: {reason}")]
+    Encode {
+        tree: &'static str,
+        key: String,
+        reason: String,
+    },
+    /// The store was written by a newer paperboy, whose layout this one cannot read.
+    #[error(
+        "the store at {store} has schema version {found}, written by a newer paperboy; this one \
+         reads version {supported}: upgrade paperboy, or point store.path at another folder"
+    )]
+    Schema {
+        store: String,
+        found: u32,
+        supported: u32,
+    },
+    /// Stored bytes did not decode.
+    #[error("corrupt record in tree {tree}, key {key:?}: {reason}")]
+    Corrupt {
+        tree: &'static str,
+        key: String,
+        reason: String,
+    },
+}
+
+/// A key and its value.
+pub type Row = (Vec<u8>, Vec<u8>);
+
+/// An ordered key-value store with atomic multi-key commits.
+pub trait Store: Send + Sync {
+    /// The value under `key`.
+    fn get(&self, tree: Tree, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Up to `limit` entries whose key starts with `prefix`, in key order (or reverse key
+    /// order), strictly after (or before, when reversed) `from` when given.
+    fn scan(
+        &self,
+        tree: Tree,
+        prefix: &[u8],
+        from: Option<&[u8]>,
+        reverse: bool,
+        limit: usize,
+    ) -> Result<Vec<Row>, StoreError>;
+    /// Applies every op or none.
+    fn commit(&self, ops: &[Op]) -> Result<(), StoreError>;
+    /// Makes everything committed so far durable.
+    fn flush(&self) -> Result<(), StoreError>;
+}
+
+/// The key range [`Store::scan`] covers, shared by the implementations.
+pub(crate) fn scan_bounds(
+    prefix: &[u8],
+    from: Option<&[u8]>,
+    reverse: bool,
+) -> (std::ops::Bound<Vec<u8>>, std::ops::Bound<Vec<u8>>) {
+    use std::ops::Bound::{Excluded, Included, Unbounded};
+    let end = prefix_end(prefix).map_or(Unbounded, Excluded);
+    match (from, reverse) {
+        (Some(f), false) => (Excluded(f.to_vec()), end),
+        (Some(f), true) => (Included(prefix.to_vec()), Excluded(f.to_vec())),
+        (None, _) => (Included(prefix.to_vec()), end),
+    }
+}
+
+/// The exclusive upper bound of keys starting with `prefix` (`None`: no bound).
+fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < u8::MAX {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}

@@ -1,0 +1,478 @@
+//! [`PaperStore`], the typed store over any [`Store`]: papers merged under every identifier they
+//! are known by, per-topic indexes and counts kept in step in the same commit, source state,
+//! re-tagging when the topics change, and the reads feeds and pages make.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+
+use super::keys::{
+    decode, decode_count, encode, index_prefix, SCAN_CHUNK, SCHEMA_VERSION, SCHEMA_VERSION_KEY,
+    TOPICS_FINGERPRINT,
+};
+use super::kv::{Op, Row, Store, StoreError, Tree};
+use super::plan::{diff_paper, remove_paper, Plan};
+use super::{MemoryStore, SledStore};
+use crate::model::{Identifiers, Paper, SourceState, StoredPaper};
+use crate::pipeline::identity::{find_arxiv_id, find_doi, first_seen, identifiers, normalize_link};
+use crate::pipeline::merge::merge;
+use crate::pipeline::tag::Tagger;
+
+/// How a batch of papers changed the store.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BatchCounts {
+    pub new: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+}
+
+/// Typed access to papers, topic indexes and source state over any [`Store`].
+pub struct PaperStore {
+    pub(super) kv: Arc<dyn Store>,
+    /// Bumped after every commit that writes papers or the index.
+    generation: std::sync::atomic::AtomicU64,
+    /// Writers read, merge and commit under this lock so that concurrent batches cannot lose
+    /// each other's updates.
+    write: Mutex<()>,
+}
+
+impl PaperStore {
+    /// Wraps a key-value store.
+    pub fn new(kv: Arc<dyn Store>) -> Self {
+        PaperStore {
+            kv,
+            generation: std::sync::atomic::AtomicU64::new(0),
+            write: Mutex::new(()),
+        }
+    }
+
+    /// Opens (or creates) the sled store at `path`, refusing one written by a newer schema.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let store = Self::new(Arc::new(SledStore::open(path)?));
+        store.check_schema(&path.display().to_string())?;
+        Ok(store)
+    }
+
+    /// Records the schema version in a new store, and refuses a store whose version this
+    /// paperboy does not know. (Version 1 is the first; a later version adds its migration
+    /// here.)
+    fn check_schema(&self, name: &str) -> Result<(), StoreError> {
+        match self.kv.get(Tree::Meta, SCHEMA_VERSION_KEY)? {
+            None => self.kv.commit(&[Op::Put(
+                Tree::Meta,
+                SCHEMA_VERSION_KEY.to_vec(),
+                SCHEMA_VERSION.to_be_bytes().to_vec(),
+            )]),
+            Some(bytes) => {
+                let found = bytes
+                    .as_slice()
+                    .try_into()
+                    .map(u32::from_be_bytes)
+                    .map_err(|_| StoreError::Corrupt {
+                        tree: Tree::Meta.name(),
+                        key: "schema_version".into(),
+                        reason: format!("{} bytes, not a version number", bytes.len()),
+                    })?;
+                if found > SCHEMA_VERSION {
+                    return Err(StoreError::Schema {
+                        store: name.to_string(),
+                        found,
+                        supported: SCHEMA_VERSION,
+                    });
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// A store in memory, for tests.
+    pub fn in_memory() -> Self {
+        Self::new(Arc::new(MemoryStore::default()))
+    }
+
+    /// The paper stored under `key`.
+    pub fn get(&self, key: &str) -> Result<Option<StoredPaper>, StoreError> {
+        self.kv
+            .get(Tree::Papers, key.as_bytes())?
+            .map(|bytes| decode(Tree::Papers, key.as_bytes(), &bytes))
+            .transpose()
+    }
+
+    /// The stored paper known by any of these identifiers (tried in order).
+    pub fn find(&self, identifiers: &[String]) -> Result<Option<StoredPaper>, StoreError> {
+        for id in identifiers {
+            if let Some(key) = self.alias(id)? {
+                if let Some(paper) = self.get(&key)? {
+                    return Ok(Some(paper));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// The paper key an identifier leads to.
+    fn alias(&self, identifier: &str) -> Result<Option<String>, StoreError> {
+        self.kv
+            .get(Tree::Aliases, identifier.as_bytes())?
+            .map(|key| {
+                String::from_utf8(key).map_err(|e| StoreError::Corrupt {
+                    tree: Tree::Aliases.name(),
+                    key: identifier.to_string(),
+                    reason: e.to_string(),
+                })
+            })
+            .transpose()
+    }
+
+    /// A paper as the batch being planned sees it: staged, or else as stored (recorded as the
+    /// batch's original for that key).
+    fn current(&self, plan: &mut Plan, key: &str) -> Result<Option<StoredPaper>, StoreError> {
+        if let Some(staged) = plan.pending.get(key) {
+            return Ok(Some(staged.clone()));
+        }
+        let stored = self.get(key)?;
+        plan.originals
+            .entry(key.to_string())
+            .or_insert_with(|| stored.clone());
+        Ok(stored)
+    }
+
+    /// Stores a batch of papers from one source atomically, merging each with what is stored
+    /// under any of its identifiers and tagging the result; writes the source's state, which
+    /// `state` makes from the batch's counts, in the same commit.
+    pub fn apply_batch(
+        &self,
+        source_id: &str,
+        papers: &[Paper],
+        tagger: &Tagger,
+        state: impl FnOnce(BatchCounts) -> SourceState,
+        now: DateTime<Utc>,
+    ) -> Result<BatchCounts, StoreError> {
+        let _guard = self.write.lock().unwrap_or_else(|p| p.into_inner());
+        let mut plan = Plan::default();
+        for incoming in papers {
+            let ids = identifiers(&incoming.ids);
+            // Every distinct paper any of the identifiers leads to, as this batch has it so far.
+            let mut found: Vec<StoredPaper> = Vec::new();
+            for id in &ids {
+                let key = match plan.aliases.get(id) {
+                    Some(key) => Some(key.clone()),
+                    None => self.alias(id)?,
+                };
+                let Some(key) = key.map(|k| plan.survivor_of(k)) else {
+                    continue;
+                };
+                if found.iter().any(|p| p.key == key) {
+                    continue;
+                }
+                if let Some(paper) = self.current(&mut plan, &key)? {
+                    found.push(paper);
+                }
+            }
+            let next = if found.is_empty() {
+                // Its aliases are already all of its identifiers.
+                let fresh = first_seen(incoming.clone(), now);
+                plan.originals.entry(fresh.key.clone()).or_insert(None);
+                fresh
+            } else {
+                // Identifiers that lead to several papers (a journal paper stored under its DOI,
+                // the same paper stored from arXiv) join them: the paper seen first survives,
+                // with its entry id; the others are folded into it.
+                found.sort_by_key(|p| p.first_seen);
+                let mut survivor = found.remove(0);
+                for other in found {
+                    survivor.paper = merge(&survivor.paper, &other.paper);
+                    survivor.aliases.extend(other.aliases);
+                    plan.retire(&other.key, &survivor.key);
+                }
+                survivor.paper = merge(&survivor.paper, incoming);
+                survivor.aliases.extend(ids);
+                survivor.aliases.extend(identifiers(&survivor.paper.ids));
+                survivor
+            };
+            plan.stage(next);
+        }
+        let mut counts = BatchCounts::default();
+        let mut ops = Vec::new();
+        let mut deltas: HashMap<String, i64> = HashMap::new();
+        for key in plan.retired.keys() {
+            if let Some(Some(original)) = plan.originals.get(key) {
+                remove_paper(original, &mut ops, &mut deltas);
+            }
+        }
+        for (key, mut next) in std::mem::take(&mut plan.pending) {
+            next.topics = tagger.tag(&next.paper);
+            let original = plan.originals.get(&key).cloned().flatten();
+            match &original {
+                None => counts.new += 1,
+                Some(o) if *o == next => {
+                    counts.unchanged += 1;
+                    continue;
+                }
+                Some(_) => counts.updated += 1,
+            }
+            diff_paper(original.as_ref(), &next, &mut ops, &mut deltas)?;
+        }
+        self.count_ops(&deltas, &mut ops)?;
+        // Only papers are in feeds: a batch that changes none leaves cached feeds valid.
+        let papers_changed = !ops.is_empty();
+        ops.push(Op::Put(
+            Tree::Sources,
+            source_id.as_bytes().to_vec(),
+            encode(Tree::Sources, source_id.as_bytes(), &state(counts))?,
+        ));
+        self.kv.commit(&ops)?;
+        if papers_changed {
+            self.bump();
+        }
+        Ok(counts)
+    }
+
+    /// Re-tags every stored paper when the topics differ from those the index was built for
+    /// (`fingerprint` identifies the current topics). Returns how many papers changed topics,
+    /// or `None` when the index was already current.
+    pub fn retag_if_changed(
+        &self,
+        tagger: &Tagger,
+        fingerprint: &str,
+    ) -> Result<Option<usize>, StoreError> {
+        let _guard = self.write.lock().unwrap_or_else(|p| p.into_inner());
+        let stored = self.kv.get(Tree::Meta, TOPICS_FINGERPRINT)?;
+        if stored.as_deref() == Some(fingerprint.as_bytes()) {
+            return Ok(None);
+        }
+        let mut changed = 0;
+        self.for_each_chunk(|rows| {
+            let mut ops = Vec::new();
+            let mut deltas = HashMap::new();
+            for retagged in retag_rows(rows, tagger) {
+                let (before, topics) = retagged?;
+                if topics != before.topics {
+                    changed += 1;
+                    let after = StoredPaper {
+                        topics,
+                        ..before.clone()
+                    };
+                    diff_paper(Some(&before), &after, &mut ops, &mut deltas)?;
+                }
+            }
+            if !ops.is_empty() {
+                self.count_ops(&deltas, &mut ops)?;
+                self.kv.commit(&ops)?;
+                self.bump();
+            }
+            Ok(())
+        })?;
+        self.kv.commit(&[Op::Put(
+            Tree::Meta,
+            TOPICS_FINGERPRINT.to_vec(),
+            fingerprint.as_bytes().to_vec(),
+        )])?;
+        Ok(Some(changed))
+    }
+
+    /// Calls `f` with every stored paper, in key order.
+    pub fn for_each_paper(&self, mut f: impl FnMut(StoredPaper)) -> Result<(), StoreError> {
+        self.for_each_chunk(|rows| {
+            for (key, bytes) in rows {
+                f(decode(Tree::Papers, key, bytes)?);
+            }
+            Ok(())
+        })
+    }
+
+    /// Calls `f` with every stored paper's raw row, in key order, [`SCAN_CHUNK`] rows at a
+    /// time, so that no more than a chunk is in memory at once.
+    fn for_each_chunk(
+        &self,
+        mut f: impl FnMut(&[Row]) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let mut from: Option<Vec<u8>> = None;
+        loop {
+            let rows = self
+                .kv
+                .scan(Tree::Papers, b"", from.as_deref(), false, SCAN_CHUNK)?;
+            let Some((last, _)) = rows.last() else {
+                return Ok(());
+            };
+            from = Some(last.clone());
+            f(&rows)?;
+        }
+    }
+
+    /// The paper a person names: an arXiv id (`2604.21952`, `arXiv:2604.21952v2`, an arXiv
+    /// URL), a DOI (bare, `doi:` or a resolver URL), a link, an entry id, or a store key.
+    pub fn lookup(&self, name: &str) -> Result<Option<StoredPaper>, StoreError> {
+        let name = name.trim();
+        let named = Identifiers {
+            arxiv: find_arxiv_id(name).map(|a| a.id),
+            doi: find_doi(name),
+            link: normalize_link(name),
+            entry: name.to_string(),
+        };
+        let mut candidates = vec![name.to_string()];
+        candidates.extend(identifiers(&named));
+        for candidate in &candidates {
+            if let Some(paper) = self.get(candidate)? {
+                return Ok(Some(paper));
+            }
+        }
+        self.find(&candidates)
+    }
+
+    /// The newest papers of a topic, newest first.
+    pub fn topic_papers(&self, topic: &str, limit: usize) -> Result<Vec<StoredPaper>, StoreError> {
+        Ok(self.topic_page(topic, None, limit)?.0)
+    }
+
+    /// One page of a topic, newest first: up to `limit` papers older than the `before` cursor
+    /// (from the start when `None`), and the cursor of the next page when there are more.
+    /// Cursors are opaque bytes; a cursor from elsewhere just starts at that point of the index.
+    pub fn topic_page(
+        &self,
+        topic: &str,
+        before: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<(Vec<StoredPaper>, Option<Vec<u8>>), StoreError> {
+        let prefix = index_prefix(topic);
+        let from = before.map(|cursor| [prefix.as_slice(), cursor].concat());
+        let mut rows = self
+            .kv
+            .scan(Tree::TopicIndex, &prefix, from.as_deref(), true, limit + 1)?;
+        let more = rows.len() > limit;
+        rows.truncate(limit);
+        let next = if more {
+            rows.last().map(|(k, _)| k[prefix.len()..].to_vec())
+        } else {
+            None
+        };
+        let mut out = Vec::with_capacity(rows.len());
+        for (index_key, _) in rows {
+            let corrupt = |reason: String| StoreError::Corrupt {
+                tree: Tree::TopicIndex.name(),
+                key: String::from_utf8_lossy(&index_key).into_owned(),
+                reason,
+            };
+            let key = index_key
+                .get(prefix.len() + 8..)
+                .ok_or_else(|| corrupt("shorter than a topic index key".into()))?;
+            let key = std::str::from_utf8(key).map_err(|e| corrupt(e.to_string()))?;
+            let paper = self.get(key)?;
+            out.push(paper.ok_or_else(|| corrupt(format!("points at missing paper {key:?}")))?);
+        }
+        Ok((out, next))
+    }
+
+    /// A number that changes whenever any topic's papers may have changed, for caches of
+    /// rendered feeds.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// How many papers a topic holds.
+    pub fn topic_count(&self, topic: &str) -> Result<u64, StoreError> {
+        Ok(self
+            .kv
+            .get(Tree::TopicCounts, topic.as_bytes())?
+            .map(|b| decode_count(&b))
+            .unwrap_or(0))
+    }
+
+    /// What is remembered about a source.
+    pub fn source_state(&self, source_id: &str) -> Result<SourceState, StoreError> {
+        Ok(self
+            .kv
+            .get(Tree::Sources, source_id.as_bytes())?
+            .map(|bytes| decode(Tree::Sources, source_id.as_bytes(), &bytes))
+            .transpose()?
+            .unwrap_or_default())
+    }
+
+    /// Records a source's state (after a failed or not-modified fetch).
+    pub fn put_source_state(&self, source_id: &str, state: &SourceState) -> Result<(), StoreError> {
+        let _guard = self.write.lock().unwrap_or_else(|p| p.into_inner());
+        let record = encode(Tree::Sources, source_id.as_bytes(), state)?;
+        self.kv.commit(&[Op::Put(
+            Tree::Sources,
+            source_id.as_bytes().to_vec(),
+            record,
+        )])
+    }
+
+    fn bump(&self) {
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    }
+
+    /// Makes every commit so far durable.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        // A batch being written holds this lock: wait for it, so what it writes is flushed too
+        // (at shutdown, a poller may be stopped while its write runs on the blocking pool).
+        let _guard = self.write.lock().unwrap_or_else(|p| p.into_inner());
+        self.kv.flush()
+    }
+
+    /// Adds the ops that apply per-topic count deltas.
+    fn count_ops(
+        &self,
+        deltas: &HashMap<String, i64>,
+        ops: &mut Vec<Op>,
+    ) -> Result<(), StoreError> {
+        for (topic, delta) in deltas {
+            if *delta == 0 {
+                continue;
+            }
+            let current = self.topic_count(topic)? as i64;
+            let next = (current + delta).max(0) as u64;
+            if next == 0 {
+                ops.push(Op::Delete(Tree::TopicCounts, topic.as_bytes().to_vec()));
+            } else {
+                ops.push(Op::Put(
+                    Tree::TopicCounts,
+                    topic.as_bytes().to_vec(),
+                    next.to_be_bytes().to_vec(),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Decodes and tags a chunk of stored papers, spread over the machine's cores (decoding and
+/// tagging are the CPU-bound part of re-tagging), in the chunk's order.
+fn retag_rows(
+    rows: &[Row],
+    tagger: &Tagger,
+) -> Vec<Result<(StoredPaper, Vec<String>), StoreError>> {
+    let work = |rows: &[Row]| -> Vec<Result<(StoredPaper, Vec<String>), StoreError>> {
+        rows.iter()
+            .map(|(key, bytes)| {
+                let paper: StoredPaper = decode(Tree::Papers, key, bytes)?;
+                let topics = tagger.tag(&paper.paper);
+                Ok((paper, topics))
+            })
+            .collect()
+    };
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
+    if threads < 2 || rows.len() < 64 {
+        return work(rows);
+    }
+    let size = rows.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = rows
+            .chunks(size)
+            .map(|part| scope.spawn(move || work(part)))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    })
+}

@@ -1,0 +1,126 @@
+//! Batch planning: the papers a batch is about to write, with what was committed before for
+//! each, and the ops that turn one into the other (records, aliases, index entries, count
+//! deltas). Pure: reads come in through [`super::PaperStore`], ops go out to a commit.
+
+use std::collections::HashMap;
+
+use super::keys::{encode, index_key};
+use super::kv::{Op, StoreError, Tree};
+use crate::model::StoredPaper;
+
+/// The papers a batch is about to write, with what was committed before for each.
+#[derive(Default)]
+pub(super) struct Plan {
+    /// Committed state of every key the batch touches (`None`: new).
+    pub(super) originals: HashMap<String, Option<StoredPaper>>,
+    /// The state each touched key will have.
+    pub(super) pending: HashMap<String, StoredPaper>,
+    /// Identifiers of pending papers, for duplicates within the batch.
+    pub(super) aliases: HashMap<String, String>,
+    /// Keys folded into another paper by this batch, with the key they were folded into.
+    pub(super) retired: HashMap<String, String>,
+}
+
+impl Plan {
+    pub(super) fn stage(&mut self, paper: StoredPaper) {
+        for id in &paper.aliases {
+            self.aliases.insert(id.clone(), paper.key.clone());
+        }
+        self.pending.insert(paper.key.clone(), paper);
+    }
+
+    /// Folds `key` into `into`: it is no longer staged, and whatever led to it leads to `into`.
+    pub(super) fn retire(&mut self, key: &str, into: &str) {
+        self.pending.remove(key);
+        self.retired.insert(key.to_string(), into.to_string());
+        for target in self.retired.values_mut() {
+            if target == key {
+                *target = into.to_string();
+            }
+        }
+    }
+
+    /// The key a paper lives under now (itself, unless this batch folded it into another).
+    pub(super) fn survivor_of(&self, key: String) -> String {
+        match self.retired.get(&key) {
+            Some(into) => into.clone(),
+            None => key,
+        }
+    }
+}
+
+/// The ops that remove a stored paper: its record, its index entries and its counts. Its
+/// aliases are taken over by the paper it was folded into.
+pub(super) fn remove_paper(
+    paper: &StoredPaper,
+    ops: &mut Vec<Op>,
+    deltas: &mut HashMap<String, i64>,
+) {
+    ops.push(Op::Delete(Tree::Papers, paper.key.as_bytes().to_vec()));
+    for topic in &paper.topics {
+        ops.push(Op::Delete(
+            Tree::TopicIndex,
+            index_key(topic, paper.updated(), &paper.key),
+        ));
+        *deltas.entry(topic.clone()).or_default() -= 1;
+    }
+}
+
+/// The ops that turn `before` into `after`: the paper record, its aliases, its index entries
+/// and the count deltas of the topics it joins or leaves.
+pub(super) fn diff_paper(
+    before: Option<&StoredPaper>,
+    after: &StoredPaper,
+    ops: &mut Vec<Op>,
+    deltas: &mut HashMap<String, i64>,
+) -> Result<(), StoreError> {
+    ops.push(Op::Put(
+        Tree::Papers,
+        after.key.as_bytes().to_vec(),
+        encode(Tree::Papers, after.key.as_bytes(), after)?,
+    ));
+    for id in &after.aliases {
+        if !before.is_some_and(|b| b.aliases.contains(id)) {
+            ops.push(Op::Put(
+                Tree::Aliases,
+                id.clone().into_bytes(),
+                after.key.as_bytes().to_vec(),
+            ));
+        }
+    }
+    let old_entries: Vec<Vec<u8>> = before
+        .map(|b| {
+            b.topics
+                .iter()
+                .map(|t| index_key(t, b.updated(), &b.key))
+                .collect()
+        })
+        .unwrap_or_default();
+    let new_entries: Vec<Vec<u8>> = after
+        .topics
+        .iter()
+        .map(|t| index_key(t, after.updated(), &after.key))
+        .collect();
+    for old in &old_entries {
+        if !new_entries.contains(old) {
+            ops.push(Op::Delete(Tree::TopicIndex, old.clone()));
+        }
+    }
+    for new in &new_entries {
+        if !old_entries.contains(new) {
+            ops.push(Op::Put(Tree::TopicIndex, new.clone(), Vec::new()));
+        }
+    }
+    let old_topics = before.map(|b| b.topics.as_slice()).unwrap_or_default();
+    for topic in old_topics {
+        if !after.topics.contains(topic) {
+            *deltas.entry(topic.clone()).or_default() -= 1;
+        }
+    }
+    for topic in &after.topics {
+        if !old_topics.contains(topic) {
+            *deltas.entry(topic.clone()).or_default() += 1;
+        }
+    }
+    Ok(())
+}

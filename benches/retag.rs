@@ -52,7 +52,7 @@ fn retag(c: &mut Criterion) {
                 (&defaults, "defaults")
             };
             store.retag_if_changed(tagger, fingerprint).expect("retag")
-        })
+        });
     });
     group.finish();
 }

@@ -19,7 +19,7 @@ fn tagging(c: &mut Criterion) {
     for n in [10, 100, 1000] {
         let tagger = Tagger::new(support::topics(n));
         group.bench_with_input(BenchmarkId::new("compiled", n), &n, |b, _| {
-            b.iter(|| papers.iter().map(|p| tagger.tag(p).len()).sum::<usize>())
+            b.iter(|| papers.iter().map(|p| tagger.tag(p).len()).sum::<usize>());
         });
     }
     for n in [10, 100] {
@@ -33,7 +33,7 @@ fn tagging(c: &mut Criterion) {
                         topics.iter().filter(|t| t.query.matches(&doc)).count()
                     })
                     .sum::<usize>()
-            })
+            });
         });
     }
     group.finish();

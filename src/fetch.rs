@@ -28,7 +28,9 @@ pub const USER_AGENT: &str = concat!(
 /// The validators from the last successful fetch, sent back exactly as received.
 #[derive(Debug, Clone, Default)]
 pub struct Validators {
+    /// The `ETag` the server sent, exactly.
     pub etag: Option<String>,
+    /// The `Last-Modified` the server sent, exactly.
     pub last_modified: Option<String>,
 }
 
@@ -48,8 +50,11 @@ pub enum Fetched {
     NotModified(FetchMeta),
     /// A body, with the validators to send next time.
     Body {
+        /// The body, decompressed.
         bytes: Vec<u8>,
+        /// The validators to send with the next request.
         validators: Validators,
+        /// What the server said besides the body.
         meta: FetchMeta,
     },
 }
@@ -62,27 +67,50 @@ pub enum FetchError {
     /// gave one with a 429 or 503).
     #[error("HTTP {status} from {url}{}", retry_after.map(|d| format!(" (retry after {}s)", d.as_secs())).unwrap_or_default())]
     Status {
+        /// The URL that answered.
         url: String,
+        /// The status it answered with.
         status: StatusCode,
+        /// How long the server asked to wait, when it said.
         retry_after: Option<Duration>,
     },
     /// `410 Gone`: the source has been removed for good.
     #[error("HTTP 410 Gone from {url}: the source is gone; polling stops until its URL changes")]
-    Gone { url: String },
+    Gone {
+        /// The URL that answered.
+        url: String,
+    },
     /// More redirects than allowed (a loop, most likely).
     #[error("more than {limit} redirects from {url}")]
-    TooManyRedirects { url: String, limit: usize },
+    TooManyRedirects {
+        /// The URL asked for.
+        url: String,
+        /// How many redirects a fetch follows.
+        limit: usize,
+    },
     /// The request failed: DNS, connection, TLS, timeout, or a broken body.
     #[error("request to {url} failed: {reason}")]
-    Request { url: String, reason: String },
+    Request {
+        /// The URL asked for.
+        url: String,
+        /// What failed.
+        reason: String,
+    },
     /// The body was larger than the cap.
     #[error("body from {url} is larger than {limit} bytes")]
-    TooLarge { url: String, limit: usize },
+    TooLarge {
+        /// The URL that answered.
+        url: String,
+        /// The cap, in bytes.
+        limit: usize,
+    },
     /// A `file://` source could not be read.
     #[error("cannot read {}: {source}", path.display())]
     File {
+        /// The file's path.
         path: PathBuf,
         #[source]
+        /// Why reading it failed.
         source: std::io::Error,
     },
     /// The HTTP client could not be built (no TLS roots, for instance).
@@ -138,14 +166,17 @@ impl HostGate {
         let lock = self
             .busy
             .lock()
-            .unwrap_or_else(|p| p.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .entry(host.to_string())
             .or_default()
             .clone();
         let guard = lock.lock_owned().await;
         if let Some(&gap) = self.gaps.get(host) {
             let slot = {
-                let mut next = self.next_slot.lock().unwrap_or_else(|p| p.into_inner());
+                let mut next = self
+                    .next_slot
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
                 reserve(&mut next, host, Instant::now(), gap)
             };
             tokio::time::sleep_until(slot).await;

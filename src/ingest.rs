@@ -28,6 +28,7 @@ pub struct Ingestor {
 }
 
 impl Ingestor {
+    /// An ingestor over `store` for the sources and topics of `config`, fetching with `fetcher`.
     pub fn new(config: Arc<Config>, store: Arc<PaperStore>, fetcher: Fetcher) -> Self {
         let tagger = Arc::new(Tagger::new(
             config.topics.iter().map(TopicQuery::from).collect(),

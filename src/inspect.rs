@@ -97,8 +97,10 @@ pub fn explain(topic: &TopicConfig, paper: &StoredPaper) -> String {
 /// row, a permanent redirect, whether it is gone.
 pub fn status(config: &crate::config::Config, store: &PaperStore) -> Result<String, StoreError> {
     let when = |d: Option<DateTime<Utc>>| {
-        d.map(|d| d.format("%Y-%m-%d %H:%M:%S UTC").to_string())
-            .unwrap_or_else(|| "-".into())
+        d.map_or_else(
+            || "-".into(),
+            |d| d.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+        )
     };
     let mut out = String::new();
     for source in &config.sources {
@@ -106,8 +108,7 @@ pub fn status(config: &crate::config::Config, store: &PaperStore) -> Result<Stri
         let result = state
             .last_result
             .as_ref()
-            .map(ToString::to_string)
-            .unwrap_or_else(|| "not fetched yet".into());
+            .map_or_else(|| "not fetched yet".into(), ToString::to_string);
         out.push_str(&format!(
             "{} ({}) {}\n",
             source.id,

@@ -49,7 +49,9 @@ pub enum LinkKind {
 /// A link from a paper to somewhere.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Link {
+    /// What the link points to.
     pub kind: LinkKind,
+    /// The URL.
     pub href: String,
     /// A media type when the source gave one (`application/pdf`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -76,15 +78,19 @@ pub struct Identifiers {
 /// A paper as normalized from one source, or as merged from several.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Paper {
+    /// Every identifier the source gave for the paper.
     pub ids: Identifiers,
     /// The version a source last reported (arXiv `v2` is `Some(2)`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<u32>,
+    /// The title, as plain text.
     pub title: String,
+    /// The authors, in the order the source lists them.
     pub authors: Vec<Author>,
     /// The abstract as plain text (HTML removed, whitespace collapsed).
     #[serde(rename = "abstract")]
     pub abstract_text: String,
+    /// Links: the abstract page, the PDF, the DOI, code and project pages.
     pub links: Vec<Link>,
     /// Subject categories, primary first when a source knows it.
     pub categories: Vec<String>,
@@ -114,8 +120,10 @@ pub struct Paper {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub github_stars: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// When the paper (its first version) was published, when a source said.
     pub published: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// When the paper last changed (a new version), when a source said.
     pub updated: Option<DateTime<Utc>>,
     /// Ids of the configured sources this paper was seen in.
     pub sources: BTreeSet<String>,
@@ -143,6 +151,7 @@ pub struct StoredPaper {
     /// each leads back to it.
     #[serde(default)]
     pub aliases: BTreeSet<String>,
+    /// The merged paper.
     pub paper: Paper,
 }
 
@@ -188,14 +197,20 @@ fn writable(date: DateTime<Utc>) -> DateTime<Utc> {
 pub enum PollResult {
     /// The source answered with a feed that was stored.
     Stored {
+        /// Papers stored for the first time.
         new: usize,
+        /// Papers stored before that changed.
         updated: usize,
+        /// Papers stored before that did not change.
         unchanged: usize,
     },
     /// The source answered `304 Not Modified`.
     NotModified,
     /// The poll failed: the [`crate::polling::PollError`], as text.
-    Failed { error: String },
+    Failed {
+        /// Why, in words.
+        error: String,
+    },
 }
 
 impl std::fmt::Display for PollResult {
@@ -216,8 +231,10 @@ impl std::fmt::Display for PollResult {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SourceState {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// When the source was last fetched.
     pub last_fetch: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// How the last poll went.
     pub last_result: Option<PollResult>,
     /// The `ETag` exactly as the server last sent it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -229,6 +246,7 @@ pub struct SourceState {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     #[serde(default)]
+    /// How many polls in a row have failed (0 after a success).
     pub failures_in_row: u32,
     /// When the source is to be polled next (`None`: not planned, or gone).
     #[serde(default, skip_serializing_if = "Option::is_none")]

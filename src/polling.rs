@@ -34,21 +34,29 @@ pub enum PollError {
     /// The bytes are not what the source's kind reads.
     #[error("{source} (from {url})")]
     Parse {
+        /// The URL the bytes came from.
         url: String,
         #[source]
+        /// What the adapter found wrong.
         source: ParseError,
     },
     /// The kind's adapter panicked on the bytes (or its task was cancelled): a parser bug on
     /// hostile input costs this poll of this source, nothing else.
     #[error("the {kind} parser failed on this input ({}) (from {url})", if *panicked { "it panicked" } else { "it was cancelled" })]
     Adapter {
+        /// The source kind's name.
         kind: &'static str,
+        /// The source's URL.
         url: String,
+        /// Whether it panicked (else its task was cancelled).
         panicked: bool,
     },
     /// The source answered `410 Gone` before; it is not fetched until its URL changes.
     #[error("gone: {url} answered 410 Gone; not polled until the source's URL changes")]
-    StillGone { url: String },
+    StillGone {
+        /// The source's URL.
+        url: String,
+    },
 }
 
 impl PollError {
@@ -77,8 +85,11 @@ pub enum Outcome {
     /// Papers, from a body or from a paged source's pages, with the validators to send next
     /// time.
     Papers {
+        /// The papers read, cleaned.
         papers: Vec<Paper>,
+        /// The validators to send next time.
         validators: Validators,
+        /// What the server said besides the body.
         meta: FetchMeta,
     },
     /// No papers, and why.
@@ -88,7 +99,9 @@ pub enum Outcome {
 /// What a poll of a source came to, once recorded: as `ingest` prints it and `serve` logs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceReport {
+    /// The source's id.
     pub source_id: String,
+    /// How the poll went, as stored in the source's state.
     pub result: PollResult,
     /// When to poll it next; `None`: never (it is gone).
     pub next_poll: Option<DateTime<Utc>>,
@@ -136,7 +149,7 @@ pub fn next_poll(
 
 /// A jitter in `[0, 1)` that differs per source and per poll, from their names and the time.
 pub fn jitter_for(source_id: &str, now: DateTime<Utc>) -> f64 {
-    let digest = crate::pipeline::identity::short_hash(format!(
+    let digest = crate::pipeline::digest::short_hash(format!(
         "{source_id}@{}",
         now.timestamp_nanos_opt().unwrap_or(0)
     ));

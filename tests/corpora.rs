@@ -242,7 +242,7 @@ type PanicHook = dyn Fn(&panic::PanicHookInfo<'_>) + Send + Sync + 'static;
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     payload
         .downcast_ref::<&str>()
-        .map(|s| s.to_string())
+        .map(std::string::ToString::to_string)
         .or_else(|| payload.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "(a panic payload that is not a string)".into())
 }
@@ -321,7 +321,7 @@ fn feed_expectation(bytes: &[u8]) -> Result<Option<Expect>, String> {
     };
     let has_text = |n: &roxmltree::Node| {
         n.descendants()
-            .filter(|d| d.is_text())
+            .filter(roxmltree::Node::is_text)
             .any(|d| !d.text().unwrap_or("").trim().is_empty())
     };
     let identifiable = root

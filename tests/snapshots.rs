@@ -17,7 +17,7 @@ fn parse(file: &str, source_id: &str) -> Vec<Paper> {
 }
 
 fn link(paper: &Paper, kind: LinkKind) -> &str {
-    paper.link(kind).map(|l| l.href.as_str()).unwrap_or("")
+    paper.link(kind).map_or("", |l| l.href.as_str())
 }
 
 #[test]

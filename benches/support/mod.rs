@@ -12,7 +12,7 @@ use paperboy::sources::{SourceContext, SourceKind};
 
 /// Every paper of every real capture (about 1,100, real titles, abstracts, authors and
 /// categories).
-pub fn real_papers() -> Vec<Paper> {
+pub(crate) fn real_papers() -> Vec<Paper> {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/sources");
     let captures = [
         (SourceKind::Arxiv, "arxiv-rss2024-cslg-jmamath.xml"),
@@ -46,7 +46,7 @@ pub fn real_papers() -> Vec<Paper> {
 }
 
 /// `n` papers cycling through the real ones, each with its own arXiv id.
-pub fn papers(n: usize) -> Vec<Paper> {
+pub(crate) fn papers(n: usize) -> Vec<Paper> {
     let real = real_papers();
     (0..n)
         .map(|i| {
@@ -75,7 +75,7 @@ impl Lcg {
 
 /// `n` topic queries of the shapes researchers write (terms, prefixes, phrases, fields,
 /// AND/OR/ANDNOT, categories), over words that occur in the real abstracts.
-pub fn topics(n: usize) -> Vec<TopicQuery> {
+pub(crate) fn topics(n: usize) -> Vec<TopicQuery> {
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     for p in real_papers() {
         for w in paperboy::pipeline::text::words(&format!("{} {}", p.title, p.abstract_text)) {

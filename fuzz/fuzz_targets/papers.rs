@@ -8,7 +8,7 @@ use paperboy::pipeline::identity::first_seen;
 use paperboy::selfcheck;
 
 /// Up to eight papers from `data`, newest first, as a feed lists them.
-pub fn stored_papers(data: &[u8]) -> Vec<StoredPaper> {
+pub(crate) fn stored_papers(data: &[u8]) -> Vec<StoredPaper> {
     let mut u = Unstructured::new(data);
     let mut stored = Vec::new();
     while !u.is_empty() && stored.len() < 8 {

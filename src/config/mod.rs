@@ -47,17 +47,26 @@ pub enum ConfigError {
     /// The file could not be read.
     #[error("cannot read config {path}: {source}")]
     Read {
+        /// The config file's path.
         path: String,
         #[source]
+        /// Why reading failed.
         source: std::io::Error,
     },
     /// The text is not TOML of the expected shape (bad syntax, unknown key, wrong type).
     #[error("config {origin}: {message}")]
-    Syntax { origin: String, message: String },
+    Syntax {
+        /// The file (or other input) the config came from.
+        origin: String,
+        /// What TOML or the config's shape found wrong, with the line.
+        message: String,
+    },
     /// The text parsed but some values are wrong.
     #[error("config {origin} has {} problem(s):\n{}", problems.len(), problems.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n"))]
     Invalid {
+        /// The file (or other input) the config came from.
         origin: String,
+        /// Every problem found, in config order.
         problems: Vec<Problem>,
     },
 }

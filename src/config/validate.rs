@@ -12,7 +12,9 @@ pub const MAX_TIMEOUT: Duration = Duration::from_secs(7 * 24 * 3600);
 /// One thing wrong with a config, at a key path such as `sources[1].url`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
+    /// The key path, such as `sources[1].url`.
     pub path: String,
+    /// What is wrong there, and what would be right.
     pub message: String,
 }
 

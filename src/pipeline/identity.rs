@@ -7,9 +7,9 @@
 
 use std::sync::LazyLock;
 
+use super::digest::short_hash;
 use chrono::{DateTime, Utc};
 use regex::Regex;
-use sha2::{Digest, Sha256};
 use url::Url;
 
 use crate::model::{Identifiers, Link, LinkKind, Paper, StoredPaper};
@@ -37,7 +37,9 @@ static DOI: LazyLock<Regex> =
 /// An arXiv id and the version it carried, if any.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ArxivRef {
+    /// The id without its version (`2604.21952`, `hep-th/9901001`).
     pub id: String,
+    /// The version, when the reference gave one.
     pub version: Option<u32>,
 }
 
@@ -225,7 +227,7 @@ pub fn doi_link(doi: &str) -> Link {
 
 /// The entry id a paper's feed entries carry, chosen once when the paper is first stored. It
 /// depends only on the paper's identifiers, never on `base_url` or on the time.
-pub fn entry_id(ids: &Identifiers) -> String {
+pub fn new_entry_id(ids: &Identifiers) -> String {
     if let Some(arxiv) = &ids.arxiv {
         arxiv_abs(arxiv)
     } else if let Some(doi) = &ids.doi {
@@ -249,28 +251,12 @@ pub fn first_seen(paper: Paper, now: DateTime<Utc>) -> StoredPaper {
     StoredPaper {
         // `identifiers` always ends with the entry identifier, so there is a first one.
         key: ids.first().cloned().unwrap_or_default(),
-        entry_id: entry_id(&paper.ids),
+        entry_id: new_entry_id(&paper.ids),
         first_seen: now,
         topics: Vec::new(),
         aliases: ids.into_iter().collect(),
         paper,
     }
-}
-
-/// A short, stable hex digest of text or bytes (the first 16 bytes of SHA-256).
-pub fn short_hash(data: impl AsRef<[u8]>) -> String {
-    hex(&Sha256::digest(data.as_ref())[..16])
-}
-
-/// Bytes as lowercase hexadecimal, two digits each.
-pub fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for &b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 0xf)]));
-    }
-    out
 }
 
 fn strip_prefix_ci<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
@@ -288,13 +274,6 @@ fn percent_decode(text: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn hex_and_short_hash() {
-        assert_eq!(hex(&[0x00, 0xab, 0xff, 0x10]), "00abff10");
-        assert_eq!(short_hash("abc"), short_hash(b"abc"));
-        assert_eq!(short_hash("abc"), "ba7816bf8f01cfea414140de5dae2223");
-    }
 
     /// An expected id (or DOI) and version.
     type Expected = Option<(&'static str, Option<u32>)>;
@@ -446,20 +425,20 @@ mod tests {
                 "entry:src:oai:arXiv.org:2604.21952v1"
             ]
         );
-        assert_eq!(entry_id(&ids), "https://arxiv.org/abs/2604.21952");
+        assert_eq!(new_entry_id(&ids), "https://arxiv.org/abs/2604.21952");
         let bare = Identifiers {
             entry: "journal:42".into(),
             ..Default::default()
         };
-        assert_eq!(entry_id(&bare), entry_id(&bare.clone()));
-        assert!(entry_id(&bare).starts_with("urn:paperboy:entry:"));
+        assert_eq!(new_entry_id(&bare), new_entry_id(&bare.clone()));
+        assert!(new_entry_id(&bare).starts_with("urn:paperboy:entry:"));
         let sici = Identifiers {
             doi: Some("10.1002/(sici)1097-4571(199806)49:8<693::aid-asi4>3.0.co;2-0".into()),
             entry: "j:1".into(),
             ..Default::default()
         };
         assert_eq!(
-            entry_id(&sici),
+            new_entry_id(&sici),
             "https://doi.org/10.1002/(sici)1097-4571(199806)49:8%3C693::aid-asi4%3E3.0.co;2-0"
         );
     }

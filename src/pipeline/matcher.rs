@@ -78,7 +78,7 @@ impl Expr {
 
 /// Every topic's query, compiled into one automaton.
 #[derive(Debug, Clone)]
-pub struct Matcher {
+pub(crate) struct Matcher {
     automaton: Option<AhoCorasick>,
     topics: Vec<Expr>,
     /// For each pattern, the topics whose expression it can satisfy.
@@ -89,7 +89,7 @@ pub struct Matcher {
 
 impl Matcher {
     /// Compiles queries; the matcher reports matches by their index in `queries`.
-    pub fn new<'a>(queries: impl IntoIterator<Item = &'a Query>) -> Self {
+    pub(crate) fn new<'a>(queries: impl IntoIterator<Item = &'a Query>) -> Self {
         let mut strings: Vec<String> = Vec::new();
         let mut ids = std::collections::HashMap::new();
         let topics: Vec<Expr> = queries
@@ -139,7 +139,7 @@ impl Matcher {
     }
 
     /// The indexes of the queries the paper matches, ascending.
-    pub fn matching(&self, paper: &Paper) -> Vec<usize> {
+    pub(crate) fn matching(&self, paper: &Paper) -> Vec<usize> {
         let mut hits = vec![0u8; self.triggered_by.len()];
         let mut marked = vec![false; self.topics.len()];
         let mut candidates: Vec<u32> = self.always.clone();
@@ -180,7 +180,7 @@ fn layout(paper: &Paper) -> (String, [usize; 5]) {
         for_each_word(s, |w| {
             text.push_str(w);
             text.push(WORD);
-        })
+        });
     };
     text.push(WORD);
     words(&mut text, &paper.title);
@@ -275,8 +275,11 @@ mod tests {
             title: title.into(),
             abstract_text: abstract_text.into(),
             authors: authors.iter().map(|a| Author::named(*a)).collect(),
-            categories: cats.iter().map(|c| c.to_string()).collect(),
-            sources: srcs.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>(),
+            categories: cats.iter().map(std::string::ToString::to_string).collect(),
+            sources: srcs
+                .iter()
+                .map(std::string::ToString::to_string)
+                .collect::<BTreeSet<_>>(),
             ..Default::default()
         }
     }

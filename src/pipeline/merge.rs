@@ -9,7 +9,7 @@ use crate::pipeline::identity::arxiv_abs;
 /// to the newer); the longest abstract wins. Links, categories and sources are united, with the
 /// primary category first once any source names it. `published` is the earliest date and
 /// `updated` the latest; counts from Hugging Face take the latest value.
-pub fn merge(existing: &Paper, incoming: &Paper) -> Paper {
+pub(crate) fn merge(existing: &Paper, incoming: &Paper) -> Paper {
     let mut out = existing.clone();
     out.ids.arxiv = existing
         .ids
@@ -94,7 +94,7 @@ pub fn merge(existing: &Paper, incoming: &Paper) -> Paper {
 }
 
 /// The title given to entries that have none.
-pub const UNTITLED: &str = "(untitled)";
+pub(crate) const UNTITLED: &str = "(untitled)";
 
 #[cfg(test)]
 mod tests {

@@ -19,7 +19,7 @@ static ARXIV_LISTING_PREFIX: LazyLock<Regex> = LazyLock::new(|| {
 
 /// What an arXiv listing description carries besides the abstract.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ArxivListing {
+pub(crate) struct ArxivListing {
     pub arxiv: ArxivRef,
     /// `new`, `cross`, `replace` or `replace-cross`.
     pub announce_type: String,
@@ -34,7 +34,7 @@ const FUTURE_SLACK_DAYS: i64 = 2;
 /// pin a paper to the top of every feed), and links that are not http(s) URLs are dropped, the
 /// rest written in their canonical, percent-encoded form, with a declared type only when it
 /// looks like a media type.
-pub fn clean(mut paper: Paper, now: DateTime<Utc>) -> Paper {
+pub(crate) fn clean(mut paper: Paper, now: DateTime<Utc>) -> Paper {
     let plausible = |d: Option<DateTime<Utc>>| {
         d.filter(|d| {
             (1000..=9999).contains(&d.year()) && *d <= now + Duration::days(FUTURE_SLACK_DAYS)
@@ -66,7 +66,7 @@ fn plausible_media_type(text: &str) -> bool {
 
 /// Splits an arXiv listing description into its id, announce type and the bare abstract.
 /// Text without the prefix comes back unchanged with `None`.
-pub fn split_arxiv_listing(description: &str) -> (Option<ArxivListing>, &str) {
+pub(crate) fn split_arxiv_listing(description: &str) -> (Option<ArxivListing>, &str) {
     let Some(caps) = ARXIV_LISTING_PREFIX.captures(description) else {
         return (None, description);
     };
@@ -84,7 +84,7 @@ pub fn split_arxiv_listing(description: &str) -> (Option<ArxivListing>, &str) {
 /// Splits an author string into names. Handles arXiv's comma-joined lists (`A, B, C`), a final
 /// `and`, affiliations in parentheses that themselves contain commas, and bioRxiv's
 /// `Last, F., Last, F. M.` form, where each surname is followed by its initials.
-pub fn split_authors(text: &str) -> Vec<String> {
+pub(crate) fn split_authors(text: &str) -> Vec<String> {
     let text = collapse_whitespace(text);
     let pieces: Vec<String> = split_top_level(&text)
         .into_iter()
@@ -105,7 +105,7 @@ pub fn split_authors(text: &str) -> Vec<String> {
 }
 
 /// `Ann Lee (MIT, Cambridge)` → name `Ann Lee`, affiliation `MIT, Cambridge`.
-pub fn with_affiliation(name: &str) -> Author {
+pub(crate) fn with_affiliation(name: &str) -> Author {
     if let (Some(open), true) = (name.find('('), name.ends_with(')')) {
         let person = name[..open].trim();
         let affiliation = name[open + 1..name.len() - 1].trim();

@@ -78,7 +78,9 @@ impl Field {
 /// One word of a term: matched exactly, or as a prefix when the term ended in `*`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct WordPattern {
+    /// The word, folded as paperboy's tokenizer folds text.
     pub word: String,
+    /// Whether it matches every word that starts with it (`quantiz*`).
     pub prefix: bool,
 }
 
@@ -86,7 +88,9 @@ pub struct WordPattern {
 /// `src:` a term is one whole token (`cs.lg`, or `cs.` as a prefix for `cs.*`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Term {
+    /// The field the words are looked for in.
     pub field: Field,
+    /// The words, one after another (more than one: a phrase).
     pub words: Vec<WordPattern>,
 }
 
@@ -120,9 +124,13 @@ impl fmt::Display for Term {
 pub enum Query {
     /// `*`: every paper.
     All,
+    /// One term: a word, a prefix or a phrase in a field.
     Term(Term),
+    /// Every part matches.
     And(Vec<Query>),
+    /// Some part matches.
     Or(Vec<Query>),
+    /// The part does not match.
     Not(Box<Query>),
 }
 
@@ -152,7 +160,9 @@ impl fmt::Display for Query {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("at position {position}: {message}")]
 pub struct QueryError {
+    /// Where in the query text, counting characters from 1.
     pub position: usize,
+    /// What was wrong there, and what was expected.
     pub message: String,
 }
 
@@ -162,7 +172,9 @@ const MAX_DEPTH: usize = 64;
 /// The text of a paper a query is matched against, folded and split once.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Document {
+    /// The title's words, folded.
     pub title: Vec<String>,
+    /// The abstract's words, folded.
     pub abstract_words: Vec<String>,
     /// Each author's name as words.
     pub authors: Vec<Vec<String>>,

@@ -12,7 +12,9 @@ use crate::model::{LinkKind, StoredPaper};
 /// What a feed says about itself.
 #[derive(Debug, Clone)]
 pub struct FeedMeta<'a> {
+    /// The topic's id, which the feed's stable id is made from.
     pub topic_id: &'a str,
+    /// The feed's title.
     pub title: &'a str,
     /// The topic's query, shown as the feed's subtitle.
     pub query: &'a str,
@@ -27,6 +29,7 @@ pub struct FeedMeta<'a> {
 /// A rendered feed document.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rendered {
+    /// The document.
     pub bytes: Vec<u8>,
     /// A strong validator computed from the bytes, quoted (`"…"`).
     pub etag: String,
@@ -36,7 +39,7 @@ pub struct Rendered {
 
 impl Rendered {
     fn new(bytes: Vec<u8>, last_modified: DateTime<Utc>) -> Self {
-        let etag = format!("\"{}\"", crate::pipeline::identity::short_hash(&bytes));
+        let etag = format!("\"{}\"", crate::pipeline::digest::short_hash(&bytes));
         Rendered {
             bytes,
             etag,
@@ -156,7 +159,7 @@ pub fn feed_id(topic_id: &str) -> String {
 /// (empty, or holding whitespace, control characters or U+FFFE/U+FFFF, which readers trim or
 /// reject), a stable URN made from it and the paper's key. Sources never give such ids; a
 /// damaged store might.
-pub fn entry_id(stored: &StoredPaper) -> std::borrow::Cow<'_, str> {
+pub fn rendered_entry_id(stored: &StoredPaper) -> std::borrow::Cow<'_, str> {
     let id = stored.entry_id.as_str();
     if !id.is_empty()
         && !id
@@ -332,7 +335,7 @@ fn atom_entry(stored: &StoredPaper) -> Entry {
     }
     Entry {
         title: Text::plain(paper.title.clone()),
-        id: entry_id(stored).into_owned(),
+        id: rendered_entry_id(stored).into_owned(),
         updated: fixed(stored.updated()),
         published: Some(fixed(stored.published())),
         authors: paper
@@ -395,7 +398,7 @@ pub fn rss(meta: &FeedMeta<'_>, papers: &[StoredPaper]) -> Rendered {
                 link: paper.link(LinkKind::Page).map(|l| l.href.clone()),
                 description: Some(entry_html(stored)),
                 guid: Some({
-                    let id = entry_id(stored);
+                    let id = rendered_entry_id(stored);
                     rss::Guid {
                         permalink: id.starts_with("http"),
                         value: id.into_owned(),
@@ -451,7 +454,7 @@ pub fn json_feed(meta: &FeedMeta<'_>, papers: &[StoredPaper]) -> Rendered {
         .map(|stored| {
             let paper = &stored.paper;
             let mut item = serde_json::json!({
-                "id": entry_id(stored),
+                "id": rendered_entry_id(stored),
                 "title": paper.title,
                 "content_html": entry_html(stored),
                 "date_published": stored.published().to_rfc3339(),
@@ -593,12 +596,12 @@ mod tests {
     #[test]
     fn an_unusable_entry_id_is_replaced_by_a_stable_urn() {
         let mut odd = stored("t", "a", 3);
-        assert_eq!(entry_id(&odd), "https://arxiv.org/abs/2604.00003");
+        assert_eq!(rendered_entry_id(&odd), "https://arxiv.org/abs/2604.00003");
         for bad in ["", "https://arxiv.org/abs/\u{3}", "x\u{ffff}", "two words"] {
             odd.entry_id = bad.into();
-            let id = entry_id(&odd).into_owned();
+            let id = rendered_entry_id(&odd).into_owned();
             assert!(id.starts_with("urn:paperboy:entry:"), "{bad:?} → {id}");
-            assert_eq!(entry_id(&odd), id, "stable");
+            assert_eq!(rendered_entry_id(&odd), id, "stable");
         }
         // The three formats agree on it.
         let ids: Vec<Vec<String>> = [atom, rss, json_feed]

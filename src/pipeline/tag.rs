@@ -13,7 +13,9 @@ pub const MATCHER_VERSION: u32 = 1;
 /// [`Tagger::new`]).
 #[derive(Debug, Clone)]
 pub struct TopicQuery {
+    /// The topic's id.
     pub id: String,
+    /// The topic's query, parsed.
     pub query: Query,
 }
 
@@ -28,7 +30,7 @@ pub fn topics_fingerprint<'a>(topics: impl IntoIterator<Item = (&'a str, &'a str
         )
         .collect();
     parts.sort();
-    crate::pipeline::identity::short_hash(parts.join("\u{1}"))
+    crate::pipeline::digest::short_hash(parts.join("\u{1}"))
 }
 
 /// All configured topics, compiled.

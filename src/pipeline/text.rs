@@ -24,7 +24,7 @@ fn fold_char(c: char, mut f: impl FnMut(char)) {
     for lower in c.to_lowercase() {
         decompose_canonical(lower, |d| {
             if !is_combining_mark(d) {
-                f(d)
+                f(d);
             }
         });
     }

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 /// strong `etag` (quoted) and `last_modified`. `If-None-Match` (every header line of it) takes
 /// precedence; without it, an `If-Modified-Since` at or after `last_modified` (to the second)
 /// matches, unless it lies in the future (RFC 9110 §13.1.3: then it is not a valid date).
-pub fn not_modified(
+pub(super) fn not_modified(
     headers: &HeaderMap,
     etag: &str,
     last_modified: DateTime<Utc>,
@@ -36,7 +36,7 @@ pub fn not_modified(
 }
 
 /// A date as an HTTP date, clamped to what HTTP dates can say (1970 to 9999).
-pub fn http_date(date: DateTime<Utc>) -> String {
+pub(super) fn http_date(date: DateTime<Utc>) -> String {
     let latest = DateTime::<Utc>::from_timestamp(253_402_300_799, 0).unwrap_or(date);
     let system: std::time::SystemTime = date.clamp(DateTime::<Utc>::UNIX_EPOCH, latest).into();
     httpdate::fmt_http_date(system)

@@ -27,14 +27,14 @@ use tokio::sync::Semaphore;
 use crate::config::ServerConfig;
 
 /// The most header fields a request may have.
-pub const MAX_HEADER_FIELDS: usize = 100;
+pub(super) const MAX_HEADER_FIELDS: usize = 100;
 
 /// How long to wait before accepting again after an accept error that is not a client's
 /// (out of file descriptors, say), so the loop does not spin.
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
 
 /// Serves `app` on `listener` until `shutdown` completes, then drains connections.
-pub async fn run(
+pub(super) async fn run(
     listener: TcpListener,
     app: Router,
     limits: &ServerConfig,

@@ -19,7 +19,7 @@ use tokio::net::TcpListener;
 
 use crate::config::Config;
 use crate::ingest::Ingestor;
-use crate::pipeline::identity::hex;
+use crate::pipeline::digest::hex;
 use crate::pipeline::render::{self, FeedMeta, Format};
 use crate::store::{PaperStore, StoreError};
 
@@ -31,9 +31,13 @@ pub const MAX_LIMIT: usize = 500;
 /// What every handler shares.
 #[derive(Clone)]
 pub struct AppState {
+    /// The validated config.
     pub config: Arc<Config>,
+    /// The store feeds are read from.
     pub store: Arc<PaperStore>,
+    /// Rendered feeds, by topic, format and page.
     pub cache: Arc<FeedCache>,
+    /// The counters `/metrics` shows.
     pub stats: Arc<Stats>,
     /// `Cache-Control` of feed responses, built once from `server.max_age`.
     pub cache_control: HeaderValue,
@@ -220,12 +224,16 @@ pub async fn bind(addr: SocketAddr) -> Result<TcpListener, ServeError> {
 #[non_exhaustive]
 pub enum ServeError {
     #[error("cannot listen on {addr}: {source}")]
+    /// The listening socket could not be bound.
     Bind {
+        /// The address asked for.
         addr: SocketAddr,
         #[source]
+        /// Why binding failed.
         source: std::io::Error,
     },
     #[error(transparent)]
+    /// The store failed (while flushing at shutdown).
     Store(#[from] StoreError),
 }
 
@@ -412,7 +420,7 @@ async fn cached_feed(app: &AppState, key: CacheKey) -> Result<CachedFeed, AppErr
         .cache
         .entries
         .lock()
-        .unwrap_or_else(|p| p.into_inner())
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
         .get(&key)
         .filter(|c| c.generation == generation)
         .cloned();
@@ -421,7 +429,11 @@ async fn cached_feed(app: &AppState, key: CacheKey) -> Result<CachedFeed, AppErr
     }
     blocking(app, move |app| {
         let feed = CachedFeed::new(generation, render_feed(app, &key)?);
-        let mut entries = app.cache.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let mut entries = app
+            .cache
+            .entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if entries.len() >= CACHE_ENTRIES {
             entries.clear();
         }
@@ -502,7 +514,7 @@ fn topic_row<'a>(
             .store
             .topic_papers(&topic.id, 1)?
             .first()
-            .map(|p| p.updated()),
+            .map(super::model::StoredPaper::updated),
     })
 }
 

@@ -9,7 +9,7 @@ use crate::model::{LinkKind, PollResult, SourceState, StoredPaper};
 use crate::pipeline::render::Format;
 
 /// A topic as the pages show it.
-pub struct TopicRow<'a> {
+pub(super) struct TopicRow<'a> {
     pub id: &'a str,
     pub title: &'a str,
     pub query: &'a str,
@@ -18,7 +18,7 @@ pub struct TopicRow<'a> {
 }
 
 /// A source as the index shows it.
-pub struct SourceRow<'a> {
+pub(super) struct SourceRow<'a> {
     pub id: &'a str,
     pub kind: &'a str,
     pub url: &'a str,
@@ -83,13 +83,12 @@ fn page(title: &str, head: &str, body: &str) -> String {
 }
 
 fn day(date: Option<DateTime<Utc>>) -> String {
-    date.map(|d| d.format("%Y-%m-%d").to_string())
-        .unwrap_or_else(|| "–".into())
+    date.map_or_else(|| "–".into(), |d| d.format("%Y-%m-%d").to_string())
 }
 
 /// The index page: every topic with its feeds, page and autodiscovery links, every source
 /// with its last fetch, result and next poll.
-pub fn index(base_url: &str, topics: &[TopicRow<'_>], sources: &[SourceRow<'_>]) -> String {
+pub(super) fn index(base_url: &str, topics: &[TopicRow<'_>], sources: &[SourceRow<'_>]) -> String {
     let mut head = String::new();
     for t in topics {
         head.push_str(&discovery(base_url, t.id, t.title));
@@ -115,15 +114,16 @@ pub fn index(base_url: &str, topics: &[TopicRow<'_>], sources: &[SourceRow<'_>])
     let mut source_rows = String::new();
     for s in sources {
         let when = |d: Option<DateTime<Utc>>, none: &str| {
-            d.map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string())
-                .unwrap_or_else(|| none.into())
+            d.map_or_else(
+                || none.into(),
+                |d| d.format("%Y-%m-%d %H:%M UTC").to_string(),
+            )
         };
         let result = s
             .state
             .last_result
             .as_ref()
-            .map(ToString::to_string)
-            .unwrap_or_else(|| "not fetched yet".into());
+            .map_or_else(|| "not fetched yet".into(), ToString::to_string);
         let class = match &s.state.last_result {
             Some(PollResult::Failed { .. }) => " class=\"err\"",
             _ => "",
@@ -162,7 +162,7 @@ pub fn index(base_url: &str, topics: &[TopicRow<'_>], sources: &[SourceRow<'_>])
 }
 
 /// A topic's newest papers as a page: title, authors, date, abstract and links of each.
-pub fn topic(base_url: &str, row: &TopicRow<'_>, papers: &[StoredPaper]) -> String {
+pub(super) fn topic(base_url: &str, row: &TopicRow<'_>, papers: &[StoredPaper]) -> String {
     let head = discovery(base_url, row.id, row.title);
     let mut body = format!(
         "<nav><a href=\"{}/\">← all topics</a></nav>\n<h1>{}</h1>\n<p class=\"meta\"><code>{}</code><br>\
@@ -211,7 +211,7 @@ pub fn topic(base_url: &str, row: &TopicRow<'_>, papers: &[StoredPaper]) -> Stri
 }
 
 /// OPML 2.0 listing every topic's Atom feed, so a reader subscribes to all at once.
-pub fn opml(base_url: &str, topics: &[TopicRow<'_>], created: DateTime<Utc>) -> String {
+pub(super) fn opml(base_url: &str, topics: &[TopicRow<'_>], created: DateTime<Utc>) -> String {
     use html_escape::encode_double_quoted_attribute as xml_attr;
     let mut outlines = String::new();
     for t in topics {

@@ -103,7 +103,7 @@ pub fn parse(bytes: &[u8], ctx: &SourceContext<'_>) -> Result<Vec<Paper>, ParseE
         })
         .filter_map(|r| {
             let metadata = xml::children(r, "metadata").next()?;
-            let record = metadata.children().find(|c| c.is_element())?;
+            let record = metadata.children().find(roxmltree::Node::is_element)?;
             match record.tag_name().name() {
                 "arXivRaw" => raw_record(record, ctx),
                 "arXiv" => arxiv_record(record, ctx),

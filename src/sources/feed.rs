@@ -8,9 +8,10 @@ use feed_rs::model::{Entry, Text};
 
 use super::{xml, ParseError, SourceContext};
 use crate::model::{Author, Identifiers, Link, LinkKind, Paper};
+use crate::pipeline::digest::short_hash;
 use crate::pipeline::identity::{
     arxiv_from_doi, arxiv_links, biorxiv_doi, doi_link, find_arxiv_id, find_doi, normalize_link,
-    short_hash, ArxivRef,
+    ArxivRef,
 };
 use crate::pipeline::merge::UNTITLED;
 use crate::pipeline::normalize::{split_arxiv_listing, split_authors};

@@ -5,17 +5,17 @@
 use roxmltree::{Document, Node};
 
 /// The Atom namespace.
-pub const ATOM: &str = "http://www.w3.org/2005/Atom";
+pub(crate) const ATOM: &str = "http://www.w3.org/2005/Atom";
 /// arXiv's namespace for its Atom and RSS extensions.
-pub const ARXIV: &str = "http://arxiv.org/schemas/atom";
+pub(crate) const ARXIV: &str = "http://arxiv.org/schemas/atom";
 
 /// Parses XML text, or says why not.
-pub fn parse(text: &str) -> Result<Document<'_>, String> {
+pub(crate) fn parse(text: &str) -> Result<Document<'_>, String> {
     Document::parse(text).map_err(|e| e.to_string())
 }
 
 /// The element children of `node` with this local name (any namespace).
-pub fn children<'a, 'i>(
+pub(crate) fn children<'a, 'i>(
     node: Node<'a, 'i>,
     name: &'a str,
 ) -> impl Iterator<Item = Node<'a, 'i>> + 'a {
@@ -24,17 +24,17 @@ pub fn children<'a, 'i>(
 }
 
 /// The first element child with this local name and namespace.
-pub fn child_ns<'a, 'i>(node: Node<'a, 'i>, ns: &str, name: &str) -> Option<Node<'a, 'i>> {
+pub(crate) fn child_ns<'a, 'i>(node: Node<'a, 'i>, ns: &str, name: &str) -> Option<Node<'a, 'i>> {
     node.children().find(|c| {
         c.is_element() && c.tag_name().name() == name && c.tag_name().namespace() == Some(ns)
     })
 }
 
 /// The text of an element (all descendant text joined), trimmed; `None` when empty.
-pub fn text_of(node: Node<'_, '_>) -> Option<String> {
+pub(crate) fn text_of(node: Node<'_, '_>) -> Option<String> {
     let text: String = node
         .descendants()
-        .filter(|d| d.is_text())
+        .filter(roxmltree::Node::is_text)
         .filter_map(|d| d.text())
         .collect();
     let text = text.trim();
@@ -42,17 +42,17 @@ pub fn text_of(node: Node<'_, '_>) -> Option<String> {
 }
 
 /// The text of the first child with this local name (any namespace).
-pub fn child_text(node: Node<'_, '_>, name: &str) -> Option<String> {
+pub(crate) fn child_text(node: Node<'_, '_>, name: &str) -> Option<String> {
     children(node, name).find_map(text_of)
 }
 
 /// The text of the first child with this local name and namespace.
-pub fn child_text_ns(node: Node<'_, '_>, ns: &str, name: &str) -> Option<String> {
+pub(crate) fn child_text_ns(node: Node<'_, '_>, ns: &str, name: &str) -> Option<String> {
     child_ns(node, ns, name).and_then(text_of)
 }
 
 /// Every feed item or entry in the document: RSS `item`s (0.9x/1.0/2.0) and Atom `entry`s.
-pub fn items<'a, 'i>(doc: &'a Document<'i>) -> impl Iterator<Item = Node<'a, 'i>> + 'a {
+pub(crate) fn items<'a, 'i>(doc: &'a Document<'i>) -> impl Iterator<Item = Node<'a, 'i>> + 'a {
     doc.descendants()
         .filter(|n| n.is_element() && matches!(n.tag_name().name(), "item" | "entry"))
 }

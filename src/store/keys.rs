@@ -58,7 +58,7 @@ pub(super) fn decode<T: serde::de::DeserializeOwned>(
 }
 
 pub(super) fn decode_count(bytes: &[u8]) -> u64 {
-    bytes.try_into().map(u64::from_be_bytes).unwrap_or(0)
+    bytes.try_into().map_or(0, u64::from_be_bytes)
 }
 
 #[cfg(test)]

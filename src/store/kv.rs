@@ -9,15 +9,22 @@ pub type BackendError = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// The trees of the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Tree {
+    /// Paper key → JSON stored paper.
     Papers,
+    /// Every identifier a paper is known by → its key.
     Aliases,
+    /// Topic, date and key → nothing: a topic's papers by date.
     TopicIndex,
+    /// Topic → how many papers it holds.
     TopicCounts,
+    /// Source id → JSON source state.
     Sources,
+    /// Named values: the schema version, the topics' fingerprint.
     Meta,
 }
 
 impl Tree {
+    /// Every tree.
     pub const ALL: [Tree; 6] = [
         Tree::Papers,
         Tree::Aliases,
@@ -27,6 +34,7 @@ impl Tree {
         Tree::Meta,
     ];
 
+    /// The tree's name in the database.
     pub fn name(self) -> &'static str {
         match self {
             Tree::Papers => "papers",
@@ -46,7 +54,9 @@ impl Tree {
 /// One write in an atomic commit.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Op {
+    /// Writes a value under a key.
     Put(Tree, Vec<u8>, Vec<u8>),
+    /// Removes a key.
     Delete(Tree, Vec<u8>),
 }
 
@@ -58,22 +68,29 @@ pub enum StoreError {
     /// paperboy process, or not a sled database).
     #[error("cannot open the store at {path}: {source}")]
     Open {
+        /// The store's folder.
         path: String,
         #[source]
+        /// The backend's error.
         source: BackendError,
     },
     /// A read, write or flush failed.
     #[error("store {op} failed: {source}")]
     Io {
+        /// What was being done: read, scan, commit, flush.
         op: &'static str,
         #[source]
+        /// The backend's error.
         source: BackendError,
     },
     /// A record could not be encoded for writing (nothing was written).
     #[error("cannot encode a record for tree {tree}, key {key:?}: {reason}")]
     Encode {
+        /// The tree the record was for.
         tree: &'static str,
+        /// The record's key.
         key: String,
+        /// Why it could not be encoded.
         reason: String,
     },
     /// The store was written by a newer paperboy, whose layout this one cannot read.
@@ -82,15 +99,21 @@ pub enum StoreError {
          reads version {supported}: upgrade paperboy, or point store.path at another folder"
     )]
     Schema {
+        /// The store's folder.
         store: String,
+        /// The store's schema version.
         found: u32,
+        /// The newest version this paperboy reads.
         supported: u32,
     },
     /// Stored bytes did not decode.
     #[error("corrupt record in tree {tree}, key {key:?}: {reason}")]
     Corrupt {
+        /// The tree the record is in.
         tree: &'static str,
+        /// The record's key.
         key: String,
+        /// What did not decode.
         reason: String,
     },
 }

@@ -15,7 +15,10 @@ pub struct MemoryStore {
 
 impl Store for MemoryStore {
     fn get(&self, tree: Tree, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        let trees = self.trees.lock().unwrap_or_else(|p| p.into_inner());
+        let trees = self
+            .trees
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         Ok(trees[tree.index()].get(key).cloned())
     }
 
@@ -27,7 +30,10 @@ impl Store for MemoryStore {
         reverse: bool,
         limit: usize,
     ) -> Result<Vec<Row>, StoreError> {
-        let trees = self.trees.lock().unwrap_or_else(|p| p.into_inner());
+        let trees = self
+            .trees
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let bounds = scan_bounds(prefix, from, reverse);
         let range = trees[tree.index()].range::<Vec<u8>, _>(bounds);
         let pairs = |(k, v): (&Vec<u8>, &Vec<u8>)| (k.clone(), v.clone());
@@ -39,7 +45,10 @@ impl Store for MemoryStore {
     }
 
     fn commit(&self, ops: &[Op]) -> Result<(), StoreError> {
-        let mut trees = self.trees.lock().unwrap_or_else(|p| p.into_inner());
+        let mut trees = self
+            .trees
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         for op in ops {
             match op {
                 Op::Put(tree, k, v) => {

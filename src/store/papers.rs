@@ -23,8 +23,11 @@ use crate::pipeline::tag::Tagger;
 /// How a batch of papers changed the store.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct BatchCounts {
+    /// Papers stored for the first time.
     pub new: usize,
+    /// Papers stored before that changed.
     pub updated: usize,
+    /// Papers stored before that did not change.
     pub unchanged: usize,
 }
 
@@ -150,7 +153,10 @@ impl PaperStore {
         state: impl FnOnce(BatchCounts) -> SourceState,
         now: DateTime<Utc>,
     ) -> Result<BatchCounts, StoreError> {
-        let _guard = self.write.lock().unwrap_or_else(|p| p.into_inner());
+        let _guard = self
+            .write
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut plan = Plan::default();
         for incoming in papers {
             let ids = identifiers(&incoming.ids);
@@ -238,7 +244,10 @@ impl PaperStore {
         tagger: &Tagger,
         fingerprint: &str,
     ) -> Result<Option<usize>, StoreError> {
-        let _guard = self.write.lock().unwrap_or_else(|p| p.into_inner());
+        let _guard = self
+            .write
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let stored = self.kv.get(Tree::Meta, TOPICS_FINGERPRINT)?;
         if stored.as_deref() == Some(fingerprint.as_bytes()) {
             return Ok(None);
@@ -376,8 +385,7 @@ impl PaperStore {
         Ok(self
             .kv
             .get(Tree::TopicCounts, topic.as_bytes())?
-            .map(|b| decode_count(&b))
-            .unwrap_or(0))
+            .map_or(0, |b| decode_count(&b)))
     }
 
     /// What is remembered about a source.
@@ -392,7 +400,10 @@ impl PaperStore {
 
     /// Records a source's state (after a failed or not-modified fetch).
     pub fn put_source_state(&self, source_id: &str, state: &SourceState) -> Result<(), StoreError> {
-        let _guard = self.write.lock().unwrap_or_else(|p| p.into_inner());
+        let _guard = self
+            .write
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let record = encode(Tree::Sources, source_id.as_bytes(), state)?;
         self.kv.commit(&[Op::Put(
             Tree::Sources,
@@ -410,7 +421,10 @@ impl PaperStore {
     pub fn flush(&self) -> Result<(), StoreError> {
         // A batch being written holds this lock: wait for it, so what it writes is flushed too
         // (at shutdown, a poller may be stopped while its write runs on the blocking pool).
-        let _guard = self.write.lock().unwrap_or_else(|p| p.into_inner());
+        let _guard = self
+            .write
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         self.kv.flush()
     }
 
@@ -456,7 +470,7 @@ fn retag_rows(
             .collect()
     };
     let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
+        .map_or(1, std::num::NonZero::get)
         .min(8);
     if threads < 2 || rows.len() < 64 {
         return work(rows);

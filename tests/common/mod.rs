@@ -17,13 +17,13 @@ use axum::routing;
 use axum::Router;
 
 /// The repository's `feeds/` folder.
-pub fn feeds_dir() -> PathBuf {
+pub(crate) fn feeds_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("feeds")
 }
 
 /// What the fixture server has seen.
 #[derive(Default)]
-pub struct Hits {
+pub(crate) struct Hits {
     pub requests: AtomicUsize,
     pub not_modified: AtomicUsize,
     /// The query strings `/api` and `/oai` were asked with, in order.
@@ -33,7 +33,7 @@ pub struct Hits {
 /// A fixture server: `/feeds/<file>` serves `feeds/<file>` with a strong ETag and honours
 /// `If-None-Match`; `/plain/<file>` serves it without validators; `/status/<code>` answers
 /// that status; `/html` answers a web page instead of a feed.
-pub struct FixtureServer {
+pub(crate) struct FixtureServer {
     pub addr: SocketAddr,
     pub hits: Arc<Hits>,
     _shutdown: tokio::sync::oneshot::Sender<()>,
@@ -41,7 +41,7 @@ pub struct FixtureServer {
 }
 
 impl FixtureServer {
-    pub fn start() -> FixtureServer {
+    pub(crate) fn start() -> FixtureServer {
         let hits = Arc::new(Hits::default());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
@@ -90,7 +90,7 @@ impl FixtureServer {
         }
     }
 
-    pub fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
 }
@@ -305,7 +305,7 @@ async fn hostile(UrlPath(kind): UrlPath<String>) -> Response {
 }
 
 /// A server that accepts connections and never answers, until the returned guard is dropped.
-pub fn silent_server() -> (SocketAddr, std::net::TcpListener) {
+pub(crate) fn silent_server() -> (SocketAddr, std::net::TcpListener) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     (listener.local_addr().unwrap(), listener)
 }
@@ -343,7 +343,7 @@ async fn html() -> Response {
 }
 
 /// The real binary.
-pub fn paperboy() -> Command {
+pub(crate) fn paperboy() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_paperboy"));
     cmd.env("RUST_LOG", "warn");
     cmd.env_remove("PAPERBOY_CONFIG");
@@ -351,7 +351,7 @@ pub fn paperboy() -> Command {
 }
 
 /// Runs `paperboy --config CONFIG ARGS…` to completion.
-pub fn run(config: &Path, args: &[&str]) -> Output {
+pub(crate) fn run(config: &Path, args: &[&str]) -> Output {
     paperboy()
         .arg("--config")
         .arg(config)
@@ -361,7 +361,7 @@ pub fn run(config: &Path, args: &[&str]) -> Output {
 }
 
 /// A free port on 127.0.0.1.
-pub fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -370,13 +370,13 @@ pub fn free_port() -> u16 {
 }
 
 /// A running `paperboy serve`, stopped with SIGTERM when dropped.
-pub struct Serve {
+pub(crate) struct Serve {
     pub child: Child,
     pub base: String,
 }
 
 /// `paperboy --config CONFIG serve --listen 127.0.0.1:PORT`, ready to spawn.
-pub fn serve_command(config: &Path, port: u16) -> Command {
+pub(crate) fn serve_command(config: &Path, port: u16) -> Command {
     let mut cmd = paperboy();
     cmd.arg("--config")
         .arg(config)
@@ -387,7 +387,7 @@ pub fn serve_command(config: &Path, port: u16) -> Command {
 }
 
 /// Sends SIGTERM to a child process; whether `kill` could send it.
-pub fn sigterm(child: &Child) -> bool {
+pub(crate) fn sigterm(child: &Child) -> bool {
     Command::new("kill")
         .arg("-TERM")
         .arg(child.id().to_string())
@@ -396,7 +396,7 @@ pub fn sigterm(child: &Child) -> bool {
 }
 
 /// Waits up to `limit` for a child to exit; `None` if it is still running.
-pub fn wait_within(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
+pub(crate) fn wait_within(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
     let deadline = Instant::now() + limit;
     loop {
         if let Some(status) = child.try_wait().expect("wait") {
@@ -410,7 +410,7 @@ pub fn wait_within(child: &mut Child, limit: Duration) -> Option<std::process::E
 }
 
 impl Serve {
-    pub fn start(config: &Path) -> Serve {
+    pub(crate) fn start(config: &Path) -> Serve {
         let port = free_port();
         let child = serve_command(config, port)
             .stdout(Stdio::null())
@@ -437,7 +437,7 @@ impl Serve {
     }
 
     /// Sends SIGTERM and waits; returns the exit status.
-    pub fn stop(mut self) -> std::process::ExitStatus {
+    pub(crate) fn stop(mut self) -> std::process::ExitStatus {
         let status = self.terminate();
         std::mem::forget(self);
         status
@@ -459,18 +459,18 @@ impl Drop for Serve {
 }
 
 /// An HTTP reply, read whole.
-pub struct Reply {
+pub(crate) struct Reply {
     pub status: u16,
     pub headers: ::reqwest::header::HeaderMap,
     pub body: Vec<u8>,
 }
 
 impl Reply {
-    pub fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
 
-    pub fn header(&self, name: &str) -> Option<String> {
+    pub(crate) fn header(&self, name: &str) -> Option<String> {
         self.headers
             .get(name)
             .and_then(|v| v.to_str().ok())
@@ -490,7 +490,7 @@ fn runtime() -> &'static tokio::runtime::Runtime {
 }
 
 /// A blocking HTTP request with optional extra headers; no automatic decompression.
-pub fn request(method: &str, url: &str, headers: &[(&str, &str)]) -> Result<Reply, String> {
+pub(crate) fn request(method: &str, url: &str, headers: &[(&str, &str)]) -> Result<Reply, String> {
     runtime().block_on(async {
         let client = ::reqwest::Client::builder()
             .timeout(Duration::from_secs(20))
@@ -515,12 +515,12 @@ pub fn request(method: &str, url: &str, headers: &[(&str, &str)]) -> Result<Repl
 }
 
 /// `GET url`, panicking on a transport error.
-pub fn get(url: &str) -> Reply {
+pub(crate) fn get(url: &str) -> Reply {
     request("GET", url, &[]).unwrap_or_else(|e| panic!("GET {url}: {e}"))
 }
 
 /// The entry ids of a feed document, in order.
-pub fn entry_ids(body: &[u8]) -> Vec<String> {
+pub(crate) fn entry_ids(body: &[u8]) -> Vec<String> {
     feed_rs::parser::parse(body)
         .expect("the served feed parses")
         .entries
@@ -530,7 +530,7 @@ pub fn entry_ids(body: &[u8]) -> Vec<String> {
 }
 
 /// The value of the `/metrics` line of the server at `base` that starts with `prefix`.
-pub fn metric(base: &str, prefix: &str) -> u64 {
+pub(crate) fn metric(base: &str, prefix: &str) -> u64 {
     get(&format!("{base}/metrics"))
         .text()
         .lines()
@@ -541,14 +541,14 @@ pub fn metric(base: &str, prefix: &str) -> u64 {
 }
 
 /// Whether the tests run in CI (`CI` set to anything but empty or `false`).
-pub fn in_ci() -> bool {
+pub(crate) fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false")
 }
 
 /// How many rounds a slow, randomized test runs: the number in the environment variable `var`
 /// when set, else `ci` in CI (the full count) and `local` elsewhere (a quick run). An unusable
 /// value is an error, not a silent default.
-pub fn rounds(var: &str, ci: u32, local: u32) -> u32 {
+pub(crate) fn rounds(var: &str, ci: u32, local: u32) -> u32 {
     match std::env::var(var) {
         Ok(text) => text
             .trim()

@@ -9,6 +9,7 @@ use futures_util::stream::{self, StreamExt};
 
 use crate::config::{Config, Location, SourceConfig};
 use crate::fetch::{FetchMeta, Fetched, Fetcher, Validators};
+use crate::index::SearchIndex;
 use crate::model::{Paper, PollResult, SourceState};
 use crate::pipeline::tag::{Tagger, TopicQuery};
 use crate::polling::{self, Outcome, PollError, SourceReport};
@@ -20,6 +21,8 @@ use crate::store::{BatchCounts, PaperStore, StoreError};
 pub struct Ingestor {
     config: Arc<Config>,
     store: Arc<PaperStore>,
+    /// The search index, which follows every batch.
+    index: Arc<SearchIndex>,
     fetcher: Fetcher,
     tagger: Arc<Tagger>,
     /// At most `fetch.concurrency` polls at once, whoever starts them (a pass, or the
@@ -29,7 +32,12 @@ pub struct Ingestor {
 
 impl Ingestor {
     /// An ingestor over `store` for the sources and topics of `config`, fetching with `fetcher`.
-    pub fn new(config: Arc<Config>, store: Arc<PaperStore>, fetcher: Fetcher) -> Self {
+    pub fn new(
+        config: Arc<Config>,
+        store: Arc<PaperStore>,
+        index: Arc<SearchIndex>,
+        fetcher: Fetcher,
+    ) -> Self {
         let tagger = Arc::new(Tagger::new(
             config.topics.iter().map(TopicQuery::from).collect(),
         ));
@@ -37,6 +45,7 @@ impl Ingestor {
         Ingestor {
             config,
             store,
+            index,
             fetcher,
             tagger,
             slots,
@@ -185,8 +194,9 @@ impl Ingestor {
                 let id = source.id.clone();
                 let batch_state = state.clone();
                 tracing::debug!(source = %source.id, papers = papers.len(), "storing papers");
+                let index = self.index.clone();
                 let counts = blocking(move || {
-                    store.apply_batch(
+                    let counts = store.apply_batch(
                         &id,
                         &papers,
                         &tagger,
@@ -195,7 +205,12 @@ impl Ingestor {
                             ..batch_state
                         },
                         Utc::now(),
-                    )
+                    )?;
+                    // The store is the record: an index that fails now catches up later.
+                    if let Err(error) = index.catch_up(&store) {
+                        tracing::warn!(source = %id, %error, "the search index is behind the store");
+                    }
+                    Ok(counts)
                 })
                 .await?;
                 PollResult::from(counts)

@@ -1,41 +1,14 @@
-//! Help with writing queries: `paperboy search` (which stored papers a query matches) and
-//! `paperboy explain` (why a paper is or is not in a topic). Reads the store; the matching and
-//! explaining themselves are the pure core's.
+//! Help with writing queries: the listing `paperboy search` prints (the search itself is the
+//! index's, [`crate::index::SearchIndex::search`]), `paperboy explain` (why a paper is or is
+//! not in a topic) and `paperboy status`. The matching and explaining are the pure core's.
 
 use chrono::{DateTime, Utc};
 
 use crate::config::TopicConfig;
+use crate::index::Hit;
 use crate::model::StoredPaper;
-use crate::pipeline::matcher::Matcher;
-use crate::pipeline::query::{Document, Query};
+use crate::pipeline::query::Document;
 use crate::store::{PaperStore, StoreError};
-
-/// The papers a query matches, newest first (at most `limit`), and how many match in all.
-pub fn search(
-    store: &PaperStore,
-    query: &Query,
-    limit: usize,
-) -> Result<(Vec<StoredPaper>, usize), StoreError> {
-    let matcher = Matcher::new([query]);
-    // The newest `limit` matches, kept sorted oldest first so the oldest is cheap to drop.
-    let mut newest: Vec<(DateTime<Utc>, StoredPaper)> = Vec::new();
-    let mut total = 0;
-    store.for_each_paper(|paper| {
-        if matcher.matching(&paper.paper).is_empty() {
-            return;
-        }
-        total += 1;
-        let date = paper.updated();
-        if newest.len() < limit || newest.first().is_some_and(|(d, _)| *d < date) {
-            let at = newest.partition_point(|(d, _)| *d <= date);
-            newest.insert(at, (date, paper));
-            if newest.len() > limit {
-                newest.remove(0);
-            }
-        }
-    })?;
-    Ok((newest.into_iter().rev().map(|(_, p)| p).collect(), total))
-}
 
 /// How a paper is named in listings: its arXiv id, else its DOI, else its store key.
 pub fn display_id(paper: &StoredPaper) -> String {
@@ -46,21 +19,16 @@ pub fn display_id(paper: &StoredPaper) -> String {
         .unwrap_or_else(|| paper.key.clone())
 }
 
-/// One line per paper: id, date, title.
-pub fn format_listing(papers: &[StoredPaper]) -> String {
-    let width = papers
-        .iter()
-        .map(|p| display_id(p).len())
-        .max()
-        .unwrap_or(0);
-    papers
-        .iter()
-        .map(|p| {
+/// One line per paper a search found: id, date, title.
+pub fn format_listing(hits: &[Hit]) -> String {
+    let width = hits.iter().map(|h| h.display_id.len()).max().unwrap_or(0);
+    hits.iter()
+        .map(|h| {
             format!(
                 "{:<width$}  {}  {}\n",
-                display_id(p),
-                p.updated().format("%Y-%m-%d"),
-                p.paper.title
+                h.display_id,
+                h.updated.format("%Y-%m-%d"),
+                h.title
             )
         })
         .collect()

@@ -7,6 +7,7 @@
 
 pub mod config;
 pub mod fetch;
+pub mod index;
 pub mod ingest;
 pub mod inspect;
 pub mod model;

@@ -10,11 +10,12 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use paperboy::config::{Config, ConfigError, DEFAULT_CONFIG_PATH};
 use paperboy::fetch::Fetcher;
+use paperboy::index::{self, SearchIndex};
 use paperboy::ingest::Ingestor;
 use paperboy::inspect;
 use paperboy::pipeline::query::Query;
 use paperboy::server;
-use paperboy::store::PaperStore;
+use paperboy::store::{PaperStore, StoreError};
 
 /// Exit codes scripts can rely on.
 #[repr(u8)]
@@ -65,6 +66,8 @@ enum Command {
     },
     /// Print each source's state: last fetch and result, next poll, failures, redirects.
     Status,
+    /// Rebuild the search index from the store, from scratch.
+    Reindex,
     /// Say whether a stored paper is in a topic, and why.
     Explain {
         /// The topic id.
@@ -127,6 +130,7 @@ fn main() -> ExitCode {
             search(&config, &query, limit, count)
         }
         Command::Explain { topic, paper } => explain(&config, &topic, &paper),
+        Command::Reindex => reindex(&config),
         Command::Status => PaperStore::open(&config.store.path)
             .map_err(anyhow::Error::from)
             .and_then(|store| Ok(inspect::status(&config, &store)?))
@@ -148,10 +152,24 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
-fn open(config: &Arc<Config>) -> anyhow::Result<(Arc<PaperStore>, Ingestor)> {
+/// The store and its search index, brought up to date with the store.
+fn open_store(config: &Config) -> anyhow::Result<(Arc<PaperStore>, Arc<SearchIndex>)> {
     let store = Arc::new(PaperStore::open(&config.store.path)?);
+    let index = Arc::new(SearchIndex::open(&index::path_for(&config.store.path))?);
+    let caught_up = index.catch_up(&store)?;
+    if caught_up > 0 {
+        tracing::info!(
+            papers = caught_up,
+            "the search index caught up with the store"
+        );
+    }
+    Ok((store, index))
+}
+
+fn open(config: &Arc<Config>) -> anyhow::Result<(Arc<PaperStore>, Ingestor)> {
+    let (store, index) = open_store(config)?;
     let fetcher = Fetcher::from_config(&config.fetch)?;
-    let ingestor = Ingestor::new(config.clone(), store.clone(), fetcher);
+    let ingestor = Ingestor::new(config.clone(), store.clone(), index, fetcher);
     Ok((store, ingestor))
 }
 
@@ -168,19 +186,35 @@ async fn ingest(config: Arc<Config>) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Answers from the search index: brought up to date first when the store is free, read as
+/// the running `serve` keeps it when `serve` holds the store.
 fn search(config: &Config, query: &Query, limit: usize, count: bool) -> anyhow::Result<()> {
-    let store = PaperStore::open(&config.store.path)?;
-    let (papers, total) = inspect::search(&store, query, if count { 0 } else { limit })?;
+    let index = match open_store(config) {
+        Ok((_store, index)) => index,
+        Err(e) if matches!(e.downcast_ref(), Some(StoreError::Locked { .. })) => Arc::new(
+            SearchIndex::open_read_only(&index::path_for(&config.store.path))?,
+        ),
+        Err(e) => return Err(e),
+    };
+    let (hits, total) = index.search(query, if count { 0 } else { limit })?;
     if count {
         println!("{total}");
     } else {
-        print!("{}", inspect::format_listing(&papers));
+        print!("{}", inspect::format_listing(&hits));
         println!(
             "{total} paper{} match{}",
             if total == 1 { "" } else { "s" },
             if total == 1 { "es" } else { "" }
         );
     }
+    Ok(())
+}
+
+fn reindex(config: &Config) -> anyhow::Result<()> {
+    let store = PaperStore::open(&config.store.path)?;
+    let index = SearchIndex::open(&index::path_for(&config.store.path))?;
+    let papers = index.rebuild(&store)?;
+    println!("reindexed {papers} papers");
     Ok(())
 }
 

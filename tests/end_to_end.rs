@@ -611,6 +611,28 @@ query = 'anomal* AND detect*'
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("at position 5"));
 
+    // The search index: rebuilt from scratch by reindex, and from the store when it is lost.
+    let reindexed = run(&config, &["reindex"]);
+    assert!(reindexed.status.success());
+    assert_eq!(stdout(&reindexed), "reindexed 33 papers\n");
+    assert_eq!(stdout(&run(&config, &["search", "*", "--count"])), "33\n");
+    std::fs::remove_dir_all(dir.path().join("s.sled.index")).unwrap();
+    assert_eq!(
+        stdout(&run(&config, &["search", "anomal*", "--count"])),
+        "2\n"
+    );
+
+    // While serve holds the store, search reads the index serve keeps.
+    let serve = Serve::start(&config);
+    let during = run(&config, &["search", "cat:cs.LG AND anomal*"]);
+    assert!(
+        during.status.success(),
+        "{}",
+        String::from_utf8_lossy(&during.stderr)
+    );
+    assert_eq!(stdout(&during), listing);
+    assert!(serve.stop().success());
+
     let inside = stdout(&run(&config, &["explain", "anomaly", "arXiv:2604.21953v1"]));
     assert!(
         inside.contains("topic anomaly (Anomaly detection): IN this topic"),

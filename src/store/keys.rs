@@ -11,6 +11,8 @@ pub const SCHEMA_VERSION: u32 = 1;
 pub(super) const SCHEMA_VERSION_KEY: &[u8] = b"schema_version";
 /// The meta key holding the fingerprint of the topics the index reflects.
 pub(super) const TOPICS_FINGERPRINT: &[u8] = b"topics_fingerprint";
+/// The meta key holding the number of the last change recorded in the `changes` tree.
+pub(super) const LAST_CHANGE: &[u8] = b"last_change";
 /// How many papers a scan of the whole store (re-tagging, `for_each_paper`) reads at once.
 pub(super) const SCAN_CHUNK: usize = 1000;
 
@@ -55,6 +57,18 @@ pub(super) fn decode<T: serde::de::DeserializeOwned>(
         key: String::from_utf8_lossy(key).into_owned(),
         reason: e.to_string(),
     })
+}
+
+/// A big-endian u64 (a change number), or an error naming the record.
+pub(super) fn decode_u64(tree: Tree, key: &[u8], bytes: &[u8]) -> Result<u64, StoreError> {
+    bytes
+        .try_into()
+        .map(u64::from_be_bytes)
+        .map_err(|_| StoreError::Corrupt {
+            tree: tree.name(),
+            key: String::from_utf8_lossy(key).into_owned(),
+            reason: format!("{} bytes, not a 64-bit number", bytes.len()),
+        })
 }
 
 pub(super) fn decode_count(bytes: &[u8]) -> u64 {

@@ -19,19 +19,23 @@ pub enum Tree {
     TopicCounts,
     /// Source id → JSON source state.
     Sources,
-    /// Named values: the schema version, the topics' fingerprint.
+    /// Named values: the schema version, the topics' fingerprint, the last change's number.
     Meta,
+    /// Change number (u64 BE) → the key of a paper written or removed by that change, until
+    /// the search index has taken it in.
+    Changes,
 }
 
 impl Tree {
     /// Every tree.
-    pub const ALL: [Tree; 6] = [
+    pub const ALL: [Tree; 7] = [
         Tree::Papers,
         Tree::Aliases,
         Tree::TopicIndex,
         Tree::TopicCounts,
         Tree::Sources,
         Tree::Meta,
+        Tree::Changes,
     ];
 
     /// The tree's name in the database.
@@ -43,6 +47,7 @@ impl Tree {
             Tree::TopicCounts => "topic_counts",
             Tree::Sources => "sources",
             Tree::Meta => "meta",
+            Tree::Changes => "changes",
         }
     }
 
@@ -73,6 +78,12 @@ pub enum StoreError {
         #[source]
         /// The backend's error.
         source: BackendError,
+    },
+    /// Another process (a running `paperboy serve`, most likely) holds the store.
+    #[error("the store at {path} is in use by another paperboy process")]
+    Locked {
+        /// The store's folder.
+        path: String,
     },
     /// A read, write or flush failed.
     #[error("store {op} failed: {source}")]

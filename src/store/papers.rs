@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Utc};
 
 use super::keys::{
-    decode, decode_count, encode, index_prefix, SCAN_CHUNK, SCHEMA_VERSION, SCHEMA_VERSION_KEY,
-    TOPICS_FINGERPRINT,
+    decode, decode_count, decode_u64, encode, index_prefix, LAST_CHANGE, SCAN_CHUNK,
+    SCHEMA_VERSION, SCHEMA_VERSION_KEY, TOPICS_FINGERPRINT,
 };
 use super::kv::{Op, Row, Store, StoreError, Tree};
 use super::plan::{diff_paper, remove_paper, Plan};
@@ -203,9 +203,12 @@ impl PaperStore {
         let mut counts = BatchCounts::default();
         let mut ops = Vec::new();
         let mut deltas: HashMap<String, i64> = HashMap::new();
+        // Every paper written or removed, for the search index to take in.
+        let mut changed: Vec<String> = Vec::new();
         for key in plan.retired.keys() {
             if let Some(Some(original)) = plan.originals.get(key) {
                 remove_paper(original, &mut ops, &mut deltas);
+                changed.push(key.clone());
             }
         }
         for (key, mut next) in std::mem::take(&mut plan.pending) {
@@ -220,8 +223,10 @@ impl PaperStore {
                 Some(_) => counts.updated += 1,
             }
             diff_paper(original.as_ref(), &next, &mut ops, &mut deltas)?;
+            changed.push(key);
         }
         self.count_ops(&deltas, &mut ops)?;
+        self.change_ops(changed, &mut ops)?;
         // Only papers are in feeds: a batch that changes none leaves cached feeds valid.
         let papers_changed = !ops.is_empty();
         ops.push(Op::Put(
@@ -426,6 +431,80 @@ impl PaperStore {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         self.kv.flush()
+    }
+
+    /// Adds the ops that record papers as changed, each under the next change number, for the
+    /// search index to take in ([`PaperStore::changes_after`]).
+    fn change_ops(&self, keys: Vec<String>, ops: &mut Vec<Op>) -> Result<(), StoreError> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let mut last = self.last_change()?;
+        for key in keys {
+            last += 1;
+            ops.push(Op::Put(
+                Tree::Changes,
+                last.to_be_bytes().to_vec(),
+                key.into_bytes(),
+            ));
+        }
+        ops.push(Op::Put(
+            Tree::Meta,
+            LAST_CHANGE.to_vec(),
+            last.to_be_bytes().to_vec(),
+        ));
+        Ok(())
+    }
+
+    /// The number of the last change recorded (0: none yet). Change numbers only grow.
+    pub fn last_change(&self) -> Result<u64, StoreError> {
+        match self.kv.get(Tree::Meta, LAST_CHANGE)? {
+            None => Ok(0),
+            Some(bytes) => decode_u64(Tree::Meta, LAST_CHANGE, &bytes),
+        }
+    }
+
+    /// Up to `limit` changes numbered after `after`, in order: the change's number and the
+    /// key of the paper written or removed.
+    pub fn changes_after(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, String)>, StoreError> {
+        let from = after.to_be_bytes();
+        self.kv
+            .scan(Tree::Changes, b"", Some(&from), false, limit)?
+            .into_iter()
+            .map(|(number, key)| {
+                let number = decode_u64(Tree::Changes, &number, &number)?;
+                let key = String::from_utf8(key).map_err(|e| StoreError::Corrupt {
+                    tree: Tree::Changes.name(),
+                    key: number.to_string(),
+                    reason: e.to_string(),
+                })?;
+                Ok((number, key))
+            })
+            .collect()
+    }
+
+    /// Forgets the changes numbered up to `through`, once the search index holds them.
+    pub fn forget_changes_through(&self, through: u64) -> Result<(), StoreError> {
+        loop {
+            let rows = self.kv.scan(Tree::Changes, b"", None, false, SCAN_CHUNK)?;
+            let ops: Vec<Op> = rows
+                .into_iter()
+                .filter(|(number, _)| number.as_slice() <= through.to_be_bytes().as_slice())
+                .map(|(number, _)| Op::Delete(Tree::Changes, number))
+                .collect();
+            if ops.is_empty() {
+                return Ok(());
+            }
+            let done = ops.len() < SCAN_CHUNK;
+            self.kv.commit(&ops)?;
+            if done {
+                return Ok(());
+            }
+        }
     }
 
     /// Adds the ops that apply per-topic count deltas.

@@ -25,7 +25,12 @@ impl SledStore {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|e| open_err(sled::Error::Io(e)))?;
         }
-        let db = open_waiting_for_lock(path).map_err(open_err)?;
+        let db = open_waiting_for_lock(path).map_err(|e| match e {
+            sled::Error::Io(e) if is_lock_error(&e) => StoreError::Locked {
+                path: path.display().to_string(),
+            },
+            e => open_err(e),
+        })?;
         let trees = Tree::ALL
             .iter()
             .map(|t| db.open_tree(t.name()))
@@ -47,15 +52,17 @@ fn open_waiting_for_lock(path: &Path) -> sled::Result<sled::Db> {
     let deadline = Instant::now() + LOCK_WAIT;
     loop {
         match sled::Config::new().path(path).open() {
-            Err(sled::Error::Io(e))
-                if e.to_string().contains("could not acquire lock")
-                    && Instant::now() < deadline =>
-            {
+            Err(sled::Error::Io(e)) if is_lock_error(&e) && Instant::now() < deadline => {
                 std::thread::sleep(Duration::from_millis(50));
             }
             other => return other,
         }
     }
+}
+
+/// Whether sled could not open the database because another process holds its lock.
+fn is_lock_error(e: &std::io::Error) -> bool {
+    e.to_string().contains("could not acquire lock")
 }
 
 fn io(op: &'static str) -> impl Fn(sled::Error) -> StoreError {

@@ -1,0 +1,534 @@
+//! The search index beside the store: a tantivy index of every stored paper's title, abstract,
+//! authors, categories and sources, which answers "which papers does this query match" at any
+//! store size. The store stays the store of record; the index follows it:
+//!
+//! - every batch records the papers it wrote or removed as numbered changes in the store, in
+//!   the same commit ([`PaperStore::changes_after`]);
+//! - [`SearchIndex::catch_up`] takes those changes in and commits, recording the last change it
+//!   holds in the commit itself, then lets the store forget them; after a crash between the two
+//!   commits, the next catch-up redoes what was lost;
+//! - an index that is missing, from another schema version, or that never finished being
+//!   built is rebuilt from the store ([`SearchIndex::rebuild`], also `paperboy reindex`).
+//!
+//! Queries are compiled from paperboy's own parsed [`Query`] (`compile`), over paperboy's own
+//! words (`tokenizer`), so the index and the reference evaluator agree exactly.
+
+mod compile;
+mod tokenizer;
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use chrono::{DateTime, Utc};
+use std::ops::Bound;
+
+use tantivy::collector::{Count, DocSetCollector, TopDocs};
+use tantivy::directory::MmapDirectory;
+use tantivy::query::{BooleanQuery, Occur, RangeQuery, TermQuery};
+use tantivy::schema::{
+    Field as IndexField, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, FAST,
+    INDEXED, STORED, STRING,
+};
+use tantivy::{Index, IndexReader, IndexWriter, Order, ReloadPolicy, TantivyDocument, Term};
+
+use crate::model::StoredPaper;
+use crate::pipeline::query::Query;
+use crate::pipeline::text::{fold, fold_token};
+use crate::store::{PaperStore, StoreError};
+
+/// The layout of the index this paperboy writes; an index of another version is rebuilt.
+pub const INDEX_VERSION: u32 = 1;
+/// How much memory the index writer may buffer before it writes a segment.
+const WRITER_MEMORY: usize = 50 << 20;
+/// How many changes (or papers, when rebuilding) are taken in per commit.
+const CATCH_UP_CHUNK: usize = 5000;
+
+/// Why the index could not be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum IndexError {
+    /// tantivy failed: opening, reading, writing or committing the index.
+    #[error("search index at {path}: {source}")]
+    Index {
+        /// The index's folder.
+        path: String,
+        /// tantivy's error.
+        #[source]
+        source: tantivy::TantivyError,
+    },
+    /// The index folder could not be made or cleared.
+    #[error("search index at {path}: {source}")]
+    Io {
+        /// The index's folder.
+        path: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The store, which the index follows, failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A read-only index was asked to change.
+    #[error("search index at {path} is open read-only")]
+    ReadOnly {
+        /// The index's folder.
+        path: String,
+    },
+}
+
+/// The index's fields.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Fields {
+    key: IndexField,
+    display_id: IndexField,
+    updated: IndexField,
+    title: IndexField,
+    abstract_text: IndexField,
+    authors: IndexField,
+    categories: IndexField,
+    sources: IndexField,
+}
+
+impl Fields {
+    fn schema() -> (Schema, Fields) {
+        let mut builder = Schema::builder();
+        let words = TextOptions::default().set_indexing_options(
+            TextFieldIndexing::default()
+                .set_tokenizer(tokenizer::NAME)
+                .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+        );
+        let fields = Fields {
+            key: builder.add_text_field("key", STRING | STORED),
+            display_id: builder.add_text_field("display_id", STORED),
+            updated: builder.add_i64_field("updated", INDEXED | FAST | STORED),
+            title: builder.add_text_field("title", words.clone() | STORED),
+            abstract_text: builder.add_text_field("abstract", words.clone()),
+            authors: builder.add_text_field("authors", words),
+            categories: builder.add_text_field("categories", STRING),
+            sources: builder.add_text_field("sources", STRING),
+        };
+        (builder.build(), fields)
+    }
+
+    /// The index document of a stored paper.
+    fn document(&self, stored: &StoredPaper) -> TantivyDocument {
+        let paper = &stored.paper;
+        let mut doc = TantivyDocument::default();
+        doc.add_text(self.key, &stored.key);
+        doc.add_text(self.display_id, crate::inspect::display_id(stored));
+        doc.add_i64(self.updated, stored.updated().timestamp_millis());
+        doc.add_text(self.title, &paper.title);
+        doc.add_text(self.abstract_text, &paper.abstract_text);
+        for author in &paper.authors {
+            doc.add_text(self.authors, &author.name);
+        }
+        for category in &paper.categories {
+            doc.add_text(self.categories, fold_token(category));
+        }
+        for source in &paper.sources {
+            doc.add_text(self.sources, fold(source));
+        }
+        doc
+    }
+}
+
+/// A paper a search found, as listings show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hit {
+    /// The paper's key in the store.
+    pub key: String,
+    /// How listings name it: its arXiv id, else its DOI, else its key.
+    pub display_id: String,
+    /// The date feeds sort it by.
+    pub updated: DateTime<Utc>,
+    /// Its title.
+    pub title: String,
+}
+
+/// Where a page of a query's results ends: the date (milliseconds) and key of its last paper.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    /// The last paper's date, in milliseconds since the epoch.
+    pub millis: i64,
+    /// The last paper's key.
+    pub key: String,
+}
+
+/// What the index records in each commit: its layout version and the last store change it
+/// holds. An index without it never finished its first build.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+struct Checkpoint {
+    version: u32,
+    change: u64,
+}
+
+/// The search index: read-only (for `search` while `serve` runs), or with the one writer.
+pub struct SearchIndex {
+    path: PathBuf,
+    index: Index,
+    reader: IndexReader,
+    fields: Fields,
+    writer: Option<Mutex<IndexWriter>>,
+}
+
+impl SearchIndex {
+    /// Opens the index at `path` to read and write, creating it if there is none and
+    /// starting afresh if it is of another layout version. Only one process may hold the
+    /// writer (the one that holds the store).
+    pub fn open(path: &Path) -> Result<Self, IndexError> {
+        let index = match Self::open_index(path, true)? {
+            Some(index) => index,
+            None => {
+                // Another layout: start afresh; catch_up rebuilds it from the store.
+                std::fs::remove_dir_all(path).map_err(|source| io(path, source))?;
+                Self::open_index(path, true)?.ok_or_else(|| IndexError::Index {
+                    path: path.display().to_string(),
+                    source: tantivy::TantivyError::SchemaError("schema mismatch".into()),
+                })?
+            }
+        };
+        let writer = index
+            .writer_with_num_threads(1, WRITER_MEMORY)
+            .map_err(|source| tantivy_error(path, source))?;
+        Self::with(path, index, Some(writer))
+    }
+
+    /// Opens an existing index read-only: any number of readers may, beside the writer.
+    pub fn open_read_only(path: &Path) -> Result<Self, IndexError> {
+        let index = Self::open_index(path, false)?.ok_or_else(|| IndexError::Index {
+            path: path.display().to_string(),
+            source: tantivy::TantivyError::SchemaError(format!(
+                "written by another version of paperboy (this one writes version {INDEX_VERSION}); \
+                 stop serve and run `paperboy reindex`"
+            )),
+        })?;
+        Self::with(path, index, None)
+    }
+
+    /// The index at `path`, or `None` when the one there has another schema.
+    fn open_index(path: &Path, create: bool) -> Result<Option<Index>, IndexError> {
+        if create {
+            std::fs::create_dir_all(path).map_err(|source| io(path, source))?;
+        }
+        let (schema, _) = Fields::schema();
+        let directory = MmapDirectory::open(path).map_err(|e| IndexError::Index {
+            path: path.display().to_string(),
+            source: e.into(),
+        })?;
+        let index = if create {
+            Index::open_or_create(directory, schema.clone())
+        } else {
+            Index::open(directory)
+        };
+        match index {
+            Ok(index) if index.schema() == schema => Ok(Some(index)),
+            Ok(_) | Err(tantivy::TantivyError::SchemaError(_)) => Ok(None),
+            Err(source) => Err(tantivy_error(path, source)),
+        }
+    }
+
+    fn with(path: &Path, index: Index, writer: Option<IndexWriter>) -> Result<Self, IndexError> {
+        index
+            .tokenizers()
+            .register(tokenizer::NAME, tokenizer::WordsTokenizer);
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()
+            .map_err(|source| tantivy_error(path, source))?;
+        let (_, fields) = Fields::schema();
+        Ok(SearchIndex {
+            path: path.to_path_buf(),
+            index,
+            reader,
+            fields,
+            writer: writer.map(Mutex::new),
+        })
+    }
+
+    /// The checkpoint of the last commit, if the index ever finished a build of this version.
+    fn checkpoint(&self) -> Result<Option<Checkpoint>, IndexError> {
+        let metas = self
+            .index
+            .load_metas()
+            .map_err(|source| tantivy_error(&self.path, source))?;
+        Ok(metas
+            .payload
+            .and_then(|p| serde_json::from_str::<Checkpoint>(&p).ok())
+            .filter(|c| c.version == INDEX_VERSION))
+    }
+
+    /// Takes in every store change the index does not hold yet, a chunk per commit; rebuilds
+    /// the index from the store when it never finished a build. Returns how many papers it
+    /// (re)indexed.
+    pub fn catch_up(&self, store: &PaperStore) -> Result<usize, IndexError> {
+        let writer = self.writer()?;
+        let mut writer = writer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let Some(mut checkpoint) = self.checkpoint()? else {
+            return self.rebuild_locked(store, &mut writer);
+        };
+        let mut done = 0;
+        loop {
+            let changes = store.changes_after(checkpoint.change, CATCH_UP_CHUNK)?;
+            let Some(&(last, _)) = changes.last() else {
+                break;
+            };
+            for (_, key) in &changes {
+                writer.delete_term(Term::from_field_text(self.fields.key, key));
+                if let Some(paper) = store.get(key)? {
+                    writer
+                        .add_document(self.fields.document(&paper))
+                        .map_err(|source| tantivy_error(&self.path, source))?;
+                }
+            }
+            done += changes.len();
+            checkpoint.change = last;
+            self.commit(&mut writer, checkpoint)?;
+            store.forget_changes_through(last)?;
+        }
+        Ok(done)
+    }
+
+    /// Rebuilds the index from every paper in the store (`paperboy reindex`). Returns how many
+    /// papers it indexed.
+    pub fn rebuild(&self, store: &PaperStore) -> Result<usize, IndexError> {
+        let writer = self.writer()?;
+        let mut writer = writer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.rebuild_locked(store, &mut writer)
+    }
+
+    fn rebuild_locked(
+        &self,
+        store: &PaperStore,
+        writer: &mut IndexWriter,
+    ) -> Result<usize, IndexError> {
+        // Changes after this point are taken in by the next catch-up; indexing a paper twice
+        // replaces it, so a batch written during the scan is never lost.
+        let through = store.last_change()?;
+        writer
+            .delete_all_documents()
+            .map_err(|source| tantivy_error(&self.path, source))?;
+        let mut count = 0;
+        let mut failed = None;
+        store.for_each_paper(|paper| {
+            if failed.is_some() {
+                return;
+            }
+            match writer.add_document(self.fields.document(&paper)) {
+                Ok(_) => count += 1,
+                Err(e) => failed = Some(e),
+            }
+        })?;
+        if let Some(source) = failed {
+            return Err(tantivy_error(&self.path, source));
+        }
+        let checkpoint = Checkpoint {
+            version: INDEX_VERSION,
+            change: through,
+        };
+        self.commit(writer, checkpoint)?;
+        store.forget_changes_through(through)?;
+        Ok(count)
+    }
+
+    fn commit(&self, writer: &mut IndexWriter, checkpoint: Checkpoint) -> Result<(), IndexError> {
+        let payload =
+            serde_json::to_string(&checkpoint).expect("a checkpoint of two numbers serializes");
+        let mut prepared = writer
+            .prepare_commit()
+            .map_err(|source| tantivy_error(&self.path, source))?;
+        prepared.set_payload(&payload);
+        prepared
+            .commit()
+            .map_err(|source| tantivy_error(&self.path, source))?;
+        self.reader
+            .reload()
+            .map_err(|source| tantivy_error(&self.path, source))
+    }
+
+    fn writer(&self) -> Result<&Mutex<IndexWriter>, IndexError> {
+        self.writer.as_ref().ok_or_else(|| IndexError::ReadOnly {
+            path: self.path.display().to_string(),
+        })
+    }
+
+    /// Sees the latest commit (another process's, for a read-only index).
+    pub fn refresh(&self) -> Result<(), IndexError> {
+        self.reader
+            .reload()
+            .map_err(|source| tantivy_error(&self.path, source))
+    }
+
+    /// The papers `query` matches, newest first (at most `limit`), and how many match in all.
+    /// Papers of the same date come in the order topic feeds give them (by key, descending).
+    pub fn search(&self, query: &Query, limit: usize) -> Result<(Vec<Hit>, usize), IndexError> {
+        let compiled = compile::compile(query, &self.fields)
+            .map_err(|source| tantivy_error(&self.path, source))?;
+        let searcher = self.reader.searcher();
+        let total = searcher
+            .search(&compiled, &Count)
+            .map_err(|source| tantivy_error(&self.path, source))?;
+        if limit == 0 {
+            return Ok((Vec::new(), total));
+        }
+        let (hits, _) = self.newest(&searcher, compiled, limit)?;
+        Ok((hits, total))
+    }
+
+    /// One page of the papers `query` matches, newest first: up to `limit` papers that come
+    /// after `before` (from the start when `None`), and the cursor of the next page when there
+    /// are more. Papers of the same date are ordered by key, descending, so pages never skip
+    /// or repeat a paper, however many share a date.
+    pub fn page(
+        &self,
+        query: &Query,
+        before: Option<&Cursor>,
+        limit: usize,
+    ) -> Result<(Vec<Hit>, Option<Cursor>), IndexError> {
+        let mut compiled = compile::compile(query, &self.fields)
+            .map_err(|source| tantivy_error(&self.path, source))?;
+        if let Some(cursor) = before {
+            let key = |bound| RangeQuery::new(Bound::Unbounded, bound);
+            let same_date_earlier_key = BooleanQuery::new(vec![
+                (Occur::Must, self.on_date(cursor.millis)),
+                (
+                    Occur::Must,
+                    Box::new(key(Bound::Excluded(Term::from_field_text(
+                        self.fields.key,
+                        &cursor.key,
+                    )))) as Box<dyn tantivy::query::Query>,
+                ),
+            ]);
+            let older = RangeQuery::new(
+                Bound::Unbounded,
+                Bound::Excluded(Term::from_field_i64(self.fields.updated, cursor.millis)),
+            );
+            compiled = Box::new(BooleanQuery::new(vec![
+                (Occur::Must, compiled),
+                (
+                    Occur::Must,
+                    Box::new(BooleanQuery::new(vec![
+                        (
+                            Occur::Should,
+                            Box::new(older) as Box<dyn tantivy::query::Query>,
+                        ),
+                        (Occur::Should, Box::new(same_date_earlier_key)),
+                    ])),
+                ),
+            ]));
+        }
+        let searcher = self.reader.searcher();
+        self.newest(&searcher, compiled, limit)
+    }
+
+    /// The newest `limit` papers `query` matches, in feed order, and the cursor after them
+    /// when more match. The date at the edge of the page may be shared by papers beyond it;
+    /// every paper of that date is read, so that the order by key decides which are in.
+    fn newest(
+        &self,
+        searcher: &tantivy::Searcher,
+        query: Box<dyn tantivy::query::Query>,
+        limit: usize,
+    ) -> Result<(Vec<Hit>, Option<Cursor>), IndexError> {
+        let fail = |source| tantivy_error(&self.path, source);
+        let newest = TopDocs::with_limit(limit.max(1) + 1)
+            .order_by_fast_field::<i64>("updated", Order::Desc);
+        let top = searcher.search(&query, &newest).map_err(fail)?;
+        let Some(&(edge, _)) = top.last() else {
+            return Ok((Vec::new(), None));
+        };
+        let mut hits = Vec::with_capacity(top.len());
+        for (millis, address) in top {
+            if millis > edge {
+                hits.push(self.hit(searcher, address, millis)?);
+            }
+        }
+        let edge_query = BooleanQuery::new(vec![
+            (Occur::Must, query),
+            (Occur::Must, self.on_date(edge)),
+        ]);
+        for address in searcher
+            .search(&edge_query, &DocSetCollector)
+            .map_err(fail)?
+        {
+            hits.push(self.hit(searcher, address, edge)?);
+        }
+        hits.sort_by(|a, b| b.updated.cmp(&a.updated).then_with(|| b.key.cmp(&a.key)));
+        let more = hits.len() > limit;
+        hits.truncate(limit);
+        let next = more.then(|| hits.last()).flatten().map(|last| Cursor {
+            millis: last.updated.timestamp_millis(),
+            key: last.key.clone(),
+        });
+        Ok((hits, next))
+    }
+
+    /// Papers whose date is exactly `millis`.
+    fn on_date(&self, millis: i64) -> Box<dyn tantivy::query::Query> {
+        Box::new(TermQuery::new(
+            Term::from_field_i64(self.fields.updated, millis),
+            IndexRecordOption::Basic,
+        ))
+    }
+
+    fn hit(
+        &self,
+        searcher: &tantivy::Searcher,
+        address: tantivy::DocAddress,
+        millis: i64,
+    ) -> Result<Hit, IndexError> {
+        let doc: TantivyDocument = searcher
+            .doc(address)
+            .map_err(|source| tantivy_error(&self.path, source))?;
+        let text = |field| {
+            doc.get_first(field)
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_string()
+        };
+        Ok(Hit {
+            key: text(self.fields.key),
+            display_id: text(self.fields.display_id),
+            updated: DateTime::from_timestamp_millis(millis).unwrap_or_default(),
+            title: text(self.fields.title),
+        })
+    }
+
+    /// How many papers the index holds.
+    pub fn len(&self) -> u64 {
+        self.reader.searcher().num_docs()
+    }
+
+    /// Whether the index holds no paper.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Where the index of the store at `store_path` lives: beside it, `<store>.index`.
+pub fn path_for(store_path: &Path) -> PathBuf {
+    let mut name = store_path.as_os_str().to_owned();
+    name.push(".index");
+    PathBuf::from(name)
+}
+
+fn tantivy_error(path: &Path, source: tantivy::TantivyError) -> IndexError {
+    IndexError::Index {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+fn io(path: &Path, source: std::io::Error) -> IndexError {
+    IndexError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+#[cfg(test)]
+mod tests;

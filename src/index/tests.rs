@@ -1,0 +1,437 @@
+//! The index against the reference evaluator: table-driven cases for each construct of the
+//! query language, and random queries over every real capture in
+//! `../shared/fixtures/sources/`, which must match exactly the same papers.
+
+use std::collections::BTreeSet;
+
+use chrono::{TimeZone, Utc};
+
+use super::*;
+use crate::model::{Author, Identifiers, Paper, SourceState};
+use crate::pipeline::query::Document;
+use crate::pipeline::tag::Tagger;
+use crate::sources::{SourceContext, SourceKind};
+
+/// Every paper of every real capture, stored (and so merged) as ingestion would store them.
+fn fixture_store() -> PaperStore {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/sources");
+    let captures = [
+        (SourceKind::Arxiv, "arxiv-rss2024-cslg-jmamath.xml"),
+        (SourceKind::Arxiv, "arxiv-rss2024-cscl-jmamath.xml"),
+        (SourceKind::Arxiv, "arxiv-rss2024-csai-jmamath.xml"),
+        (SourceKind::ArxivApi, "arxiv-api-cslg-or-csai-m20.atom.xml"),
+        (
+            SourceKind::ArxivApi,
+            "arxiv-api-transformer-cslg-m5.atom.xml",
+        ),
+        (
+            SourceKind::ArxivApi,
+            "arxiv-api-query-au-delmaestro-2016.atom.xml",
+        ),
+        (SourceKind::HfDaily, "hf-daily-papers-30.json"),
+        (SourceKind::ArxivOai, "arxiv-oai-pmh-arxivraw-1000.xml"),
+        (SourceKind::Feed, "biorxiv-plantbio-rss1.rdf"),
+        (SourceKind::Feed, "biorxiv-genomics-rss1-feedrs.xml"),
+    ];
+    let store = PaperStore::in_memory();
+    let now = Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap();
+    for (kind, file) in captures {
+        let bytes = std::fs::read(format!("{dir}/{file}")).expect("the shared captures");
+        let source = file.split('-').take(2).collect::<Vec<_>>().join("-");
+        let ctx = SourceContext {
+            source_id: &source,
+            url: "https://example.org/",
+        };
+        let papers = kind.read(&bytes, &ctx, now).expect("captures parse");
+        store
+            .apply_batch(
+                &source,
+                &papers,
+                &Tagger::default(),
+                |_| SourceState::default(),
+                now,
+            )
+            .expect("stored");
+    }
+    store
+}
+
+/// Every stored paper's key and the text the reference evaluator reads, made once.
+fn documents(store: &PaperStore) -> Vec<(String, Document)> {
+    let mut docs = Vec::new();
+    store
+        .for_each_paper(|p| docs.push((p.key.clone(), Document::of(&p.paper))))
+        .unwrap();
+    docs
+}
+
+/// The keys of the papers the reference evaluator says `query` matches.
+fn reference(docs: &[(String, Document)], query: &Query) -> BTreeSet<String> {
+    docs.iter()
+        .filter(|(_, doc)| query.matches(doc))
+        .map(|(key, _)| key.clone())
+        .collect()
+}
+
+/// The keys the index returns for `query`, checking the count agrees.
+fn indexed(index: &SearchIndex, query: &Query) -> BTreeSet<String> {
+    let (hits, total) = index.search(query, 100_000).unwrap();
+    assert_eq!(hits.len(), total, "{query}");
+    let (_, count) = index.search(query, 0).unwrap();
+    assert_eq!(count, total, "{query}: count alone");
+    hits.into_iter().map(|h| h.key).collect()
+}
+
+fn index_of(store: &PaperStore) -> (tempfile::TempDir, SearchIndex) {
+    let dir = tempfile::tempdir().unwrap();
+    let index = SearchIndex::open(&dir.path().join("index")).unwrap();
+    let indexed = index.catch_up(store).unwrap();
+    assert!(indexed > 1000, "{indexed} papers indexed");
+    (dir, index)
+}
+
+/// A small deterministic generator (xorshift), so failures replay.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+}
+
+/// The words and tokens of the stored papers, to build queries that hit.
+struct Vocabulary<'a> {
+    docs: &'a [(String, Document)],
+}
+
+impl Vocabulary<'_> {
+    /// A random term: a word, a prefix, a phrase (with or without prefixes) in a random field,
+    /// or a category or source token.
+    fn term(&self, rng: &mut Rng) -> String {
+        let (_, doc) = rng.pick(self.docs);
+        let text = |rng: &mut Rng| -> (&'static str, &Vec<String>) {
+            match rng.below(3) {
+                0 if !doc.title.is_empty() => ("ti:", &doc.title),
+                1 if !doc.authors.is_empty() => ("au:", rng.pick(&doc.authors)),
+                _ => ("", &doc.abstract_words),
+            }
+        };
+        let word = |w: &str, rng: &mut Rng| {
+            let chars: Vec<char> = w.chars().collect();
+            if chars.len() > 3 && rng.below(3) == 0 {
+                let cut = 2 + rng.below(chars.len() - 2);
+                format!("{}*", chars[..cut].iter().collect::<String>())
+            } else {
+                w.to_string()
+            }
+        };
+        match rng.below(7) {
+            0 if !doc.categories.is_empty() => {
+                let c = rng.pick(&doc.categories);
+                match c.split_once('.') {
+                    Some((archive, _)) if rng.below(2) == 0 => format!("cat:{archive}.*"),
+                    _ => format!("cat:{c}"),
+                }
+            }
+            1 if !doc.sources.is_empty() => format!("src:{}", rng.pick(&doc.sources)),
+            2 | 3 => {
+                let (field, words) = text(rng);
+                if words.len() < 2 {
+                    return "*".into();
+                }
+                let len = 2 + rng.below(2.min(words.len() - 1));
+                let at = rng.below(words.len() - len + 1);
+                // The language allows a `*` on a phrase's last word only.
+                let mut phrase: Vec<String> = words[at..at + len].to_vec();
+                let last = phrase.len() - 1;
+                phrase[last] = word(&phrase[last], rng);
+                let prefix = if field.is_empty() && rng.below(2) == 0 {
+                    "all:"
+                } else {
+                    field
+                };
+                format!("{prefix}\"{}\"", phrase.join(" "))
+            }
+            _ => {
+                let (field, words) = text(rng);
+                if words.is_empty() {
+                    return "*".into();
+                }
+                let w = rng.pick(words.as_slice()).clone();
+                format!("{field}{}", word(&w, rng))
+            }
+        }
+    }
+
+    /// A random query of up to `depth` levels of AND, OR, ANDNOT, NOT, `-` and parentheses.
+    fn query(&self, rng: &mut Rng, depth: usize) -> String {
+        if depth == 0 || rng.below(3) == 0 {
+            return self.term(rng);
+        }
+        let a = self.query(rng, depth - 1);
+        let b = self.query(rng, depth - 1);
+        match rng.below(6) {
+            0 => format!("({a} AND {b})"),
+            1 => format!("({a} OR {b})"),
+            2 => format!("({a} ANDNOT {b})"),
+            3 => format!("NOT ({a})"),
+            4 => format!("({a} -{b})"),
+            _ => format!("({a} {b})"),
+        }
+    }
+}
+
+#[test]
+fn random_queries_match_exactly_what_the_reference_matches() {
+    let store = fixture_store();
+    let (_dir, index) = index_of(&store);
+    let docs = documents(&store);
+    let vocabulary = Vocabulary { docs: &docs };
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut matched_some = 0;
+    for _ in 0..400 {
+        let text = vocabulary.query(&mut rng, 3);
+        let query = Query::parse(&text).unwrap_or_else(|e| panic!("{text:?}: {e}"));
+        let expected = reference(&docs, &query);
+        let found = indexed(&index, &query);
+        assert_eq!(
+            found,
+            expected,
+            "{text:?}: index only {:?}, reference only {:?}",
+            found.difference(&expected).collect::<Vec<_>>(),
+            expected.difference(&found).collect::<Vec<_>>()
+        );
+        if !expected.is_empty() {
+            matched_some += 1;
+        }
+    }
+    // The queries are drawn from the papers' own words, so most hit something.
+    assert!(
+        matched_some > 200,
+        "only {matched_some} of 400 queries matched a paper"
+    );
+}
+
+#[test]
+fn each_construct_matches_what_the_reference_matches() {
+    let store = fixture_store();
+    let (_dir, index) = index_of(&store);
+    let docs = documents(&store);
+    let cases = [
+        "*",
+        "learning",
+        "quantiz*",
+        "ti:learning",
+        "abs:transformer",
+        "all:\"language model\"",
+        "\"large language model*\"",
+        "\"large language mod*\"",
+        "ti:\"neural network*\"",
+        "au:smith",
+        "au:\"del maestro\"",
+        "cat:cs.LG",
+        "cat:cs.*",
+        "cat:math.*",
+        "src:arxiv-api",
+        "src:hf-daily",
+        "learning AND cat:cs.CL",
+        "learning OR cat:q-bio.*",
+        "learning ANDNOT cat:cs.LG",
+        "NOT learning",
+        "-learning",
+        "diffusion -cat:cs.CV",
+        "(graph OR network*) AND NOT (ti:survey OR abs:review)",
+        "nosuchwordanywhere",
+        "NOT nosuchwordanywhere",
+    ];
+    for text in cases {
+        let query = Query::parse(text).unwrap();
+        let expected = reference(&docs, &query);
+        assert_eq!(indexed(&index, &query), expected, "{text}");
+    }
+    // A few constructs, checked to be more than empty agreement.
+    for (text, at_least) in [
+        ("*", 1000),
+        ("cat:cs.*", 100),
+        ("quantiz*", 2),
+        ("au:smith", 1),
+    ] {
+        let query = Query::parse(text).unwrap();
+        assert!(reference(&docs, &query).len() >= at_least, "{text}");
+    }
+}
+
+fn paper(arxiv: &str, title: &str, authors: &[&str]) -> Paper {
+    Paper {
+        ids: Identifiers {
+            arxiv: Some(arxiv.into()),
+            entry: format!("e:{arxiv}"),
+            ..Default::default()
+        },
+        title: title.into(),
+        authors: authors
+            .iter()
+            .map(|a| Author {
+                name: (*a).into(),
+                affiliation: None,
+            })
+            .collect(),
+        published: Some(Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap()),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn a_phrase_never_spans_two_authors_or_title_and_abstract() {
+    let store = PaperStore::in_memory();
+    let mut p = paper("2611.00001", "Deep nets", &["Ann Smith", "John Doe"]);
+    p.abstract_text = "learning works".into();
+    store
+        .apply_batch(
+            "s",
+            &[p],
+            &Tagger::default(),
+            |_| SourceState::default(),
+            Utc::now(),
+        )
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let index = SearchIndex::open(&dir.path().join("i")).unwrap();
+    index.catch_up(&store).unwrap();
+    for (text, hits) in [
+        ("au:\"smith john\"", 0),
+        ("au:\"ann smith\"", 1),
+        ("au:\"john doe\"", 1),
+        ("\"nets learning\"", 0),
+        ("\"deep nets\"", 1),
+    ] {
+        let query = Query::parse(text).unwrap();
+        assert_eq!(index.search(&query, 0).unwrap().1, hits, "{text}");
+        assert_eq!(
+            reference(&documents(&store), &query).len(),
+            hits,
+            "{text} (reference)"
+        );
+    }
+}
+
+#[test]
+fn the_index_follows_the_store_and_catches_up_after_a_crash() {
+    let store = PaperStore::in_memory();
+    let now = Utc::now();
+    let write = |papers: &[Paper]| {
+        store
+            .apply_batch(
+                "s",
+                papers,
+                &Tagger::default(),
+                |_| SourceState::default(),
+                now,
+            )
+            .unwrap();
+    };
+    write(&[paper("2611.00001", "Graph learning", &["A"])]);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("i");
+    let all = Query::parse("*").unwrap();
+    {
+        let index = SearchIndex::open(&path).unwrap();
+        assert_eq!(index.catch_up(&store).unwrap(), 1, "built from the store");
+        assert_eq!(index.search(&all, 0).unwrap().1, 1);
+        // A batch is committed to the store, and the process dies before the index's commit.
+        write(&[
+            paper("2611.00002", "Graph diffusion", &["B"]),
+            paper("2611.00001", "Graph learning, revised", &["A"]),
+        ]);
+    }
+    let index = SearchIndex::open(&path).unwrap();
+    assert_eq!(index.search(&all, 0).unwrap().1, 1, "behind the store");
+    assert_eq!(index.catch_up(&store).unwrap(), 2, "the two changes");
+    let (hits, total) = index.search(&Query::parse("graph").unwrap(), 10).unwrap();
+    assert_eq!(total, 2);
+    assert!(hits.iter().any(|h| h.title == "Graph learning, revised"));
+    assert_eq!(index.catch_up(&store).unwrap(), 0, "nothing left");
+    assert!(
+        store.changes_after(0, 10).unwrap().is_empty(),
+        "changes forgotten"
+    );
+
+    // A reader in another process sees the writer's commits after a refresh.
+    let reader = SearchIndex::open_read_only(&path).unwrap();
+    assert_eq!(reader.search(&all, 0).unwrap().1, 2);
+    assert!(matches!(
+        reader.catch_up(&store),
+        Err(IndexError::ReadOnly { .. })
+    ));
+    write(&[paper("2611.00003", "Graph sampling", &["C"])]);
+    index.catch_up(&store).unwrap();
+    reader.refresh().unwrap();
+    assert_eq!(reader.search(&all, 0).unwrap().1, 3);
+
+    // Rebuilding from scratch gives the same.
+    assert_eq!(index.rebuild(&store).unwrap(), 3);
+    assert_eq!(index.search(&all, 0).unwrap().1, 3);
+}
+
+#[test]
+fn pages_never_skip_or_repeat_papers_that_share_a_date() {
+    let store = PaperStore::in_memory();
+    let days: Vec<_> = (1..=3)
+        .map(|d| Utc.with_ymd_and_hms(2026, 11, d, 0, 0, 0).unwrap())
+        .collect();
+    let papers: Vec<Paper> = (0..40)
+        .map(|i| {
+            let mut p = paper(&format!("2611.{i:05}"), "Graph learning", &["A"]);
+            p.published = Some(days[i % 3]);
+            p
+        })
+        .collect();
+    store
+        .apply_batch(
+            "s",
+            &papers,
+            &Tagger::default(),
+            |_| SourceState::default(),
+            Utc::now(),
+        )
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let index = SearchIndex::open(&dir.path().join("i")).unwrap();
+    index.catch_up(&store).unwrap();
+    let query = Query::parse("graph").unwrap();
+
+    // The reference order: newest first, then by key descending, as topic feeds list them.
+    let mut expected: Vec<(chrono::DateTime<Utc>, String)> = Vec::new();
+    store
+        .for_each_paper(|p| expected.push((p.updated(), p.key)))
+        .unwrap();
+    expected.sort_by(|a, b| b.cmp(a));
+    let expected: Vec<String> = expected.into_iter().map(|(_, k)| k).collect();
+
+    for limit in [1, 7, 13, 40, 100] {
+        let mut seen = Vec::new();
+        let mut cursor = None;
+        loop {
+            let (hits, next) = index.page(&query, cursor.as_ref(), limit).unwrap();
+            assert!(hits.len() <= limit);
+            seen.extend(hits.into_iter().map(|h| h.key));
+            match next {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+        assert_eq!(seen, expected, "pages of {limit}");
+    }
+    let (first, _) = index.search(&query, 5).unwrap();
+    let first: Vec<String> = first.into_iter().map(|h| h.key).collect();
+    assert_eq!(first, expected[..5], "search lists the first page");
+}

@@ -18,6 +18,27 @@ const ATOM_NS: &str = "http://www.w3.org/2005/Atom";
 /// The root element of an Atom document.
 const ATOM_FEED: (Option<&str>, &str) = (Some(ATOM_NS), "feed");
 
+/// The real captures in `../shared/fixtures/sources/` (beside the project) and the kind that
+/// reads each: the real papers that tests and benchmarks build their stores from.
+pub const CAPTURES: &[(SourceKind, &str)] = &[
+    (SourceKind::Arxiv, "arxiv-rss2024-cslg-jmamath.xml"),
+    (SourceKind::Arxiv, "arxiv-rss2024-cscl-jmamath.xml"),
+    (SourceKind::Arxiv, "arxiv-rss2024-csai-jmamath.xml"),
+    (SourceKind::ArxivApi, "arxiv-api-cslg-or-csai-m20.atom.xml"),
+    (
+        SourceKind::ArxivApi,
+        "arxiv-api-transformer-cslg-m5.atom.xml",
+    ),
+    (
+        SourceKind::ArxivApi,
+        "arxiv-api-query-au-delmaestro-2016.atom.xml",
+    ),
+    (SourceKind::HfDaily, "hf-daily-papers-30.json"),
+    (SourceKind::ArxivOai, "arxiv-oai-pmh-arxivraw-1000.xml"),
+    (SourceKind::Feed, "biorxiv-plantbio-rss1.rdf"),
+    (SourceKind::Feed, "biorxiv-genomics-rss1-feedrs.xml"),
+];
+
 /// The topic every check tags with; its query `*` matches every paper.
 pub const ALL_TOPIC: &str = "all";
 

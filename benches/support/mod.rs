@@ -14,26 +14,9 @@ use paperboy::sources::{SourceContext, SourceKind};
 /// categories).
 pub(crate) fn real_papers() -> Vec<Paper> {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/sources");
-    let captures = [
-        (SourceKind::Arxiv, "arxiv-rss2024-cslg-jmamath.xml"),
-        (SourceKind::Arxiv, "arxiv-rss2024-cscl-jmamath.xml"),
-        (SourceKind::Arxiv, "arxiv-rss2024-csai-jmamath.xml"),
-        (SourceKind::ArxivApi, "arxiv-api-cslg-or-csai-m20.atom.xml"),
-        (
-            SourceKind::ArxivApi,
-            "arxiv-api-transformer-cslg-m5.atom.xml",
-        ),
-        (
-            SourceKind::ArxivApi,
-            "arxiv-api-query-au-delmaestro-2016.atom.xml",
-        ),
-        (SourceKind::HfDaily, "hf-daily-papers-30.json"),
-        (SourceKind::ArxivOai, "arxiv-oai-pmh-arxivraw-1000.xml"),
-        (SourceKind::Feed, "biorxiv-plantbio-rss1.rdf"),
-        (SourceKind::Feed, "biorxiv-genomics-rss1-feedrs.xml"),
-    ];
+    let captures = paperboy::selfcheck::CAPTURES;
     let mut papers = Vec::new();
-    for (kind, file) in captures {
+    for &(kind, file) in captures {
         let bytes = std::fs::read(format!("{dir}/{file}"))
             .expect("the shared captures are beside the project");
         let ctx = SourceContext {

@@ -10,32 +10,15 @@ use super::*;
 use crate::model::{Author, Identifiers, Paper, SourceState};
 use crate::pipeline::query::Document;
 use crate::pipeline::tag::Tagger;
-use crate::sources::{SourceContext, SourceKind};
+use crate::sources::SourceContext;
 
 /// Every paper of every real capture, stored (and so merged) as ingestion would store them.
 fn fixture_store() -> PaperStore {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/sources");
-    let captures = [
-        (SourceKind::Arxiv, "arxiv-rss2024-cslg-jmamath.xml"),
-        (SourceKind::Arxiv, "arxiv-rss2024-cscl-jmamath.xml"),
-        (SourceKind::Arxiv, "arxiv-rss2024-csai-jmamath.xml"),
-        (SourceKind::ArxivApi, "arxiv-api-cslg-or-csai-m20.atom.xml"),
-        (
-            SourceKind::ArxivApi,
-            "arxiv-api-transformer-cslg-m5.atom.xml",
-        ),
-        (
-            SourceKind::ArxivApi,
-            "arxiv-api-query-au-delmaestro-2016.atom.xml",
-        ),
-        (SourceKind::HfDaily, "hf-daily-papers-30.json"),
-        (SourceKind::ArxivOai, "arxiv-oai-pmh-arxivraw-1000.xml"),
-        (SourceKind::Feed, "biorxiv-plantbio-rss1.rdf"),
-        (SourceKind::Feed, "biorxiv-genomics-rss1-feedrs.xml"),
-    ];
+    let captures = crate::selfcheck::CAPTURES;
     let store = PaperStore::in_memory();
     let now = Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap();
-    for (kind, file) in captures {
+    for &(kind, file) in captures {
         let bytes = std::fs::read(format!("{dir}/{file}")).expect("the shared captures");
         let source = file.split('-').take(2).collect::<Vec<_>>().join("-");
         let ctx = SourceContext {

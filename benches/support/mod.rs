@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use paperboy::model::Paper;
 use paperboy::pipeline::query::Query;
 use paperboy::pipeline::tag::TopicQuery;
-use paperboy::sources::{SourceContext, SourceKind};
+use paperboy::sources::SourceContext;
 
 /// Every paper of every real capture (about 1,100, real titles, abstracts, authors and
 /// categories).

@@ -166,15 +166,17 @@ fn open_store(config: &Config) -> anyhow::Result<(Arc<PaperStore>, Arc<SearchInd
     Ok((store, index))
 }
 
-fn open(config: &Arc<Config>) -> anyhow::Result<(Arc<PaperStore>, Ingestor)> {
+type Opened = (Arc<PaperStore>, Arc<SearchIndex>, Ingestor);
+
+fn open(config: &Arc<Config>) -> anyhow::Result<Opened> {
     let (store, index) = open_store(config)?;
     let fetcher = Fetcher::from_config(&config.fetch)?;
-    let ingestor = Ingestor::new(config.clone(), store.clone(), index, fetcher);
-    Ok((store, ingestor))
+    let ingestor = Ingestor::new(config.clone(), store.clone(), index.clone(), fetcher);
+    Ok((store, index, ingestor))
 }
 
 async fn ingest(config: Arc<Config>) -> anyhow::Result<()> {
-    let (_store, ingestor) = open(&config)?;
+    let (_store, _index, ingestor) = open(&config)?;
     if let Some(changed) = ingestor.retag_if_changed().await?.filter(|&n| n > 0) {
         eprintln!("topics changed: re-tagged the store ({changed} papers changed topics)");
     }
@@ -232,11 +234,19 @@ fn explain(config: &Config, topic_id: &str, paper: &str) -> anyhow::Result<()> {
 }
 
 async fn serve(config: Arc<Config>, listen: Option<SocketAddr>) -> anyhow::Result<()> {
-    let (store, ingestor) = open(&config)?;
+    let (store, index, ingestor) = open(&config)?;
     if let Some(changed) = ingestor.retag_if_changed().await? {
         tracing::info!(changed, "topics changed: re-tagged the store");
     }
     let listener = server::bind(listen.unwrap_or(config.server.listen)).await?;
-    server::serve(config, store, ingestor, listener, server::shutdown_signal()).await?;
+    server::serve(
+        config,
+        store,
+        index,
+        ingestor,
+        listener,
+        server::shutdown_signal(),
+    )
+    .await?;
     Ok(())
 }

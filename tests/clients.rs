@@ -101,8 +101,19 @@ fn jing_feedparser_and_the_json_feed_schema_accept_every_feed() {
     let json_schema = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../shared/corpora/jsonfeed/sonicdoe-jsonfeed-schema/schema-v1.1.json");
     let mut checked = 0;
-    for topic in &f.topics {
-        let atom = get(&format!("{}/feeds/{topic}.atom", f.serve.base));
+    // Every topic's feeds, and a query feed: (name, path without extension, query string).
+    let mut feeds: Vec<(String, String, String)> = f
+        .topics
+        .iter()
+        .map(|t| (t.clone(), format!("/feeds/{t}"), String::new()))
+        .collect();
+    feeds.push((
+        "search".into(),
+        "/search".into(),
+        "?q=quantiz%2A%20OR%20cat%3Acs.CL".into(),
+    ));
+    for (topic, stem, suffix) in &feeds {
+        let atom = get(&format!("{}{stem}.atom{suffix}", f.serve.base));
         let ids = common::entry_ids(&atom.body);
         if let Some(jing) = &jing {
             let file = f.dir.join(format!("{topic}.atom"));
@@ -123,16 +134,16 @@ fn jing_feedparser_and_the_json_feed_schema_accept_every_feed() {
         if python {
             let script = r#"
 import json, sys, feedparser, jsonschema
-base, topic, schema_path = sys.argv[1], sys.argv[2], sys.argv[3]
+base, stem, suffix, schema_path = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
 out = {}
 for ext in ("atom", "rss"):
-    d = feedparser.parse(f"{base}/feeds/{topic}.{ext}")
+    d = feedparser.parse(f"{base}{stem}.{ext}{suffix}")
     out[ext] = {"bozo": bool(d.bozo), "error": str(d.get("bozo_exception", "")),
                 "ids": [e.get("id") for e in d.entries],
                 "titles": [e.get("title") for e in d.entries],
                 "authors": [len(e.get("authors", [])) for e in d.entries]}
 import urllib.request
-feed = json.load(urllib.request.urlopen(f"{base}/feeds/{topic}.json"))
+feed = json.load(urllib.request.urlopen(f"{base}{stem}.json{suffix}"))
 jsonschema.validate(feed, json.load(open(schema_path)))
 print(json.dumps(out))
 "#;
@@ -140,7 +151,8 @@ print(json.dumps(out))
                 .arg("-c")
                 .arg(script)
                 .arg(&f.serve.base)
-                .arg(topic)
+                .arg(stem)
+                .arg(suffix)
                 .arg(&json_schema)
                 .output()
                 .unwrap();
@@ -150,7 +162,7 @@ print(json.dumps(out))
                 String::from_utf8_lossy(&out.stderr)
             );
             let result: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-            let json = get(&format!("{}/feeds/{topic}.json", f.serve.base));
+            let json = get(&format!("{}{stem}.json{suffix}", f.serve.base));
             assert_eq!(
                 common::entry_ids(&json.body),
                 ids,
@@ -167,9 +179,12 @@ print(json.dumps(out))
             }
             assert_eq!(result["atom"]["titles"], result["rss"]["titles"], "{topic}");
         }
+        if topic == "search" {
+            assert!(!ids.is_empty(), "the query feed has entries");
+        }
         checked += 1;
     }
-    assert_eq!(checked, 7);
+    assert_eq!(checked, 8);
 }
 
 #[test]
@@ -333,4 +348,12 @@ fn chromium_renders_the_index_and_topic_pages() {
     );
     assert!(topic.contains("<article>"));
     assert!(topic.contains(r#"rel="alternate" type="application/feed+json""#));
+    assert!(
+        index.contains(r#"<input type="search" name="q""#),
+        "the search box"
+    );
+    let search = dump("/search?q=quantiz*");
+    assert!(search.contains("papers match"), "{search}");
+    assert!(search.contains("<article>"), "{search}");
+    assert!(search.contains("[[topics]]"), "{search}");
 }

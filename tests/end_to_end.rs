@@ -631,6 +631,72 @@ query = 'anomal* AND detect*'
         String::from_utf8_lossy(&during.stderr)
     );
     assert_eq!(stdout(&during), listing);
+
+    // Any query is a feed, with the papers search lists, in the same order.
+    let q = "cat%3Acs.LG%20AND%20anomal*";
+    let atom = get(&format!("{}/search.atom?q={q}", serve.base));
+    assert_eq!(atom.status, 200);
+    let feed = feed_rs::parser::parse(atom.body.as_slice()).expect("the query feed parses");
+    let titles: Vec<String> = feed
+        .entries
+        .iter()
+        .map(|e| e.title.as_ref().unwrap().content.clone())
+        .collect();
+    let listed: Vec<&str> = listing
+        .lines()
+        .take(2)
+        .map(|l| l.splitn(3, "  ").nth(2).unwrap())
+        .collect();
+    assert_eq!(titles, listed);
+    assert!(
+        feed.title
+            .unwrap()
+            .content
+            .contains("cat:cs.LG AND anomal*"),
+        "the title says the query"
+    );
+    // Conditional GET, as topic feeds.
+    let etag = atom.headers["etag"].to_str().unwrap().to_string();
+    let again = request(
+        "GET",
+        &format!("{}/search.atom?q={q}", serve.base),
+        &[("If-None-Match", &etag)],
+    )
+    .unwrap();
+    assert_eq!(again.status, 304);
+    // Paging: one entry a page, then the next page by the feed's own link.
+    let first = get(&format!("{}/search.json?q={q}&limit=1", serve.base));
+    let first: serde_json::Value = serde_json::from_slice(&first.body).unwrap();
+    assert_eq!(first["items"].as_array().unwrap().len(), 1);
+    let next = first["next_url"].as_str().expect("a next page");
+    // The links use the configured base URL; this serve listens elsewhere.
+    let path = &next[next.find("/search.json").unwrap()..];
+    let second = get(&format!("{}{path}", serve.base));
+    let second: serde_json::Value = serde_json::from_slice(&second.body).unwrap();
+    assert_eq!(second["items"].as_array().unwrap().len(), 1);
+    assert!(second.get("next_url").is_none(), "two papers, two pages");
+    assert_ne!(first["items"][0]["id"], second["items"][0]["id"]);
+    assert_eq!(get(&format!("{}/search.rss?q={q}", serve.base)).status, 200);
+    // A query that does not parse is a 400 with the parser's message.
+    let bad = get(&format!("{}/search.atom?q=a%20OR", serve.base));
+    assert_eq!(bad.status, 400);
+    assert!(bad.text().contains("at position 5"), "{}", bad.text());
+    assert_eq!(get(&format!("{}/search.atom", serve.base)).status, 400);
+
+    // The preview: how many match, the newest, the feeds and the TOML of a topic.
+    let preview = get(&format!("{}/search?q=anomal*", serve.base)).text();
+    assert!(preview.contains("2 papers match"), "{preview}");
+    assert!(preview.contains("/search.atom?q=anomal*"), "{preview}");
+    assert!(preview.contains("query = \"anomal*\""), "{preview}");
+    assert!(
+        preview.contains("Conditional anomaly detection"),
+        "{preview}"
+    );
+    let broken = get(&format!("{}/search?q=a%20OR", serve.base)).text();
+    assert!(broken.contains("does not parse: at position 5"), "{broken}");
+    assert!(get(&format!("{}/", serve.base))
+        .text()
+        .contains("action=\"http://127.0.0.1"));
     assert!(serve.stop().success());
 
     let inside = stdout(&run(&config, &["explain", "anomaly", "arXiv:2604.21953v1"]));

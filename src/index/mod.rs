@@ -16,11 +16,12 @@
 mod compile;
 mod tokenizer;
 
+use std::ops::Bound;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
-use std::ops::Bound;
 
 use tantivy::collector::{Count, DocSetCollector, TopDocs};
 use tantivy::directory::MmapDirectory;
@@ -169,6 +170,8 @@ pub struct SearchIndex {
     reader: IndexReader,
     fields: Fields,
     writer: Option<Mutex<IndexWriter>>,
+    /// Bumped after every commit, for caches of what was rendered from the index.
+    generation: AtomicU64,
 }
 
 impl SearchIndex {
@@ -243,6 +246,7 @@ impl SearchIndex {
             reader,
             fields,
             writer: writer.map(Mutex::new),
+            generation: AtomicU64::new(0),
         })
     }
 
@@ -347,7 +351,14 @@ impl SearchIndex {
             .map_err(|source| tantivy_error(&self.path, source))?;
         self.reader
             .reload()
-            .map_err(|source| tantivy_error(&self.path, source))
+            .map_err(|source| tantivy_error(&self.path, source))?;
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        Ok(())
+    }
+
+    /// A number that changes whenever a commit may have changed what a query returns.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 
     fn writer(&self) -> Result<&Mutex<IndexWriter>, IndexError> {

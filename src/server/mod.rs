@@ -18,8 +18,10 @@ use axum::Router;
 use tokio::net::TcpListener;
 
 use crate::config::Config;
+use crate::index::{Cursor, SearchIndex};
 use crate::ingest::Ingestor;
 use crate::pipeline::digest::hex;
+use crate::pipeline::query::Query;
 use crate::pipeline::render::{self, FeedMeta, Format};
 use crate::store::{PaperStore, StoreError};
 
@@ -35,6 +37,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// The store feeds are read from.
     pub store: Arc<PaperStore>,
+    /// The search index query feeds and previews are answered from.
+    pub index: Arc<SearchIndex>,
     /// Rendered feeds, by topic, format and page.
     pub cache: Arc<FeedCache>,
     /// The counters `/metrics` shows.
@@ -81,6 +85,19 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(index))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/feeds/{file}", get(feed))
+        .route(
+            "/search.atom",
+            get(|app, request| search_feed(app, request, Format::Atom)),
+        )
+        .route(
+            "/search.rss",
+            get(|app, request| search_feed(app, request, Format::Rss)),
+        )
+        .route(
+            "/search.json",
+            get(|app, request| search_feed(app, request, Format::Json)),
+        )
+        .route("/search", get(search_page))
         .route("/feeds.opml", get(opml))
         .route(
             "/metrics",
@@ -118,6 +135,7 @@ pub fn router(state: AppState) -> Router {
 pub async fn serve(
     config: Arc<Config>,
     store: Arc<PaperStore>,
+    index: Arc<SearchIndex>,
     ingestor: Ingestor,
     listener: TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
@@ -130,6 +148,7 @@ pub async fn serve(
     let app = router(AppState {
         config: config.clone(),
         store: store.clone(),
+        index,
         cache: Arc::default(),
         stats: Arc::default(),
         cache_control: HeaderValue::from_str(&format!("public, max-age={}", config.server.max_age))
@@ -255,6 +274,8 @@ enum AppError {
     Store(StoreError),
     /// A store read on the blocking pool panicked or was cancelled: 500, logged.
     Task(tokio::task::JoinError),
+    /// The search index failed: 500, logged.
+    Index(crate::index::IndexError),
     /// The request names something that does not exist: 404 with this message.
     NotFound(String),
     /// The request is malformed: 400 with this message.
@@ -282,6 +303,13 @@ impl IntoResponse for AppError {
                 plain(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "internal error: the store could not be read",
+                )
+            }
+            AppError::Index(error) => {
+                tracing::error!("search index error while serving: {error}");
+                plain(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal error: the search index could not be read",
                 )
             }
             AppError::NotFound(message) => plain(StatusCode::NOT_FOUND, &message),
@@ -349,8 +377,16 @@ fn decode_cursor(text: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
-/// A cached feed's topic, format, limit and page cursor.
-type CacheKey = (usize, Format, usize, Option<Vec<u8>>);
+/// What a feed lists: a configured topic's papers (by its place in the config), or a query's.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum FeedOf {
+    Topic(usize),
+    /// The query's text, as the request gave it (it parses).
+    Search(String),
+}
+
+/// A cached feed's papers, format, limit and page cursor.
+type CacheKey = (FeedOf, Format, usize, Option<Vec<u8>>);
 
 /// A rendered feed, ready to send: the body and its validators as header values, built once.
 #[derive(Clone)]
@@ -408,14 +444,64 @@ async fn feed(
         .position(|t| t.id == topic_id)
         .ok_or_else(|| AppError::NotFound(format!("no topic {topic_id:?}")))?;
     let params = parse_params(request.uri().query()).map_err(AppError::BadRequest)?;
-    let feed = cached_feed(&app, (topic_index, format, params.limit, params.before)).await?;
+    let key = (
+        FeedOf::Topic(topic_index),
+        format,
+        params.limit,
+        params.before,
+    );
+    let feed = cached_feed(&app, key).await?;
     Ok(feed_response(&app, &feed, format, request.headers()))
 }
+
+/// `/search.atom?q=QUERY` (and `.rss`, `.json`): any query as a feed, with the same entries,
+/// paging and caching as a topic's. A query that does not parse is a 400 with the parser's
+/// message.
+async fn search_feed(
+    State(app): State<AppState>,
+    request: axum::extract::Request,
+    format: Format,
+) -> Result<Response, AppError> {
+    let query = request.uri().query();
+    let text = search_text(query)?.ok_or_else(|| {
+        AppError::BadRequest(format!(
+            "missing q: ask for /search.{}?q=QUERY",
+            format.extension()
+        ))
+    })?;
+    Query::parse(&text).map_err(|e| AppError::BadRequest(format!("bad q {text:?}: {e}")))?;
+    let params = parse_params(query).map_err(AppError::BadRequest)?;
+    let key = (FeedOf::Search(text), format, params.limit, params.before);
+    let feed = cached_feed(&app, key).await?;
+    Ok(feed_response(&app, &feed, format, request.headers()))
+}
+
+/// The `q` parameter of a query string, when given and not blank.
+fn search_text(query: Option<&str>) -> Result<Option<String>, AppError> {
+    let q = url::form_urlencoded::parse(query.unwrap_or("").as_bytes())
+        .find(|(key, _)| key == "q")
+        .map(|(_, value)| value.into_owned());
+    match q {
+        Some(text) if text.len() > MAX_QUERY_BYTES => Err(AppError::BadRequest(format!(
+            "q is {} bytes; at most {MAX_QUERY_BYTES} are accepted",
+            text.len()
+        ))),
+        Some(text) if text.trim().is_empty() => Ok(None),
+        other => Ok(other),
+    }
+}
+
+/// The longest query text a request may give.
+const MAX_QUERY_BYTES: usize = 2048;
 
 /// The rendered feed for `key`: from the cache when the store has not changed since it was
 /// rendered, else read and rendered on the blocking pool and cached.
 async fn cached_feed(app: &AppState, key: CacheKey) -> Result<CachedFeed, AppError> {
-    let generation = app.store.generation();
+    // A query feed comes from the index, which commits after the store.
+    let generation = match key.0 {
+        FeedOf::Topic(_) => app.store.generation(),
+        FeedOf::Search(_) => app.index.generation(),
+    };
     let cached = app
         .cache
         .entries
@@ -443,37 +529,110 @@ async fn cached_feed(app: &AppState, key: CacheKey) -> Result<CachedFeed, AppErr
     .await
 }
 
-/// Reads a page of a topic and renders it, with its self and next links.
+/// Reads a page of a topic's or a query's papers and renders it, with its self and next
+/// links.
 fn render_feed(
     app: &AppState,
-    (topic_index, format, limit, before): &CacheKey,
+    (of, format, limit, before): &CacheKey,
 ) -> Result<render::Rendered, AppError> {
-    let topic = &app.config.topics[*topic_index];
-    let (papers, next) = app.store.topic_page(&topic.id, before.as_deref(), *limit)?;
     let base = &app.config.server.base_url;
-    let feed_url = format!("{base}/feeds/{}.{}", topic.id, format.extension());
-    let limit = if *limit == DEFAULT_LIMIT {
+    let limit_param = if *limit == DEFAULT_LIMIT {
         String::new()
     } else {
         format!("&limit={limit}")
     };
-    let self_url = match before {
-        Some(cursor) => format!("{feed_url}?before={}{limit}", hex(cursor)),
-        None if limit.is_empty() => feed_url.clone(),
-        None => format!("{feed_url}?{}", &limit[1..]),
+    // `next` of a URL that may already carry a query string.
+    let with = |url: &str, params: &str| -> String {
+        match (url.contains('?'), params.strip_prefix('&')) {
+            (_, None) => url.to_string(),
+            (true, Some(_)) => format!("{url}{params}"),
+            (false, Some(rest)) => format!("{url}?{rest}"),
+        }
     };
-    let next_url = next.map(|cursor| format!("{feed_url}?before={}{limit}", hex(&cursor)));
-    let page_url = format!("{base}/topics/{}", topic.id);
+    #[allow(clippy::type_complexity)]
+    let (papers, next, feed_url, page_url, id, title, query): (
+        Vec<crate::model::StoredPaper>,
+        Option<Vec<u8>>,
+        String,
+        String,
+        String,
+        String,
+        String,
+    ) = match of {
+        FeedOf::Topic(index) => {
+            let topic = &app.config.topics[*index];
+            let (papers, next) = app.store.topic_page(&topic.id, before.as_deref(), *limit)?;
+            (
+                papers,
+                next,
+                format!("{base}/feeds/{}.{}", topic.id, format.extension()),
+                format!("{base}/topics/{}", topic.id),
+                topic.id.clone(),
+                topic.title.clone(),
+                topic.query_text.clone(),
+            )
+        }
+        FeedOf::Search(text) => {
+            let query = Query::parse(text)
+                .map_err(|e| AppError::BadRequest(format!("bad q {text:?}: {e}")))?;
+            let cursor = match before.as_deref() {
+                None => None,
+                Some(bytes) => Some(decode_search_cursor(bytes).ok_or_else(|| {
+                    AppError::BadRequest("bad before: use the cursor of a feed's next link".into())
+                })?),
+            };
+            let (hits, next) = app
+                .index
+                .page(&query, cursor.as_ref(), *limit)
+                .map_err(AppError::Index)?;
+            let mut papers = Vec::with_capacity(hits.len());
+            for hit in hits {
+                // A paper removed since the index's last commit is left out.
+                papers.extend(app.store.get(&hit.key)?);
+            }
+            let q: String = url::form_urlencoded::byte_serialize(text.as_bytes()).collect();
+            (
+                papers,
+                next.map(|c| encode_search_cursor(&c)),
+                format!("{base}/search.{}?q={q}", format.extension()),
+                format!("{base}/search?q={q}"),
+                format!("search-{}", crate::pipeline::digest::short_hash(text)),
+                format!("Search: {text}"),
+                text.clone(),
+            )
+        }
+    };
+    let self_url = match before {
+        Some(cursor) => with(&feed_url, &format!("&before={}{limit_param}", hex(cursor))),
+        None => with(&feed_url, &limit_param),
+    };
+    let next_url = next
+        .map(|cursor: Vec<u8>| with(&feed_url, &format!("&before={}{limit_param}", hex(&cursor))));
     let meta = FeedMeta {
-        topic_id: &topic.id,
-        title: &topic.title,
-        query: &topic.query_text,
+        topic_id: &id,
+        title: &title,
+        query: &query,
         self_url: &self_url,
         page_url: &page_url,
         next_url: next_url.as_deref(),
     };
     Stats::count(&app.stats.renders);
     Ok(format.render(&meta, &papers))
+}
+
+/// A query feed's cursor as bytes: the date (milliseconds, big-endian) and the key.
+fn encode_search_cursor(cursor: &Cursor) -> Vec<u8> {
+    let mut bytes = cursor.millis.to_be_bytes().to_vec();
+    bytes.extend_from_slice(cursor.key.as_bytes());
+    bytes
+}
+
+fn decode_search_cursor(bytes: &[u8]) -> Option<Cursor> {
+    let (millis, key) = bytes.split_at_checked(8)?;
+    Some(Cursor {
+        millis: i64::from_be_bytes(millis.try_into().ok()?),
+        key: std::str::from_utf8(key).ok()?.to_string(),
+    })
 }
 
 /// The response to a feed request: `304` when the reader's validators still hold, else the
@@ -544,6 +703,37 @@ async fn index(State(app): State<AppState>) -> Result<Html<String>, AppError> {
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
         Ok(pages::index(&app.config.server.base_url, &topics, &sources))
+    })
+    .await?;
+    Ok(Html(page))
+}
+
+/// `/search?q=QUERY`: how many papers a query matches, the newest of them, its feeds and the
+/// TOML of a topic with it; the parser's message when it does not parse. A form leads here
+/// from the index page.
+async fn search_page(
+    State(app): State<AppState>,
+    request: axum::extract::Request,
+) -> Result<Html<String>, AppError> {
+    let text = search_text(request.uri().query())?;
+    let page = blocking(&app, move |app| {
+        let base = &app.config.server.base_url;
+        let Some(text) = text else {
+            return Ok(pages::search(base, "", Ok(None)));
+        };
+        let query = match Query::parse(&text) {
+            Ok(query) => query,
+            Err(e) => return Ok(pages::search(base, &text, Err(e.to_string()))),
+        };
+        let (hits, total) = app
+            .index
+            .search(&query, TOPIC_PAGE_PAPERS)
+            .map_err(AppError::Index)?;
+        let mut papers = Vec::with_capacity(hits.len());
+        for hit in hits {
+            papers.extend(app.store.get(&hit.key)?);
+        }
+        Ok(pages::search(base, &text, Ok(Some((total, papers)))))
     })
     .await?;
     Ok(Html(page))
@@ -657,10 +847,12 @@ mod tests {
             "test",
         )
         .expect("valid config");
+        let dir = tempfile::tempdir().expect("temp dir");
         let state = AppState {
             cache_control: HeaderValue::from_static("public, max-age=1"),
             config: Arc::new(config),
             store: Arc::new(PaperStore::new(Arc::new(FailingStore))),
+            index: Arc::new(SearchIndex::open(&dir.path().join("index")).expect("index")),
             cache: Arc::default(),
             stats: Arc::default(),
         };

@@ -151,12 +151,14 @@ pub(super) fn index(base_url: &str, topics: &[TopicRow<'_>], sources: &[SourceRo
     }
     let body = format!(
         "<h1>paperboy</h1>\n<p>One feed per research topic. Subscribe to a topic's feed in any \
-         feed reader, or to <a href=\"{base}/feeds.opml\">all of them at once (OPML)</a>.</p>\n\
+         feed reader, or to <a href=\"{base}/feeds.opml\">all of them at once (OPML)</a>. Any \
+         query is a feed too: try one.</p>\n{form}\
          <h2>Topics</h2>\n<table>\n<thead><tr><th>Topic</th><th>Papers</th><th>Newest</th><th>Feeds</th></tr></thead>\n\
          <tbody>\n{topic_rows}</tbody>\n</table>\n<h2>Sources</h2>\n<table>\n\
          <thead><tr><th>Source</th><th>Last fetch</th><th>Last result</th><th>Next poll</th></tr></thead>\n\
          <tbody>\n{source_rows}</tbody>\n</table>\n",
-        base = attr(base_url)
+        base = attr(base_url),
+        form = search_form(base_url, "")
     );
     page("paperboy", &head, &body)
 }
@@ -176,6 +178,13 @@ pub(super) fn topic(base_url: &str, row: &TopicRow<'_>, papers: &[StoredPaper]) 
     if papers.is_empty() {
         body.push_str("<p>No papers yet.</p>\n");
     }
+    body.push_str(&paper_list(papers));
+    page(&format!("{} · paperboy", row.title), &head, &body)
+}
+
+/// Papers as articles: title (linked to its page), authors, date, categories, abstract, links.
+fn paper_list(papers: &[StoredPaper]) -> String {
+    let mut out = String::new();
     for stored in papers {
         let p = &stored.paper;
         let title = match p.link(LinkKind::Page) {
@@ -198,7 +207,7 @@ pub(super) fn topic(base_url: &str, row: &TopicRow<'_>, papers: &[StoredPaper]) 
                 format!("<a href=\"{}\">{name}</a>", attr(&l.href))
             })
             .collect();
-        body.push_str(&format!(
+        out.push_str(&format!(
             "<article>\n<h2>{title}</h2>\n<p class=\"meta\">{} · {} · {}</p>\n<p>{}</p>\n<p>{}</p>\n</article>\n",
             text(&authors.join(", ")),
             stored.updated().format("%Y-%m-%d"),
@@ -207,7 +216,88 @@ pub(super) fn topic(base_url: &str, row: &TopicRow<'_>, papers: &[StoredPaper]) 
             links.join(" · ")
         ));
     }
-    page(&format!("{} · paperboy", row.title), &head, &body)
+    out
+}
+
+/// The links to a query's three feeds.
+fn search_feed_links(base: &str, query: &str) -> String {
+    let q: String = url::form_urlencoded::byte_serialize(query.as_bytes()).collect();
+    Format::ALL
+        .into_iter()
+        .map(|f| {
+            format!(
+                "<a href=\"{}\">{}</a>",
+                attr(&format!("{base}/search.{}?q={q}", f.extension())),
+                f.label()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" · ")
+}
+
+/// A search form, prefilled with `query`.
+pub(super) fn search_form(base_url: &str, query: &str) -> String {
+    format!(
+        "<form action=\"{}/search\" method=\"get\"><input type=\"search\" name=\"q\" value=\"{}\" \
+         size=\"60\" placeholder=\"ti:diffusion AND cat:cs.*\" aria-label=\"Query\"> \
+         <button type=\"submit\">Search</button></form>\n",
+        attr(base_url),
+        attr(query)
+    )
+}
+
+/// The preview of a query: `Ok(None)` when none was given, `Err` with the parser's message,
+/// or how many papers match and the newest of them, with the query's feeds and the TOML of a
+/// topic made of it.
+pub(super) fn search(
+    base_url: &str,
+    query: &str,
+    outcome: Result<Option<(usize, Vec<StoredPaper>)>, String>,
+) -> String {
+    let mut head = String::new();
+    let mut body = format!(
+        "<nav><a href=\"{}/\">← all topics</a></nav>\n<h1>Search</h1>\n{}",
+        attr(base_url),
+        search_form(base_url, query)
+    );
+    match outcome {
+        Ok(None) => body.push_str(
+            "<p>Write a query in the topic language (<code>ti:</code>, <code>abs:</code>, \
+             <code>au:</code>, <code>cat:</code>, <code>src:</code>, AND, OR, NOT, \
+             <code>\"phrases\"</code>, <code>prefix*</code>), look at what it finds, adjust, \
+             then subscribe to it or make it a topic.</p>\n",
+        ),
+        Err(message) => body.push_str(&format!(
+            "<p class=\"err\">This query does not parse: {}</p>\n",
+            text(&message)
+        )),
+        Ok(Some((total, papers))) => {
+            let q: String = url::form_urlencoded::byte_serialize(query.as_bytes()).collect();
+            for f in Format::ALL {
+                head.push_str(&format!(
+                    "<link rel=\"alternate\" type=\"{}\" title=\"Search: {} ({})\" href=\"{}\">\n",
+                    f.media_type(),
+                    attr(query),
+                    f.extension(),
+                    attr(&format!("{base_url}/search.{}?q={q}", f.extension()))
+                ));
+            }
+            let toml_query = toml::Value::String(query.to_string()).to_string();
+            body.push_str(&format!(
+                "<p class=\"meta\">{total} {} · feeds: {}</p>\n\
+                 <details><summary>Make it a topic: add this to the config</summary>\n\
+                 <pre>[[topics]]\nid = \"my-topic\"\ntitle = \"My topic\"\nquery = {}</pre>\n</details>\n",
+                if total == 1 { "paper matches" } else { "papers match" },
+                search_feed_links(base_url, query),
+                text(&toml_query)
+            ));
+            if papers.is_empty() {
+                body.push_str("<p>No paper matches yet.</p>\n");
+            }
+            body.push_str(&paper_list(&papers));
+        }
+    }
+    page("Search · paperboy", &head, &body)
 }
 
 /// OPML 2.0 listing every topic's Atom feed, so a reader subscribes to all at once.

@@ -52,6 +52,17 @@ impl Ingestor {
         }
     }
 
+    /// Brings the search index up to date with the store (rebuilding it when it never finished
+    /// a build), on the blocking pool. Returns how many papers it took in.
+    pub async fn catch_up_index(&self) -> Result<usize, crate::index::IndexError> {
+        let store = self.store.clone();
+        let index = self.index.clone();
+        match tokio::task::spawn_blocking(move || index.catch_up(&store)).await {
+            Ok(result) => result,
+            Err(join) => std::panic::resume_unwind(join.into_panic()),
+        }
+    }
+
     /// Re-tags every stored paper if the configured topics changed since the index was built.
     pub async fn retag_if_changed(&self) -> Result<Option<usize>, StoreError> {
         let store = self.store.clone();

@@ -152,31 +152,36 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
-/// The store and its search index, brought up to date with the store.
-fn open_store(config: &Config) -> anyhow::Result<(Arc<PaperStore>, Arc<SearchIndex>)> {
+/// The store and its search index, brought up to date with the store when `catch_up` says.
+fn open_store(
+    config: &Config,
+    catch_up: bool,
+) -> anyhow::Result<(Arc<PaperStore>, Arc<SearchIndex>)> {
     let store = Arc::new(PaperStore::open(&config.store.path)?);
     let index = Arc::new(SearchIndex::open(&index::path_for(&config.store.path))?);
-    let caught_up = index.catch_up(&store)?;
-    if caught_up > 0 {
-        tracing::info!(
-            papers = caught_up,
-            "the search index caught up with the store"
-        );
+    if catch_up {
+        let caught_up = index.catch_up(&store)?;
+        if caught_up > 0 {
+            tracing::info!(
+                papers = caught_up,
+                "the search index caught up with the store"
+            );
+        }
     }
     Ok((store, index))
 }
 
 type Opened = (Arc<PaperStore>, Arc<SearchIndex>, Ingestor);
 
-fn open(config: &Arc<Config>) -> anyhow::Result<Opened> {
-    let (store, index) = open_store(config)?;
+fn open(config: &Arc<Config>, catch_up: bool) -> anyhow::Result<Opened> {
+    let (store, index) = open_store(config, catch_up)?;
     let fetcher = Fetcher::from_config(&config.fetch)?;
     let ingestor = Ingestor::new(config.clone(), store.clone(), index.clone(), fetcher);
     Ok((store, index, ingestor))
 }
 
 async fn ingest(config: Arc<Config>) -> anyhow::Result<()> {
-    let (_store, _index, ingestor) = open(&config)?;
+    let (_store, _index, ingestor) = open(&config, true)?;
     if let Some(changed) = ingestor.retag_if_changed().await?.filter(|&n| n > 0) {
         eprintln!("topics changed: re-tagged the store ({changed} papers changed topics)");
     }
@@ -191,7 +196,7 @@ async fn ingest(config: Arc<Config>) -> anyhow::Result<()> {
 /// Answers from the search index: brought up to date first when the store is free, read as
 /// the running `serve` keeps it when `serve` holds the store.
 fn search(config: &Config, query: &Query, limit: usize, count: bool) -> anyhow::Result<()> {
-    let index = match open_store(config) {
+    let index = match open_store(config, true) {
         Ok((_store, index)) => index,
         Err(e) if matches!(e.downcast_ref(), Some(StoreError::Locked { .. })) => Arc::new(
             SearchIndex::open_read_only(&index::path_for(&config.store.path))?,
@@ -234,11 +239,23 @@ fn explain(config: &Config, topic_id: &str, paper: &str) -> anyhow::Result<()> {
 }
 
 async fn serve(config: Arc<Config>, listen: Option<SocketAddr>) -> anyhow::Result<()> {
-    let (store, index, ingestor) = open(&config)?;
-    if let Some(changed) = ingestor.retag_if_changed().await? {
-        tracing::info!(changed, "topics changed: re-tagged the store");
-    }
+    let (store, index, ingestor) = open(&config, false)?;
     let listener = server::bind(listen.unwrap_or(config.server.listen)).await?;
+    // Serve from the first moment: the index catches up and changed topics are re-tagged in
+    // the background (meanwhile readers get the store and index as they were).
+    let preparing = ingestor.clone();
+    tokio::spawn(async move {
+        match preparing.catch_up_index().await {
+            Ok(0) => {}
+            Ok(papers) => tracing::info!(papers, "the search index caught up with the store"),
+            Err(e) => tracing::error!("the search index could not catch up: {e}"),
+        }
+        match preparing.retag_if_changed().await {
+            Ok(Some(changed)) => tracing::info!(changed, "topics changed: re-tagged the store"),
+            Ok(None) => {}
+            Err(e) => tracing::error!("re-tagging after a topic change failed: {e}"),
+        }
+    });
     server::serve(
         config,
         store,

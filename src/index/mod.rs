@@ -69,6 +69,12 @@ pub enum IndexError {
     /// The store, which the index follows, failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The index is being built (by a running `serve`) and has no complete version yet.
+    #[error("search index at {path} is still being built; try again in a moment")]
+    Building {
+        /// The index's folder.
+        path: String,
+    },
     /// A read-only index was asked to change.
     #[error("search index at {path} is open read-only")]
     ReadOnly {
@@ -205,7 +211,13 @@ impl SearchIndex {
                  stop serve and run `paperboy reindex`"
             )),
         })?;
-        Self::with(path, index, None)
+        let index = Self::with(path, index, None)?;
+        if index.checkpoint()?.is_none() {
+            return Err(IndexError::Building {
+                path: path.display().to_string(),
+            });
+        }
+        Ok(index)
     }
 
     /// The index at `path`, or `None` when the one there has another schema.
@@ -270,8 +282,24 @@ impl SearchIndex {
         let mut writer = writer
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let Some(mut checkpoint) = self.checkpoint()? else {
-            return self.rebuild_locked(store, &mut writer);
+        let result = self.catch_up_locked(store, &mut writer);
+        if result.is_err() {
+            // Nothing half-done stays queued for the next commit.
+            let _ = writer.rollback();
+        }
+        result
+    }
+
+    fn catch_up_locked(
+        &self,
+        store: &PaperStore,
+        writer: &mut IndexWriter,
+    ) -> Result<usize, IndexError> {
+        let mut checkpoint = match self.checkpoint()? {
+            // An index ahead of the store (a store replaced, or one that lost its last
+            // writes in a crash) would skip the changes the store numbers again: rebuild.
+            Some(checkpoint) if checkpoint.change <= store.last_change()? => checkpoint,
+            _ => return self.rebuild_locked(store, writer),
         };
         let mut done = 0;
         loop {
@@ -289,7 +317,9 @@ impl SearchIndex {
             }
             done += changes.len();
             checkpoint.change = last;
-            self.commit(&mut writer, checkpoint)?;
+            // The store first: the index must never record a change the store could lose.
+            store.flush()?;
+            self.commit(writer, checkpoint)?;
             store.forget_changes_through(last)?;
         }
         Ok(done)
@@ -302,7 +332,11 @@ impl SearchIndex {
         let mut writer = writer
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        self.rebuild_locked(store, &mut writer)
+        let result = self.rebuild_locked(store, &mut writer);
+        if result.is_err() {
+            let _ = writer.rollback();
+        }
+        result
     }
 
     fn rebuild_locked(
@@ -334,6 +368,7 @@ impl SearchIndex {
             version: INDEX_VERSION,
             change: through,
         };
+        store.flush()?;
         self.commit(writer, checkpoint)?;
         store.forget_changes_through(through)?;
         Ok(count)

@@ -418,3 +418,54 @@ fn pages_never_skip_or_repeat_papers_that_share_a_date() {
     let first: Vec<String> = first.into_iter().map(|h| h.key).collect();
     assert_eq!(first, expected[..5], "search lists the first page");
 }
+
+#[test]
+fn an_index_ahead_of_its_store_is_rebuilt_not_trusted() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = SearchIndex::open(&dir.path().join("i")).unwrap();
+    let old = PaperStore::in_memory();
+    for n in 1..=3 {
+        let p = paper(&format!("2611.0000{n}"), "Graph learning", &["A"]);
+        old.apply_batch(
+            "s",
+            &[p],
+            &Tagger::default(),
+            |_| SourceState::default(),
+            Utc::now(),
+        )
+        .unwrap();
+    }
+    index.catch_up(&old).unwrap();
+    // The store is replaced (or lost its last writes): its change numbers start again.
+    let new = PaperStore::in_memory();
+    let p = paper("2611.00009", "Graph sampling", &["B"]);
+    new.apply_batch(
+        "s",
+        &[p],
+        &Tagger::default(),
+        |_| SourceState::default(),
+        Utc::now(),
+    )
+    .unwrap();
+    assert_eq!(
+        index.catch_up(&new).unwrap(),
+        1,
+        "rebuilt from the new store"
+    );
+    let (hits, total) = index.search(&Query::parse("graph").unwrap(), 10).unwrap();
+    assert_eq!(total, 1);
+    assert_eq!(hits[0].title, "Graph sampling");
+}
+
+#[test]
+fn a_reader_refuses_an_index_that_was_never_built() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("i");
+    let index = SearchIndex::open(&path).unwrap();
+    assert!(matches!(
+        SearchIndex::open_read_only(&path),
+        Err(IndexError::Building { .. })
+    ));
+    index.catch_up(&PaperStore::in_memory()).unwrap();
+    assert!(SearchIndex::open_read_only(&path).is_ok());
+}

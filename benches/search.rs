@@ -1,0 +1,138 @@
+//! The search index at growing store sizes: stores of 10,000 and 100,000 papers (and more with
+//! `PAPERBOY_BENCH_SIZES=10000,100000,1000000`) made from the real captures' papers, each with
+//! its own arXiv id, date and shuffled title words. At each size it prints: building the index
+//! from the store, `search --count` for typical queries (the median of 21 runs inside the
+//! process), the first render of a query feed (index page, store reads and the Atom render),
+//! and the index's size on disk.
+//!
+//! `cargo bench --bench search`
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use chrono::{TimeZone, Utc};
+use paperboy::index::SearchIndex;
+use paperboy::model::SourceState;
+use paperboy::pipeline::query::Query;
+use paperboy::pipeline::render::{FeedMeta, Format};
+use paperboy::pipeline::tag::Tagger;
+use paperboy::store::PaperStore;
+
+/// The queries measured: a word, a prefix, a phrase, a field, a boolean mix.
+const QUERIES: &[&str] = &[
+    "learning",
+    "quantiz*",
+    "\"language model*\"",
+    "ti:graph",
+    "(diffusion OR \"generative model*\") AND cat:cs.* ANDNOT survey",
+];
+
+fn main() {
+    let sizes: Vec<usize> = std::env::var("PAPERBOY_BENCH_SIZES")
+        .unwrap_or_else(|_| "10000,100000".into())
+        .split(',')
+        .map(|n| {
+            n.trim()
+                .parse()
+                .expect("PAPERBOY_BENCH_SIZES: whole numbers")
+        })
+        .collect();
+    println!(
+        "| papers | index build | index on disk | query | search --count | first feed render |"
+    );
+    println!("|---|---|---|---|---|---|");
+    for n in sizes {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = PaperStore::open(&dir.path().join("s.sled")).expect("store");
+        let start = Utc.with_ymd_and_hms(2020, 1, 1, 0, 0, 0).unwrap();
+        let mut papers = support::papers(n);
+        for (i, p) in papers.iter_mut().enumerate() {
+            // Dates a few minutes apart; title words rotated so that papers differ.
+            p.published = Some(start + chrono::Duration::minutes(5 * i as i64));
+            p.updated = p.published;
+            let mut words: Vec<&str> = p.title.split_whitespace().collect();
+            if !words.is_empty() {
+                let by = i % words.len();
+                words.rotate_left(by);
+            }
+            p.title = words.join(" ");
+        }
+        for chunk in papers.chunks(1000) {
+            store
+                .apply_batch(
+                    "bench",
+                    chunk,
+                    &Tagger::default(),
+                    |_| SourceState::default(),
+                    Utc::now(),
+                )
+                .expect("store the papers");
+        }
+        drop(papers);
+        let index_dir = dir.path().join("s.sled.index");
+        let index = SearchIndex::open(&index_dir).expect("index");
+        let built = Instant::now();
+        index.catch_up(&store).expect("build the index");
+        let build = built.elapsed();
+        let disk = du(&index_dir);
+        for text in QUERIES {
+            let query = Query::parse(text).expect("the bench queries parse");
+            let count = median(|| {
+                index.search(&query, 0).expect("search");
+            });
+            let render = Instant::now();
+            let (hits, _) = index.page(&query, None, 50).expect("page");
+            let stored: Vec<_> = hits
+                .iter()
+                .filter_map(|h| store.get(&h.key).expect("read"))
+                .collect();
+            let meta = FeedMeta {
+                topic_id: "search",
+                title: text,
+                query: text,
+                self_url: "http://localhost/search.atom",
+                page_url: "http://localhost/search",
+                next_url: None,
+            };
+            let doc = Format::Atom.render(&meta, &stored);
+            let render = render.elapsed();
+            assert!(!doc.bytes.is_empty());
+            println!(
+                "| {n} | {:.1} s | {:.1} MiB | `{text}` | {:.2} ms ({} papers) | {:.1} ms |",
+                build.as_secs_f64(),
+                disk as f64 / (1 << 20) as f64,
+                count.as_secs_f64() * 1000.0,
+                index.search(&query, 0).expect("search").1,
+                render.as_secs_f64() * 1000.0
+            );
+        }
+    }
+}
+
+/// The median time of 21 runs of `f`.
+fn median(mut f: impl FnMut()) -> Duration {
+    let mut times: Vec<Duration> = (0..21)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed()
+        })
+        .collect();
+    times.sort();
+    times[times.len() / 2]
+}
+
+/// The bytes of the files under `path`.
+fn du(path: &std::path::Path) -> u64 {
+    std::fs::read_dir(path).map_or(0, |entries| {
+        entries
+            .flatten()
+            .map(|e| match e.metadata() {
+                Ok(m) if m.is_dir() => du(&e.path()),
+                Ok(m) => m.len(),
+                Err(_) => 0,
+            })
+            .sum()
+    })
+}

@@ -57,10 +57,7 @@ impl Ingestor {
     pub async fn catch_up_index(&self) -> Result<usize, crate::index::IndexError> {
         let store = self.store.clone();
         let index = self.index.clone();
-        match tokio::task::spawn_blocking(move || index.catch_up(&store)).await {
-            Ok(result) => result,
-            Err(join) => std::panic::resume_unwind(join.into_panic()),
-        }
+        blocking(move || index.catch_up(&store)).await
     }
 
     /// Re-tags every stored paper if the configured topics changed since the index was built.
@@ -384,9 +381,9 @@ async fn parse(
 }
 
 /// Runs store work on tokio's blocking pool.
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, StoreError> {
+async fn blocking<T: Send + 'static, E: Send + 'static>(
+    work: impl FnOnce() -> Result<T, E> + Send + 'static,
+) -> Result<T, E> {
     match tokio::task::spawn_blocking(work).await {
         Ok(result) => result,
         Err(join) => std::panic::resume_unwind(join.into_panic()),

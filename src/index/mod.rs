@@ -278,13 +278,21 @@ impl SearchIndex {
     /// the index from the store when it never finished a build. Returns how many papers it
     /// (re)indexed.
     pub fn catch_up(&self, store: &PaperStore) -> Result<usize, IndexError> {
+        self.with_writer(|writer| self.catch_up_locked(store, writer))
+    }
+
+    /// Runs `work` with the writer, rolling back what it queued when it fails, so nothing
+    /// half-done is committed by the next commit.
+    fn with_writer(
+        &self,
+        work: impl FnOnce(&mut IndexWriter) -> Result<usize, IndexError>,
+    ) -> Result<usize, IndexError> {
         let writer = self.writer()?;
         let mut writer = writer
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let result = self.catch_up_locked(store, &mut writer);
+        let result = work(&mut writer);
         if result.is_err() {
-            // Nothing half-done stays queued for the next commit.
             let _ = writer.rollback();
         }
         result
@@ -328,15 +336,7 @@ impl SearchIndex {
     /// Rebuilds the index from every paper in the store (`paperboy reindex`). Returns how many
     /// papers it indexed.
     pub fn rebuild(&self, store: &PaperStore) -> Result<usize, IndexError> {
-        let writer = self.writer()?;
-        let mut writer = writer
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let result = self.rebuild_locked(store, &mut writer);
-        if result.is_err() {
-            let _ = writer.rollback();
-        }
-        result
+        self.with_writer(|writer| self.rebuild_locked(store, writer))
     }
 
     fn rebuild_locked(

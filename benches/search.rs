@@ -3,7 +3,8 @@
 //! its own arXiv id, date and shuffled title words. At each size it prints: building the index
 //! from the store, `search --count` for typical queries (the median of 21 runs inside the
 //! process), the first render of a query feed (index page, store reads and the Atom render),
-//! and the index's size on disk.
+//! and the index's size on disk; beside it, the reference: the same count by scanning every
+//! stored paper with the query evaluator (what `search` did before the index), and the ratio.
 //!
 //! `cargo bench --bench search`
 
@@ -14,7 +15,7 @@ use std::time::{Duration, Instant};
 use chrono::{TimeZone, Utc};
 use paperboy::index::SearchIndex;
 use paperboy::model::SourceState;
-use paperboy::pipeline::query::Query;
+use paperboy::pipeline::query::{Document, Query};
 use paperboy::pipeline::render::{FeedMeta, Format};
 use paperboy::pipeline::tag::Tagger;
 use paperboy::store::PaperStore;
@@ -39,9 +40,10 @@ fn main() {
         })
         .collect();
     println!(
-        "| papers | index build | index on disk | query | search --count | first feed render |"
+        "| papers | index build | index on disk | query | search --count | store scan (reference) \
+         | ratio | first feed render |"
     );
-    println!("|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|");
     for n in sizes {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = PaperStore::open(&dir.path().join("s.sled")).expect("store");
@@ -81,6 +83,18 @@ fn main() {
             let count = median(|| {
                 index.search(&query, 0).expect("search");
             });
+            let scanned = Instant::now();
+            let mut reference = 0;
+            store
+                .for_each_paper(|p| {
+                    if query.matches(&Document::of(&p.paper)) {
+                        reference += 1;
+                    }
+                })
+                .expect("scan");
+            let scan = scanned.elapsed();
+            let total = index.search(&query, 0).expect("search").1;
+            assert_eq!(total, reference, "the index and the scan agree on {text}");
             let render = Instant::now();
             let (hits, _) = index.page(&query, None, 50).expect("page");
             let stored: Vec<_> = hits
@@ -99,11 +113,12 @@ fn main() {
             let render = render.elapsed();
             assert!(!doc.bytes.is_empty());
             println!(
-                "| {n} | {:.1} s | {:.1} MiB | `{text}` | {:.2} ms ({} papers) | {:.1} ms |",
+                "| {n} | {:.1} s | {:.1} MiB | `{text}` | {:.2} ms ({total} papers) | {:.0} ms | {:.0} × | {:.1} ms |",
                 build.as_secs_f64(),
                 disk as f64 / (1 << 20) as f64,
                 count.as_secs_f64() * 1000.0,
-                index.search(&query, 0).expect("search").1,
+                scan.as_secs_f64() * 1000.0,
+                scan.as_secs_f64() / count.as_secs_f64().max(1e-6),
                 render.as_secs_f64() * 1000.0
             );
         }

@@ -2,6 +2,7 @@
 //! blocking thread), then merge, tag and store as one atomic batch. A failing source is
 //! recorded in its state and never stops the others.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -9,25 +10,67 @@ use futures_util::stream::{self, StreamExt};
 
 use crate::config::{Config, Location, SourceConfig};
 use crate::fetch::{FetchMeta, Fetched, Fetcher, Validators};
-use crate::index::SearchIndex;
+use crate::index::{IndexError, SearchIndex};
+use crate::live::{Live, Setup};
 use crate::model::{Paper, PollResult, SourceState};
-use crate::pipeline::tag::{Tagger, TopicQuery};
+use crate::pipeline::tag::{topic_changes, TopicChange};
 use crate::polling::{self, Outcome, PollError, SourceReport};
 use crate::sources::{Pager, SourceContext};
-use crate::store::{BatchCounts, PaperStore, StoreError};
+use crate::store::{BatchCounts, PaperStore, StoreError, TopicRetag};
 
 /// Polls sources into a store.
 #[derive(Clone)]
 pub struct Ingestor {
-    config: Arc<Config>,
+    /// The config and tagger now; `serve` replaces them on reload.
+    live: Arc<Live>,
     store: Arc<PaperStore>,
     /// The search index, which follows every batch.
     index: Arc<SearchIndex>,
     fetcher: Fetcher,
-    tagger: Arc<Tagger>,
     /// At most `fetch.concurrency` polls at once, whoever starts them (a pass, or the
     /// background pollers of `serve`).
     slots: Arc<tokio::sync::Semaphore>,
+    /// One re-tagging at a time (at start-up, and after each reload).
+    retagging: Arc<tokio::sync::Mutex<()>>,
+}
+
+/// What [`Ingestor::retag_topics`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Retagged {
+    /// The store was tagged for the current topics already.
+    Nothing,
+    /// The store did not know which topics it was tagged for: every paper was tagged again.
+    All {
+        /// Papers whose topics changed.
+        changed: usize,
+    },
+    /// Each added, edited or removed topic had its papers set again from one index query.
+    Topics(Vec<(TopicChange, TopicRetag)>),
+}
+
+impl std::fmt::Display for Retagged {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Retagged::Nothing => write!(f, "topics unchanged"),
+            Retagged::All { changed } => {
+                write!(f, "re-tagged every paper ({changed} changed topics)")
+            }
+            Retagged::Topics(topics) => {
+                let parts: Vec<String> = topics
+                    .iter()
+                    .map(|(change, retag)| {
+                        let what = if change.fingerprint.is_some() {
+                            "set"
+                        } else {
+                            "removed"
+                        };
+                        format!("{} {what} (+{} -{})", change.id, retag.added, retag.removed)
+                    })
+                    .collect();
+                write!(f, "re-tagged {}", parts.join(", "))
+            }
+        }
+    }
 }
 
 impl Ingestor {
@@ -38,43 +81,98 @@ impl Ingestor {
         index: Arc<SearchIndex>,
         fetcher: Fetcher,
     ) -> Self {
-        let tagger = Arc::new(Tagger::new(
-            config.topics.iter().map(TopicQuery::from).collect(),
-        ));
         let slots = Arc::new(tokio::sync::Semaphore::new(config.fetch.concurrency));
         Ingestor {
-            config,
+            live: Arc::new(Live::new(config)),
             store,
             index,
             fetcher,
-            tagger,
             slots,
+            retagging: Arc::default(),
         }
+    }
+
+    /// The config and tagger this ingestor works with now, which `serve` shares and replaces.
+    pub fn live(&self) -> &Arc<Live> {
+        &self.live
     }
 
     /// Brings the search index up to date with the store (rebuilding it when it never finished
     /// a build), on the blocking pool. Returns how many papers it took in.
-    pub async fn catch_up_index(&self) -> Result<usize, crate::index::IndexError> {
+    pub async fn catch_up_index(&self) -> Result<usize, IndexError> {
         let store = self.store.clone();
         let index = self.index.clone();
         blocking(move || index.catch_up(&store)).await
     }
 
-    /// Re-tags every stored paper if the configured topics changed since the index was built.
-    pub async fn retag_if_changed(&self) -> Result<Option<usize>, StoreError> {
+    /// Brings the stored papers' topics in line with the current topics. Each topic added,
+    /// edited or removed since the store was last tagged has its papers set from one query of
+    /// the search index (brought up to date first); a store that does not know what it was
+    /// tagged for (new, or from before per-topic fingerprints), or whose index fails, has every
+    /// paper tagged again.
+    pub async fn retag_topics(&self) -> Result<Retagged, StoreError> {
+        let _one = self.retagging.lock().await;
+        let setup = self.live.get();
+        let now = setup.config.topic_fingerprints();
         let store = self.store.clone();
-        let tagger = self.tagger.clone();
-        let fingerprint = self.config.topics_fingerprint();
-        blocking(move || store.retag_if_changed(&tagger, &fingerprint)).await
+        let Some(tagged) = blocking(move || store.tagged_topics()).await? else {
+            return self.retag_all(&setup).await;
+        };
+        let changes = topic_changes(&tagged, &now);
+        if changes.is_empty() {
+            return Ok(Retagged::Nothing);
+        }
+        let mut done = Vec::with_capacity(changes.len());
+        for change in changes {
+            let query = setup
+                .config
+                .topic(&change.id)
+                .filter(|_| change.fingerprint.is_some())
+                .map(|t| t.query.clone());
+            let store = self.store.clone();
+            let index = self.index.clone();
+            let topic = change.clone();
+            let set = blocking(move || {
+                store.set_topic(&topic.id, topic.fingerprint.as_deref(), || {
+                    // Under the store's write lock: the index sees every paper there is.
+                    index.catch_up(&store)?;
+                    match &query {
+                        Some(query) => index.keys_matching(query),
+                        None => Ok(HashSet::new()),
+                    }
+                })
+            })
+            .await;
+            match set {
+                Ok(retag) => done.push((change, retag)),
+                Err(IndexError::Store(error)) => return Err(error),
+                Err(error) => {
+                    tracing::warn!(topic = %change.id, %error, "the search index cannot re-tag; re-tagging every paper");
+                    return self.retag_all(&setup).await;
+                }
+            }
+        }
+        Ok(Retagged::Topics(done))
+    }
+
+    /// Tags every stored paper again with `setup`'s topics.
+    async fn retag_all(&self, setup: &Arc<Setup>) -> Result<Retagged, StoreError> {
+        let store = self.store.clone();
+        let setup = setup.clone();
+        let changed =
+            blocking(move || store.retag_all(&setup.tagger, &setup.config.topic_fingerprints()))
+                .await?;
+        Ok(Retagged::All { changed })
     }
 
     /// One pass over every source, a few at a time; reports come in config order. Fails only
     /// when the store does.
     pub async fn ingest_all(&self) -> Result<Vec<SourceReport>, StoreError> {
+        let setup = self.live.get();
         let reports: Vec<Result<SourceReport, StoreError>> =
-            stream::iter(self.config.sources.iter())
+            stream::iter(setup.config.sources.iter())
                 .map(|source| self.poll(source))
-                .buffered(self.config.fetch.concurrency)
+                .buffered(setup.config.fetch.concurrency)
                 .collect()
                 .await;
         reports.into_iter().collect()
@@ -198,22 +296,25 @@ impl Ingestor {
                 state.etag = validators.etag;
                 state.last_modified = validators.last_modified;
                 let store = self.store.clone();
-                let tagger = self.tagger.clone();
+                let live = self.live.clone();
                 let id = source.id.clone();
                 let batch_state = state.clone();
                 tracing::debug!(source = %source.id, papers = papers.len(), "storing papers");
                 let index = self.index.clone();
                 let counts = blocking(move || {
-                    let counts = store.apply_batch(
-                        &id,
-                        &papers,
-                        &tagger,
-                        |counts| SourceState {
-                            last_result: Some(PollResult::from(counts)),
-                            ..batch_state
-                        },
-                        Utc::now(),
-                    )?;
+                    // Tagged with the topics now, which a reload waits for.
+                    let counts = live.hold(|setup| {
+                        store.apply_batch(
+                            &id,
+                            &papers,
+                            &setup.tagger,
+                            |counts| SourceState {
+                                last_result: Some(PollResult::from(counts)),
+                                ..batch_state
+                            },
+                            Utc::now(),
+                        )
+                    })?;
                     // The store is the record: an index that fails now catches up later.
                     if let Err(error) = index.catch_up(&store) {
                         tracing::warn!(source = %id, %error, "the search index is behind the store");

@@ -10,6 +10,7 @@ pub mod fetch;
 pub mod index;
 pub mod ingest;
 pub mod inspect;
+pub mod live;
 pub mod model;
 pub mod pipeline;
 pub mod polling;

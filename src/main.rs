@@ -11,7 +11,7 @@ use clap::{Parser, Subcommand};
 use paperboy::config::{Config, ConfigError, DEFAULT_CONFIG_PATH};
 use paperboy::fetch::Fetcher;
 use paperboy::index::{self, SearchIndex};
-use paperboy::ingest::Ingestor;
+use paperboy::ingest::{Ingestor, Retagged};
 use paperboy::inspect;
 use paperboy::pipeline::query::Query;
 use paperboy::server;
@@ -81,7 +81,8 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                // tantivy logs every commit at info: a detail of the index, not news.
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tantivy=warn")),
         )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
@@ -109,7 +110,7 @@ fn main() -> ExitCode {
         }
         Command::Ingest => runtime().and_then(|rt| rt.block_on(ingest(config))),
         Command::Serve { listen } => runtime().and_then(|rt| {
-            let served = rt.block_on(serve(config, listen));
+            let served = rt.block_on(serve(config, cli.config.clone(), listen));
             // What serve left running (connections past the shutdown timeout, a parse whose
             // fetch was abandoned) is dropped rather than waited for: nothing of it is a write.
             rt.shutdown_timeout(std::time::Duration::from_secs(1));
@@ -182,8 +183,9 @@ fn open(config: &Arc<Config>, catch_up: bool) -> anyhow::Result<Opened> {
 
 async fn ingest(config: Arc<Config>) -> anyhow::Result<()> {
     let (_store, _index, ingestor) = open(&config, true)?;
-    if let Some(changed) = ingestor.retag_if_changed().await?.filter(|&n| n > 0) {
-        eprintln!("topics changed: re-tagged the store ({changed} papers changed topics)");
+    match ingestor.retag_topics().await? {
+        Retagged::Nothing => {}
+        retagged => eprintln!("topics changed: {retagged}"),
     }
     let reports = ingestor.ingest_all().await?;
     ingestor.flush().await?;
@@ -238,7 +240,11 @@ fn explain(config: &Config, topic_id: &str, paper: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn serve(config: Arc<Config>, listen: Option<SocketAddr>) -> anyhow::Result<()> {
+async fn serve(
+    config: Arc<Config>,
+    config_path: PathBuf,
+    listen: Option<SocketAddr>,
+) -> anyhow::Result<()> {
     let (store, index, ingestor) = open(&config, false)?;
     let listener = server::bind(listen.unwrap_or(config.server.listen)).await?;
     // Serve from the first moment: the index catches up and changed topics are re-tagged in
@@ -250,19 +256,19 @@ async fn serve(config: Arc<Config>, listen: Option<SocketAddr>) -> anyhow::Resul
             Ok(papers) => tracing::info!(papers, "the search index caught up with the store"),
             Err(e) => tracing::error!("the search index could not catch up: {e}"),
         }
-        match preparing.retag_if_changed().await {
-            Ok(Some(changed)) => tracing::info!(changed, "topics changed: re-tagged the store"),
-            Ok(None) => {}
+        match preparing.retag_topics().await {
+            Ok(Retagged::Nothing) => {}
+            Ok(retagged) => tracing::info!("topics changed: {retagged}"),
             Err(e) => tracing::error!("re-tagging after a topic change failed: {e}"),
         }
     });
     server::serve(
-        config,
         store,
         index,
         ingestor,
         listener,
         server::shutdown_signal(),
+        Some(config_path),
     )
     .await?;
     Ok(())

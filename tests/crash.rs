@@ -8,6 +8,9 @@
 //! exits 0 every time; a write that had begun is finished and reported, one that had not left
 //! nothing behind. A response in flight at the signal arrives whole, and new connections are
 //! refused.
+//!
+//! Between the two commits: `ingest` is killed after the store's flush and before the search
+//! index's commit; the next start's catch-up brings the index level with the store.
 
 mod common;
 
@@ -370,4 +373,59 @@ fn sigterm_during_serve_finishes_the_write_and_loses_nothing() {
     let feed = feed_rs::parser::parse(body).expect("the feed parses");
     assert_eq!(feed.entries.len(), 500);
     assert!(terminate(&mut child).success());
+}
+
+/// `kill -9` between the store's commit and the index's (the index's crash point): the next
+/// start's catch-up brings the index level with the store, exactly as a rebuild would.
+#[test]
+fn sigkill_between_the_store_and_index_commits_is_caught_up() {
+    use std::os::unix::process::ExitStatusExt;
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("paperboy.toml");
+    let feeds = feeds_dir();
+    let source = |id: &str, kind: &str, file: &str| {
+        format!(
+            "[[sources]]\nid = \"{id}\"\nkind = \"{kind}\"\nurl = \"file://{}\"\n\n",
+            feeds.join(file).display()
+        )
+    };
+    let head = "[store]\npath = \"store.sled\"\n\n[[topics]]\nid = \"all\"\nquery = '*'\n\n";
+    let lg = source("cs-lg", "arxiv", "arxiv-cs-lg.rss.xml");
+    std::fs::write(&config, format!("{head}{lg}")).unwrap();
+    assert!(run(&config, &["ingest"]).status.success());
+
+    let plants = source("plants", "feed", "biorxiv-plant-biology.rdf");
+    std::fs::write(&config, format!("{head}{lg}{plants}")).unwrap();
+    let crashed = common::paperboy()
+        .arg("--config")
+        .arg(&config)
+        .arg("ingest")
+        .env(paperboy::index::CRASH_AT, "index-commit")
+        .output()
+        .expect("ingest runs");
+    assert_eq!(
+        crashed.status.signal(),
+        Some(9),
+        "killed at the crash point: {crashed:?}"
+    );
+
+    // The store holds the new papers; the index, as committed, does not.
+    let index_path = paperboy::index::path_for(&dir.path().join("store.sled"));
+    let behind = paperboy::index::SearchIndex::open_read_only(&index_path).expect("index opens");
+    let in_index = |text: &str| {
+        let query = paperboy::pipeline::query::Query::parse(text).unwrap();
+        behind.search(&query, 0).unwrap().1
+    };
+    assert_eq!(in_index("src:plants"), 0, "the index missed the batch");
+    assert_eq!(in_index("*"), 3);
+
+    // The next start catches up; a rebuild from scratch agrees.
+    let caught_up = (count(&config, "src:plants"), count(&config, "*"));
+    assert_eq!(caught_up, (30, 33));
+    assert!(run(&config, &["reindex"]).status.success());
+    assert_eq!(
+        (count(&config, "src:plants"), count(&config, "*")),
+        caught_up
+    );
 }

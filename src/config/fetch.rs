@@ -19,7 +19,7 @@ pub const DEFAULT_MAX_BODY_MIB: usize = 20;
 pub const DEFAULT_CONCURRENCY: usize = 4;
 
 /// How paperboy fetches: limits and politeness.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FetchConfig {
     /// How long connecting may take.
     pub connect_timeout: Duration,

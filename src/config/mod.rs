@@ -130,14 +130,18 @@ impl Config {
         self.topics.iter().find(|t| t.id == id)
     }
 
-    /// Identifies the configured topics and the matcher's version: it changes exactly when
-    /// stored papers need re-tagging ([`crate::pipeline::tag::topics_fingerprint`]).
-    pub fn topics_fingerprint(&self) -> String {
-        crate::pipeline::tag::topics_fingerprint(
-            self.topics
-                .iter()
-                .map(|t| (t.id.as_str(), t.query_text.as_str())),
-        )
+    /// The fingerprint of each configured topic's query ([`crate::pipeline::tag::topic_fingerprint`]):
+    /// a topic whose fingerprint differs from the one the store was tagged for is re-tagged.
+    pub fn topic_fingerprints(&self) -> crate::pipeline::tag::TopicFingerprints {
+        self.topics
+            .iter()
+            .map(|t| {
+                (
+                    t.id.clone(),
+                    crate::pipeline::tag::topic_fingerprint(&t.query_text),
+                )
+            })
+            .collect()
     }
 }
 

@@ -30,7 +30,7 @@ pub const MAX_CONNECTIONS: usize = 1_000_000;
 pub const MAX_HEADER_KIB: usize = 1024;
 
 /// How `serve` listens and answers.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerConfig {
     /// The address to listen on.
     pub listen: SocketAddr,

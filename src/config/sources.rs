@@ -30,7 +30,7 @@ pub enum Location {
 }
 
 /// One source to poll.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceConfig {
     /// The source's id, `[a-z0-9-]+`.
     pub id: String,

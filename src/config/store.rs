@@ -10,7 +10,7 @@ use super::validate::Problem;
 pub const DEFAULT_STORE_PATH: &str = "data/paperboy.sled";
 
 /// Where paperboy keeps its papers.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreConfig {
     /// The sled database folder, resolved against the config file's folder.
     pub path: PathBuf,

@@ -150,8 +150,8 @@ fn fingerprint_changes_with_queries_only() {
     let a = parse("[[topics]]\nid = \"a\"\nquery = \"x\"\n").unwrap();
     let b = parse("[[topics]]\nid = \"a\"\ntitle = \"A\"\nquery = \"x\"\n").unwrap();
     let c = parse("[[topics]]\nid = \"a\"\nquery = \"y\"\n").unwrap();
-    assert_eq!(a.topics_fingerprint(), b.topics_fingerprint());
-    assert_ne!(a.topics_fingerprint(), c.topics_fingerprint());
+    assert_eq!(a.topic_fingerprints(), b.topic_fingerprints());
+    assert_ne!(a.topic_fingerprints(), c.topic_fingerprints());
 }
 
 #[test]

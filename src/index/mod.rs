@@ -16,6 +16,7 @@
 mod compile;
 mod tokenizer;
 
+use std::collections::HashSet;
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -38,7 +39,7 @@ use crate::pipeline::text::{fold, fold_token};
 use crate::store::{PaperStore, StoreError};
 
 /// The layout of the index this paperboy writes; an index of another version is rebuilt.
-pub const INDEX_VERSION: u32 = 1;
+pub const INDEX_VERSION: u32 = 2;
 /// How much memory the index writer may buffer before it writes a segment.
 const WRITER_MEMORY: usize = 50 << 20;
 /// How many changes (or papers, when rebuilding) are taken in per commit.
@@ -105,7 +106,7 @@ impl Fields {
                 .set_index_option(IndexRecordOption::WithFreqsAndPositions),
         );
         let fields = Fields {
-            key: builder.add_text_field("key", STRING | STORED),
+            key: builder.add_text_field("key", STRING | STORED | FAST),
             display_id: builder.add_text_field("display_id", STORED),
             updated: builder.add_i64_field("updated", INDEXED | FAST | STORED),
             title: builder.add_text_field("title", words.clone() | STORED),
@@ -375,6 +376,8 @@ impl SearchIndex {
     }
 
     fn commit(&self, writer: &mut IndexWriter, checkpoint: Checkpoint) -> Result<(), IndexError> {
+        // The store is flushed; the index is not yet committed.
+        crash_point("index-commit");
         let payload =
             serde_json::to_string(&checkpoint).expect("a checkpoint of two numbers serializes");
         let mut prepared = writer
@@ -423,6 +426,47 @@ impl SearchIndex {
         }
         let (hits, _) = self.newest(&searcher, compiled, limit)?;
         Ok((hits, total))
+    }
+
+    /// The keys of every paper `query` matches, read from the key column (no stored document
+    /// is opened): how a changed topic finds its papers.
+    pub fn keys_matching(&self, query: &Query) -> Result<HashSet<String>, IndexError> {
+        let fail = |source| tantivy_error(&self.path, source);
+        let compiled = compile::compile(query, &self.fields).map_err(fail)?;
+        let searcher = self.reader.searcher();
+        let mut by_segment: Vec<Vec<tantivy::DocId>> =
+            vec![Vec::new(); searcher.segment_readers().len()];
+        for address in searcher.search(&compiled, &DocSetCollector).map_err(fail)? {
+            by_segment[address.segment_ord as usize].push(address.doc_id);
+        }
+        let mut keys = HashSet::new();
+        let mut key = String::new();
+        for (segment, docs) in searcher.segment_readers().iter().zip(by_segment) {
+            if docs.is_empty() {
+                continue;
+            }
+            let column = segment
+                .fast_fields()
+                .str("key")
+                .map_err(fail)?
+                .ok_or_else(|| {
+                    fail(tantivy::TantivyError::SchemaError(
+                        "the key field has no column".into(),
+                    ))
+                })?;
+            for doc in docs {
+                for ord in column.term_ords(doc) {
+                    key.clear();
+                    if column
+                        .ord_to_str(ord, &mut key)
+                        .map_err(|e| fail(e.into()))?
+                    {
+                        keys.insert(key.clone());
+                    }
+                }
+            }
+        }
+        Ok(keys)
     }
 
     /// One page of the papers `query` matches, newest first: up to `limit` papers that come
@@ -552,6 +596,24 @@ impl SearchIndex {
     /// Whether the index holds no paper.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+/// The environment variable naming a point where the process kills itself, for the crash
+/// tests.
+pub const CRASH_AT: &str = "PAPERBOY_CRASH_AT";
+
+/// Fault injection for the crash tests: when `PAPERBOY_CRASH_AT` names this point, the
+/// process sends itself SIGKILL (as `kill -9` does: no destructor runs, nothing more is
+/// written). Points: `index-commit`, after the store's flush and before the index's commit.
+fn crash_point(name: &str) {
+    if std::env::var_os(CRASH_AT).is_some_and(|at| at == name) {
+        let _ = std::process::Command::new("kill")
+            .arg("-KILL")
+            .arg(std::process::id().to_string())
+            .status();
+        // SIGKILL is delivered before `kill` returns; without it, end as abruptly.
+        std::process::abort();
     }
 }
 

@@ -56,13 +56,17 @@ fn reference(docs: &[(String, Document)], query: &Query) -> BTreeSet<String> {
         .collect()
 }
 
-/// The keys the index returns for `query`, checking the count agrees.
+/// The keys the index returns for `query`, checking that the count and the key set (how a
+/// changed topic finds its papers) agree.
 fn indexed(index: &SearchIndex, query: &Query) -> BTreeSet<String> {
     let (hits, total) = index.search(query, 100_000).unwrap();
     assert_eq!(hits.len(), total, "{query}");
     let (_, count) = index.search(query, 0).unwrap();
     assert_eq!(count, total, "{query}: count alone");
-    hits.into_iter().map(|h| h.key).collect()
+    let keys: BTreeSet<String> = hits.into_iter().map(|h| h.key).collect();
+    let matching: BTreeSet<String> = index.keys_matching(query).unwrap().into_iter().collect();
+    assert_eq!(matching, keys, "{query}: keys_matching");
+    keys
 }
 
 fn index_of(store: &PaperStore) -> (tempfile::TempDir, SearchIndex) {

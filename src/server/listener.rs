@@ -33,13 +33,14 @@ pub(super) const MAX_HEADER_FIELDS: usize = 100;
 /// (out of file descriptors, say), so the loop does not spin.
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
 
-/// Serves `app` on `listener` until `shutdown` completes, then drains connections.
-pub(super) async fn run(
+/// Serves `app` on `listener` until `shutdown` completes, then drains connections. Returns
+/// what `shutdown` gave.
+pub(super) async fn run<T>(
     listener: TcpListener,
     app: Router,
     limits: &ServerConfig,
-    shutdown: impl Future<Output = ()>,
-) {
+    shutdown: impl Future<Output = T>,
+) -> Option<T> {
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout)
@@ -48,18 +49,25 @@ pub(super) async fn run(
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
+    let mut stopped = None;
     loop {
         // Wait for a free slot before accepting, so clients past the limit queue in the
         // kernel instead of being accepted and starved.
         let slot = tokio::select! {
-            () = &mut shutdown => break,
+            given = &mut shutdown => {
+                stopped = Some(given);
+                break;
+            }
             slot = slots.clone().acquire_owned() => match slot {
                 Ok(slot) => slot,
                 Err(_) => break,
             },
         };
         let stream = tokio::select! {
-            () = &mut shutdown => break,
+            given = &mut shutdown => {
+                stopped = Some(given);
+                break;
+            }
             accepted = listener.accept() => match accepted {
                 Ok((stream, _peer)) => stream,
                 Err(e) => {
@@ -102,6 +110,7 @@ pub(super) async fn run(
             );
         }
     }
+    stopped
 }
 
 /// Errors from `accept` that concern one client's connection only, to be skipped.

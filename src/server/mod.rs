@@ -5,6 +5,8 @@
 mod conditional;
 mod listener;
 mod pages;
+mod pollers;
+mod reload;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -17,9 +19,9 @@ use axum::routing::get;
 use axum::Router;
 use tokio::net::TcpListener;
 
-use crate::config::Config;
 use crate::index::{Cursor, SearchIndex};
 use crate::ingest::Ingestor;
+use crate::live::{Live, Setup};
 use crate::pipeline::digest::hex;
 use crate::pipeline::query::Query;
 use crate::pipeline::render::{self, FeedMeta, Format};
@@ -33,8 +35,8 @@ pub const MAX_LIMIT: usize = 500;
 /// What every handler shares.
 #[derive(Clone)]
 pub struct AppState {
-    /// The validated config.
-    pub config: Arc<Config>,
+    /// The config now (replaced on reload); a request takes one snapshot and keeps it.
+    pub live: Arc<Live>,
     /// The store feeds are read from.
     pub store: Arc<PaperStore>,
     /// The search index query feeds and previews are answered from.
@@ -80,7 +82,8 @@ impl Stats {
 
 /// The routes.
 pub fn router(state: AppState) -> Router {
-    let request_timeout = state.config.server.request_timeout;
+    // `[server]` is bound at start: a reload keeps it.
+    let request_timeout = state.live.get().config.server.request_timeout;
     Router::new()
         .route("/", get(index))
         .route("/healthz", get(|| async { "ok\n" }))
@@ -128,25 +131,37 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Serves HTTP on `listener` and polls every source in the background (first poll at once,
-/// then when each source's schedule says) until `shutdown` completes. Then it stops accepting,
-/// lets requests in flight finish (for up to `server.shutdown_timeout`), lets a poller that is
-/// writing finish its write (a poller that is waiting, fetching or parsing stops at once with
-/// nothing written), and flushes the store.
+/// then when each source's schedule says) until `shutdown` completes; with `config_path`, each
+/// `SIGHUP` reloads the config from it ([`reload`]). Then it stops accepting, lets requests
+/// in flight finish (for up to `server.shutdown_timeout`), lets a poller that is writing
+/// finish its write (a poller that is waiting, fetching or parsing stops at once with nothing
+/// written), and flushes the store.
 pub async fn serve(
-    config: Arc<Config>,
     store: Arc<PaperStore>,
     index: Arc<SearchIndex>,
     ingestor: Ingestor,
     listener: TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    config_path: Option<std::path::PathBuf>,
 ) -> Result<(), ServeError> {
-    let (stop, stop_seen) = tokio::sync::watch::channel(false);
-    let mut pollers = tokio::task::JoinSet::new();
-    for source in config.sources.clone() {
-        pollers.spawn(poll_forever(ingestor.clone(), source, stop_seen.clone()));
-    }
+    let config = ingestor.live().get().config.clone();
+    // Listen for SIGHUP before anything else, so that one sent early reloads rather than ends
+    // the process.
+    let hangups = config_path.and_then(|path| reload::hangups().map(|h| (path, h)));
+    let pollers = Arc::new(tokio::sync::Mutex::new(pollers::Pollers::start(
+        ingestor.clone(),
+        &config.sources,
+    )));
+    let reloading = hangups.map(|(path, hangups)| {
+        tokio::spawn(reload::run(
+            path,
+            ingestor.clone(),
+            pollers.clone(),
+            hangups,
+        ))
+    });
     let app = router(AppState {
-        config: config.clone(),
+        live: ingestor.live().clone(),
         store: store.clone(),
         index,
         cache: Arc::default(),
@@ -159,23 +174,33 @@ pub async fn serve(
     let stopping_at = Arc::new(std::sync::OnceLock::new());
     let signal = {
         let stopping_at = stopping_at.clone();
+        let pollers = pollers.clone();
         async move {
             shutdown.await;
             stopping_at.get_or_init(tokio::time::Instant::now);
             tracing::info!("shutting down: no new connections; finishing requests and writes");
-            // The pollers hold receivers until they end; with none left there is no one to tell.
-            let _ = stop.send(true);
+            if let Some(reloading) = reloading {
+                // A reload in progress stops where it is: what it wrote is whole, and a topic
+                // whose re-tagging it did not finish is re-tagged at the next start.
+                reloading.abort();
+            }
+            pollers.lock().await.stop_all()
         }
     };
     // Connections drain here while the pollers stop, both within `shutdown_timeout`.
-    listener::run(listener, app, &config.server, signal).await;
+    let mut tasks = listener::run(listener, app, &config.server, signal)
+        .await
+        .unwrap_or_default();
     let deadline = stopping_at
         .get()
         .copied()
         .unwrap_or_else(tokio::time::Instant::now)
         + config.server.shutdown_timeout;
     let drained = tokio::time::timeout_at(deadline, async {
-        while pollers.join_next().await.is_some() {}
+        while let Some(task) = tasks.last_mut() {
+            let _ = task.await;
+            tasks.pop();
+        }
     })
     .await;
     if drained.is_err() {
@@ -185,50 +210,14 @@ pub async fn serve(
             "a source's papers are still being written after {:?}; waiting for that write",
             config.server.shutdown_timeout
         );
-        while pollers.join_next().await.is_some() {}
+        for task in tasks {
+            let _ = task.await;
+        }
     }
     // Every write has finished; make them durable.
     store.flush()?;
     tracing::info!("store flushed; stopped");
     Ok(())
-}
-
-/// Polls one source on its schedule until told to stop or the source is gone.
-async fn poll_forever(
-    ingestor: Ingestor,
-    source: crate::config::SourceConfig,
-    stop: tokio::sync::watch::Receiver<bool>,
-) {
-    loop {
-        let next = match ingestor.poll_unless(&source, stopped(stop.clone())).await {
-            Ok(Some(report)) => {
-                tracing::info!("{report}");
-                report.next_poll
-            }
-            Ok(None) => return,
-            Err(e) => {
-                tracing::error!(source = %source.id, "store error while polling: {e}");
-                Some(
-                    chrono::Utc::now()
-                        + chrono::Duration::from_std(source.every)
-                            .unwrap_or(chrono::Duration::hours(1)),
-                )
-            }
-        };
-        // None: the source is gone; its poller stops until the config changes.
-        let Some(next) = next else { return };
-        let wait = (next - chrono::Utc::now()).to_std().unwrap_or_default();
-        tokio::select! {
-            () = stopped(stop.clone()) => return,
-            () = tokio::time::sleep(wait) => {}
-        }
-    }
-}
-
-/// Completes once shutdown has begun.
-async fn stopped(mut stop: tokio::sync::watch::Receiver<bool>) {
-    // An error means the sender is gone, which only happens once shutdown has begun.
-    let _ = stop.wait_for(|stopping| *stopping).await;
 }
 
 /// Binds the listening socket.
@@ -377,10 +366,10 @@ fn decode_cursor(text: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
-/// What a feed lists: a configured topic's papers (by its place in the config), or a query's.
+/// What a feed lists: a configured topic's papers (by its id), or a query's.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum FeedOf {
-    Topic(usize),
+    Topic(String),
     /// The query's text, as the request gave it (it parses).
     Search(String),
 }
@@ -391,7 +380,8 @@ type CacheKey = (FeedOf, Format, usize, Option<Vec<u8>>);
 /// A rendered feed, ready to send: the body and its validators as header values, built once.
 #[derive(Clone)]
 struct CachedFeed {
-    generation: u64,
+    /// The store's (or index's) generation and the config's epoch it was rendered at.
+    generation: (u64, u64),
     body: axum::body::Bytes,
     etag: String,
     last_modified: chrono::DateTime<chrono::Utc>,
@@ -400,7 +390,7 @@ struct CachedFeed {
 }
 
 impl CachedFeed {
-    fn new(generation: u64, rendered: render::Rendered) -> Self {
+    fn new(generation: (u64, u64), rendered: render::Rendered) -> Self {
         // An ETag is a quoted hex digest and an HTTP date is ASCII letters, digits, spaces,
         // commas and colons: both are always valid header values.
         let header = |text: &str| {
@@ -437,20 +427,18 @@ async fn feed(
     let (topic_id, format) = Format::split_file_name(&file).ok_or_else(|| {
         AppError::NotFound("not found: feeds are /feeds/<topic>.atom, .rss or .json".into())
     })?;
-    let topic_index = app
-        .config
-        .topics
-        .iter()
-        .position(|t| t.id == topic_id)
-        .ok_or_else(|| AppError::NotFound(format!("no topic {topic_id:?}")))?;
+    let setup = app.live.get();
+    if setup.config.topic(topic_id).is_none() {
+        return Err(AppError::NotFound(format!("no topic {topic_id:?}")));
+    }
     let params = parse_params(request.uri().query()).map_err(AppError::BadRequest)?;
     let key = (
-        FeedOf::Topic(topic_index),
+        FeedOf::Topic(topic_id.to_string()),
         format,
         params.limit,
         params.before,
     );
-    let feed = cached_feed(&app, key).await?;
+    let feed = cached_feed(&app, setup, key).await?;
     Ok(feed_response(&app, &feed, format, request.headers()))
 }
 
@@ -472,7 +460,7 @@ async fn search_feed(
     Query::parse(&text).map_err(|e| AppError::BadRequest(format!("bad q {text:?}: {e}")))?;
     let params = parse_params(query).map_err(AppError::BadRequest)?;
     let key = (FeedOf::Search(text), format, params.limit, params.before);
-    let feed = cached_feed(&app, key).await?;
+    let feed = cached_feed(&app, app.live.get(), key).await?;
     Ok(feed_response(&app, &feed, format, request.headers()))
 }
 
@@ -494,13 +482,18 @@ fn search_text(query: Option<&str>) -> Result<Option<String>, AppError> {
 /// The longest query text a request may give.
 const MAX_QUERY_BYTES: usize = 2048;
 
-/// The rendered feed for `key`: from the cache when the store has not changed since it was
-/// rendered, else read and rendered on the blocking pool and cached.
-async fn cached_feed(app: &AppState, key: CacheKey) -> Result<CachedFeed, AppError> {
+/// The rendered feed for `key` under `setup`: from the cache when neither the store nor the
+/// config has changed since it was rendered, else read and rendered on the blocking pool and
+/// cached.
+async fn cached_feed(
+    app: &AppState,
+    setup: Arc<Setup>,
+    key: CacheKey,
+) -> Result<CachedFeed, AppError> {
     // A query feed comes from the index, which commits after the store.
     let generation = match key.0 {
-        FeedOf::Topic(_) => app.store.generation(),
-        FeedOf::Search(_) => app.index.generation(),
+        FeedOf::Topic(_) => (app.store.generation(), setup.epoch),
+        FeedOf::Search(_) => (app.index.generation(), setup.epoch),
     };
     let cached = app
         .cache
@@ -514,7 +507,7 @@ async fn cached_feed(app: &AppState, key: CacheKey) -> Result<CachedFeed, AppErr
         return Ok(feed);
     }
     blocking(app, move |app| {
-        let feed = CachedFeed::new(generation, render_feed(app, &key)?);
+        let feed = CachedFeed::new(generation, render_feed(app, &setup, &key)?);
         let mut entries = app
             .cache
             .entries
@@ -533,9 +526,10 @@ async fn cached_feed(app: &AppState, key: CacheKey) -> Result<CachedFeed, AppErr
 /// links.
 fn render_feed(
     app: &AppState,
+    setup: &Setup,
     (of, format, limit, before): &CacheKey,
 ) -> Result<render::Rendered, AppError> {
-    let base = &app.config.server.base_url;
+    let base = &setup.config.server.base_url;
     let limit_param = if *limit == DEFAULT_LIMIT {
         String::new()
     } else {
@@ -559,8 +553,11 @@ fn render_feed(
         String,
         String,
     ) = match of {
-        FeedOf::Topic(index) => {
-            let topic = &app.config.topics[*index];
+        FeedOf::Topic(id) => {
+            let topic = setup
+                .config
+                .topic(id)
+                .ok_or_else(|| AppError::NotFound(format!("no topic {id:?}")))?;
             let (papers, next) = app.store.topic_page(&topic.id, before.as_deref(), *limit)?;
             (
                 papers,
@@ -678,18 +675,18 @@ fn topic_row<'a>(
 }
 
 /// Every configured topic with its count and newest date.
-fn topic_rows(app: &AppState) -> Result<Vec<pages::TopicRow<'_>>, StoreError> {
-    app.config
-        .topics
-        .iter()
-        .map(|t| topic_row(app, t))
-        .collect()
+fn topic_rows<'a>(
+    app: &AppState,
+    config: &'a crate::config::Config,
+) -> Result<Vec<pages::TopicRow<'a>>, StoreError> {
+    config.topics.iter().map(|t| topic_row(app, t)).collect()
 }
 
 async fn index(State(app): State<AppState>) -> Result<Html<String>, AppError> {
     let page = blocking(&app, |app| {
-        let topics = topic_rows(app)?;
-        let sources = app
+        let setup = app.live.get();
+        let topics = topic_rows(app, &setup.config)?;
+        let sources = setup
             .config
             .sources
             .iter()
@@ -702,7 +699,11 @@ async fn index(State(app): State<AppState>) -> Result<Html<String>, AppError> {
                 })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
-        Ok(pages::index(&app.config.server.base_url, &topics, &sources))
+        Ok(pages::index(
+            &setup.config.server.base_url,
+            &topics,
+            &sources,
+        ))
     })
     .await?;
     Ok(Html(page))
@@ -717,7 +718,8 @@ async fn search_page(
 ) -> Result<Html<String>, AppError> {
     let text = search_text(request.uri().query())?;
     let page = blocking(&app, move |app| {
-        let base = &app.config.server.base_url;
+        let setup = app.live.get();
+        let base = &setup.config.server.base_url;
         let Some(text) = text else {
             return Ok(pages::search(base, "", Ok(None)));
         };
@@ -747,13 +749,14 @@ async fn topic_page(
     Path(topic_id): Path<String>,
 ) -> Result<Html<String>, AppError> {
     let page = blocking(&app, move |app| {
-        let topic = app
+        let setup = app.live.get();
+        let topic = setup
             .config
             .topic(&topic_id)
             .ok_or_else(|| AppError::NotFound(format!("no topic {topic_id:?}")))?;
         let row = topic_row(app, topic)?;
         let papers = app.store.topic_papers(row.id, TOPIC_PAGE_PAPERS)?;
-        Ok(pages::topic(&app.config.server.base_url, &row, &papers))
+        Ok(pages::topic(&setup.config.server.base_url, &row, &papers))
     })
     .await?;
     Ok(Html(page))
@@ -761,13 +764,14 @@ async fn topic_page(
 
 async fn opml(State(app): State<AppState>) -> Result<Response, AppError> {
     let body = blocking(&app, |app| {
-        let rows = topic_rows(app)?;
+        let setup = app.live.get();
+        let rows = topic_rows(app, &setup.config)?;
         let created = rows
             .iter()
             .filter_map(|r| r.newest)
             .max()
             .unwrap_or(chrono::DateTime::UNIX_EPOCH);
-        Ok(pages::opml(&app.config.server.base_url, &rows, created))
+        Ok(pages::opml(&setup.config.server.base_url, &rows, created))
     })
     .await?;
     Ok(([(header::CONTENT_TYPE, "text/x-opml; charset=utf-8")], body).into_response())
@@ -841,7 +845,7 @@ mod tests {
 
     /// The status line and body of a GET of `path` from the router over a failing store.
     fn get_from_failing_store(path: &str) -> (String, String) {
-        let config = Config::parse(
+        let config = crate::config::Config::parse(
             "[[topics]]\nid = \"t\"\nquery = \"*\"\n",
             std::path::Path::new("/"),
             "test",
@@ -850,7 +854,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let state = AppState {
             cache_control: HeaderValue::from_static("public, max-age=1"),
-            config: Arc::new(config),
+            live: Arc::new(Live::new(Arc::new(config))),
             store: Arc::new(PaperStore::new(Arc::new(FailingStore))),
             index: Arc::new(SearchIndex::open(&dir.path().join("index")).expect("index")),
             cache: Arc::default(),

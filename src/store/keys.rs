@@ -9,8 +9,12 @@ use super::kv::{StoreError, Tree};
 pub const SCHEMA_VERSION: u32 = 1;
 /// The meta key holding the store's schema version.
 pub(super) const SCHEMA_VERSION_KEY: &[u8] = b"schema_version";
-/// The meta key holding the fingerprint of the topics the index reflects.
+/// The meta key of the single fingerprint of all topics that stores before per-topic
+/// fingerprints kept; removed when the store is next tagged.
 pub(super) const TOPICS_FINGERPRINT: &[u8] = b"topics_fingerprint";
+/// The meta key holding the fingerprint of each topic the stored papers are tagged for (JSON,
+/// topic id → fingerprint).
+pub(super) const TAGGED_TOPICS: &[u8] = b"tagged_topics";
 /// The meta key holding the number of the last change recorded in the `changes` tree.
 pub(super) const LAST_CHANGE: &[u8] = b"last_change";
 /// How many papers a scan of the whole store (re-tagging, `for_each_paper`) reads at once.

@@ -1,8 +1,9 @@
-//! Storage, in four parts: `kv` (the [`Store`] trait, an ordered key-value store with atomic
+//! Storage, in five parts: `kv` (the [`Store`] trait, an ordered key-value store with atomic
 //! multi-key commits, and [`StoreError`]) with its sled and in-memory implementations; `keys`
 //! (how records and keys are encoded); `plan` (what a batch will write); and `papers`
 //! ([`PaperStore`], the typed layer that keeps papers, their aliases, per-topic indexes and
-//! per-source state consistent).
+//! per-source state consistent), with `retag` (setting topics' papers again when the topics
+//! change).
 //!
 //! Layout (one tree each):
 //! - `papers`: paper key → JSON [`StoredPaper`]
@@ -12,19 +13,24 @@
 //!   newest N papers of a topic are one reverse range scan, whatever the store's size
 //! - `topic_counts`: topic → paper count (u64 BE)
 //! - `sources`: source id → JSON [`SourceState`]
-//! - `meta`: named values (the fingerprint of the topics the index was built for)
+//! - `changes`: change number (u64 BE) → key of a paper written or removed, until the search
+//!   index has taken it in
+//! - `meta`: named values (schema version, last change number, the fingerprint of each topic
+//!   the papers are tagged for)
 
 mod keys;
 mod kv;
 mod memory;
 mod papers;
 mod plan;
+mod retag;
 mod sled_store;
 
 pub use keys::SCHEMA_VERSION;
 pub use kv::{BackendError, Op, Row, Store, StoreError, Tree};
 pub use memory::MemoryStore;
 pub use papers::{BatchCounts, PaperStore};
+pub use retag::TopicRetag;
 pub use sled_store::SledStore;
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! [`PaperStore`], the typed store over any [`Store`]: papers merged under every identifier they
 //! are known by, per-topic indexes and counts kept in step in the same commit, source state,
-//! re-tagging when the topics change, and the reads feeds and pages make.
+//! and the reads feeds and pages make.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 
 use super::keys::{
     decode, decode_count, decode_u64, encode, index_prefix, LAST_CHANGE, SCAN_CHUNK,
-    SCHEMA_VERSION, SCHEMA_VERSION_KEY, TOPICS_FINGERPRINT,
+    SCHEMA_VERSION, SCHEMA_VERSION_KEY,
 };
 use super::kv::{Op, Row, Store, StoreError, Tree};
 use super::plan::{diff_paper, remove_paper, Plan};
@@ -38,7 +38,7 @@ pub struct PaperStore {
     generation: std::sync::atomic::AtomicU64,
     /// Writers read, merge and commit under this lock so that concurrent batches cannot lose
     /// each other's updates.
-    write: Mutex<()>,
+    pub(super) write: Mutex<()>,
 }
 
 impl PaperStore {
@@ -241,52 +241,6 @@ impl PaperStore {
         Ok(counts)
     }
 
-    /// Re-tags every stored paper when the topics differ from those the index was built for
-    /// (`fingerprint` identifies the current topics). Returns how many papers changed topics,
-    /// or `None` when the index was already current.
-    pub fn retag_if_changed(
-        &self,
-        tagger: &Tagger,
-        fingerprint: &str,
-    ) -> Result<Option<usize>, StoreError> {
-        let _guard = self
-            .write
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let stored = self.kv.get(Tree::Meta, TOPICS_FINGERPRINT)?;
-        if stored.as_deref() == Some(fingerprint.as_bytes()) {
-            return Ok(None);
-        }
-        let mut changed = 0;
-        self.for_each_chunk(|rows| {
-            let mut ops = Vec::new();
-            let mut deltas = HashMap::new();
-            for retagged in retag_rows(rows, tagger) {
-                let (before, topics) = retagged?;
-                if topics != before.topics {
-                    changed += 1;
-                    let after = StoredPaper {
-                        topics,
-                        ..before.clone()
-                    };
-                    diff_paper(Some(&before), &after, &mut ops, &mut deltas)?;
-                }
-            }
-            if !ops.is_empty() {
-                self.count_ops(&deltas, &mut ops)?;
-                self.kv.commit(&ops)?;
-                self.bump();
-            }
-            Ok(())
-        })?;
-        self.kv.commit(&[Op::Put(
-            Tree::Meta,
-            TOPICS_FINGERPRINT.to_vec(),
-            fingerprint.as_bytes().to_vec(),
-        )])?;
-        Ok(Some(changed))
-    }
-
     /// Calls `f` with every stored paper, in key order.
     pub fn for_each_paper(&self, mut f: impl FnMut(StoredPaper)) -> Result<(), StoreError> {
         self.for_each_chunk(|rows| {
@@ -299,7 +253,7 @@ impl PaperStore {
 
     /// Calls `f` with every stored paper's raw row, in key order, [`SCAN_CHUNK`] rows at a
     /// time, so that no more than a chunk is in memory at once.
-    fn for_each_chunk(
+    pub(super) fn for_each_chunk(
         &self,
         mut f: impl FnMut(&[Row]) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
@@ -417,7 +371,7 @@ impl PaperStore {
         )])
     }
 
-    fn bump(&self) {
+    pub(super) fn bump(&self) {
         self.generation
             .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     }
@@ -508,7 +462,7 @@ impl PaperStore {
     }
 
     /// Adds the ops that apply per-topic count deltas.
-    fn count_ops(
+    pub(super) fn count_ops(
         &self,
         deltas: &HashMap<String, i64>,
         ops: &mut Vec<Op>,
@@ -531,41 +485,4 @@ impl PaperStore {
         }
         Ok(())
     }
-}
-
-/// Decodes and tags a chunk of stored papers, spread over the machine's cores (decoding and
-/// tagging are the CPU-bound part of re-tagging), in the chunk's order.
-fn retag_rows(
-    rows: &[Row],
-    tagger: &Tagger,
-) -> Vec<Result<(StoredPaper, Vec<String>), StoreError>> {
-    let work = |rows: &[Row]| -> Vec<Result<(StoredPaper, Vec<String>), StoreError>> {
-        rows.iter()
-            .map(|(key, bytes)| {
-                let paper: StoredPaper = decode(Tree::Papers, key, bytes)?;
-                let topics = tagger.tag(&paper.paper);
-                Ok((paper, topics))
-            })
-            .collect()
-    };
-    let threads = std::thread::available_parallelism()
-        .map_or(1, std::num::NonZero::get)
-        .min(8);
-    if threads < 2 || rows.len() < 64 {
-        return work(rows);
-    }
-    let size = rows.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = rows
-            .chunks(size)
-            .map(|part| scope.spawn(move || work(part)))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| {
-                h.join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
-            .collect()
-    })
 }

@@ -1,6 +1,6 @@
 //! Tests of [`PaperStore`] over both implementations of [`Store`].
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 
 use chrono::{TimeZone, Utc};
 
@@ -10,8 +10,7 @@ use std::sync::Arc;
 
 use crate::model::{Identifiers, Paper, PollResult, SourceState};
 use crate::pipeline::query::Query;
-use crate::pipeline::tag::Tagger;
-use crate::pipeline::tag::TopicQuery;
+use crate::pipeline::tag::{fingerprints, Tagger, TopicQuery};
 
 fn tagger(topics: &[(&str, &str)]) -> Tagger {
     Tagger::new(
@@ -215,20 +214,24 @@ fn retagging_follows_topic_changes() {
                 Utc::now(),
             )
             .unwrap();
+        let v1 = fingerprints(&[("a", "alpha"), ("gone", "*")]);
         assert_eq!(
-            store.retag_if_changed(&before, "v1").unwrap(),
+            store.retag_if_changed(&before, &v1).unwrap(),
             Some(0),
             "{name}"
         );
         assert_eq!(
-            store.retag_if_changed(&before, "v1").unwrap(),
+            store.retag_if_changed(&before, &v1).unwrap(),
             None,
             "{name}: current"
         );
+        assert_eq!(store.tagged_topics().unwrap(), Some(v1), "{name}");
 
         let after = tagger(&[("a", "beta")]);
         assert_eq!(
-            store.retag_if_changed(&after, "v2").unwrap(),
+            store
+                .retag_if_changed(&after, &fingerprints(&[("a", "beta")]))
+                .unwrap(),
             Some(2),
             "{name}"
         );
@@ -236,6 +239,91 @@ fn retagging_follows_topic_changes() {
         assert_eq!(store.topic_count("a").unwrap(), 2, "{name}");
         assert!(titles(&store, "gone").is_empty(), "{name}");
         assert_eq!(store.topic_count("gone").unwrap(), 0, "{name}");
+    }
+}
+
+#[test]
+fn setting_a_topic_moves_only_the_papers_that_join_or_leave_it() {
+    for (name, store, _dir) in stores() {
+        let t = tagger(&[("a", "alpha"), ("b", "*")]);
+        let batch = vec![
+            paper("1", "alpha one", 1),
+            paper("2", "beta two", 2),
+            paper("3", "alpha three", 3),
+        ];
+        store
+            .apply_batch("src", &batch, &t, |_| SourceState::default(), Utc::now())
+            .unwrap();
+        store
+            .retag_all(&t, &fingerprints(&[("a", "alpha"), ("b", "*")]))
+            .unwrap();
+        let key = |title: &str| {
+            store
+                .topic_papers("b", 10)
+                .unwrap()
+                .into_iter()
+                .find(|p| p.paper.title == title)
+                .unwrap()
+                .key
+        };
+        // "a" becomes "beta two" and "alpha three": one joins, one leaves, one stays.
+        let members: HashSet<String> = [key("beta two"), key("alpha three")].into();
+        let retag = store
+            .set_topic("a", Some("new"), || Ok::<_, StoreError>(members.clone()))
+            .unwrap();
+        assert_eq!(
+            retag,
+            TopicRetag {
+                added: 1,
+                removed: 1
+            },
+            "{name}"
+        );
+        assert_eq!(
+            titles(&store, "a"),
+            vec!["alpha three", "beta two"],
+            "{name}"
+        );
+        assert_eq!(store.topic_count("a").unwrap(), 2, "{name}");
+        let two = store.get(&key("beta two")).unwrap().unwrap();
+        assert_eq!(
+            two.topics,
+            vec!["a".to_string(), "b".to_string()],
+            "{name}: sorted"
+        );
+        let tagged = store.tagged_topics().unwrap().unwrap();
+        assert_eq!(tagged.get("a").map(String::as_str), Some("new"), "{name}");
+
+        // A removed topic leaves every paper and the record.
+        let retag = store
+            .set_topic("b", None, || Ok::<_, StoreError>(HashSet::new()))
+            .unwrap();
+        assert_eq!(
+            retag,
+            TopicRetag {
+                added: 0,
+                removed: 3
+            },
+            "{name}"
+        );
+        assert!(titles(&store, "b").is_empty(), "{name}");
+        assert_eq!(store.topic_count("b").unwrap(), 0, "{name}");
+        assert!(
+            !store.tagged_topics().unwrap().unwrap().contains_key("b"),
+            "{name}"
+        );
+
+        // When finding the members fails, nothing is written.
+        let failed = store.set_topic("a", Some("newer"), || {
+            Err(StoreError::Io {
+                op: "search",
+                source: "index gone".into(),
+            })
+        });
+        assert!(failed.is_err(), "{name}");
+        assert_eq!(store.topic_count("a").unwrap(), 2, "{name}");
+        let tagged = store.tagged_topics().unwrap().unwrap();
+        assert_eq!(tagged.get("a").map(String::as_str), Some("new"), "{name}");
     }
 }
 

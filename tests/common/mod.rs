@@ -388,8 +388,14 @@ pub(crate) fn serve_command(config: &Path, port: u16) -> Command {
 
 /// Sends SIGTERM to a child process; whether `kill` could send it.
 pub(crate) fn sigterm(child: &Child) -> bool {
+    signal(child, "TERM")
+}
+
+/// Sends the signal named `name` (`HUP`, `TERM`, `KILL`) to a child process; whether `kill`
+/// could send it.
+pub(crate) fn signal(child: &Child, name: &str) -> bool {
     Command::new("kill")
-        .arg("-TERM")
+        .arg(format!("-{name}"))
         .arg(child.id().to_string())
         .status()
         .is_ok_and(|s| s.success())
@@ -411,10 +417,21 @@ pub(crate) fn wait_within(child: &mut Child, limit: Duration) -> Option<std::pro
 
 impl Serve {
     pub(crate) fn start(config: &Path) -> Serve {
+        Serve::start_with(config, Stdio::inherit(), "warn")
+    }
+
+    /// Like [`Serve::start`], with the log at `level` written to the file at `log`.
+    pub(crate) fn start_logged(config: &Path, log: &Path) -> Serve {
+        let file = std::fs::File::create(log).expect("log file");
+        Serve::start_with(config, Stdio::from(file), "info,tantivy=warn")
+    }
+
+    fn start_with(config: &Path, stderr: Stdio, level: &str) -> Serve {
         let port = free_port();
         let child = serve_command(config, port)
+            .env("RUST_LOG", level)
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .expect("serve starts");
         let serve = Serve {

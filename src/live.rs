@@ -1,0 +1,135 @@
+//! What a running paperboy works with now: the config and the tagger compiled from its topics,
+//! replaced whole when `serve` reloads its config. A request or a poll takes one snapshot
+//! ([`Live::get`]) and keeps it to the end, so it sees the old view or the new, never a mix.
+//! Batches are tagged while holding the current view ([`Live::hold`]): a replacement waits for
+//! them, so once [`Live::replace`] returns, every later batch is tagged with the new topics and
+//! every earlier one is in the store for re-tagging to see.
+
+use std::sync::{Arc, RwLock};
+
+use crate::config::Config;
+use crate::pipeline::tag::{Tagger, TopicQuery};
+
+/// One view: a config and its topics compiled.
+#[derive(Debug)]
+pub struct Setup {
+    /// The validated config.
+    pub config: Arc<Config>,
+    /// Its topics, compiled for tagging new papers.
+    pub tagger: Arc<Tagger>,
+    /// Counts replacements from 0, so caches of what was built from a view can tell.
+    pub epoch: u64,
+}
+
+impl Setup {
+    fn new(config: Arc<Config>, epoch: u64) -> Self {
+        let tagger = Arc::new(Tagger::new(
+            config.topics.iter().map(TopicQuery::from).collect(),
+        ));
+        Setup {
+            config,
+            tagger,
+            epoch,
+        }
+    }
+}
+
+/// The current view, shared by the server, the pollers and ingest.
+#[derive(Debug)]
+pub struct Live {
+    /// The view; its lock is only ever held to clone or swap the `Arc`, so readers never wait
+    /// for a batch or a replacement.
+    current: RwLock<Arc<Setup>>,
+    /// Held shared by batches being tagged, and exclusively by a replacement.
+    gate: RwLock<()>,
+}
+
+impl Live {
+    /// Starts with `config`.
+    pub fn new(config: Arc<Config>) -> Self {
+        Live {
+            current: RwLock::new(Arc::new(Setup::new(config, 0))),
+            gate: RwLock::new(()),
+        }
+    }
+
+    /// The current view.
+    pub fn get(&self) -> Arc<Setup> {
+        self.current
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Runs `work` with the current view, which is not replaced until `work` returns. Blocks
+    /// while a replacement is under way: call it off the async threads.
+    pub fn hold<R>(&self, work: impl FnOnce(&Setup) -> R) -> R {
+        let _gate = self
+            .gate
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        work(&self.get())
+    }
+
+    /// Makes `config` the current view, once every [`Live::hold`] in progress has returned;
+    /// returns it. Blocks: call it off the async threads.
+    pub fn replace(&self, config: Arc<Config>) -> Arc<Setup> {
+        // Compiling many topics takes a while: before batches are made to wait.
+        let mut next = Setup::new(config, 0);
+        let _gate = self
+            .gate
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Replacements are serialized by the gate, so the epoch read here is still current.
+        next.epoch = self.get().epoch + 1;
+        let next = Arc::new(next);
+        *self
+            .current
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = next.clone();
+        next
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(query: &str) -> Arc<Config> {
+        let text = format!("[[topics]]\nid = \"t\"\nquery = {query:?}\n");
+        Arc::new(Config::parse(&text, std::path::Path::new("/"), "test").expect("valid config"))
+    }
+
+    #[test]
+    fn a_replacement_waits_for_holders_and_counts_epochs() {
+        let live = Arc::new(Live::new(config("alpha")));
+        let (release, held) = std::sync::mpsc::channel::<()>();
+        let (started, holding) = std::sync::mpsc::channel::<()>();
+        let holder = {
+            let live = live.clone();
+            std::thread::spawn(move || {
+                live.hold(|setup| {
+                    started.send(()).expect("tell");
+                    held.recv().expect("wait");
+                    setup.config.topics[0].query_text.clone()
+                })
+            })
+        };
+        holding.recv().expect("holding");
+        let replacer = {
+            let live = live.clone();
+            std::thread::spawn(move || live.replace(config("beta")).epoch)
+        };
+        // The holder keeps the old view for as long as it holds it, and readers are answered
+        // meanwhile (with the old view).
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        assert_eq!(live.get().epoch, 0);
+        assert!(!replacer.is_finished());
+        release.send(()).expect("release");
+        assert_eq!(holder.join().expect("holder"), "alpha");
+        assert_eq!(replacer.join().expect("replacer"), 1);
+        let now = live.get();
+        assert_eq!(now.config.topics[0].query_text, "beta");
+        assert_eq!(now.epoch, 1);
+    }
+}

@@ -1,0 +1,238 @@
+//! Re-tagging stored papers when the topics change. The store records the fingerprint of each
+//! topic its papers were tagged for; a topic added, edited or removed since then has its
+//! papers set again, either from a set of member keys that the caller finds (the search index
+//! answers that in one query: [`PaperStore::set_topic`]) or, when the store does not know
+//! which topics it was tagged for, by tagging every stored paper again
+//! ([`PaperStore::retag_all`]).
+
+use std::collections::{HashMap, HashSet};
+
+use super::keys::{decode, encode, index_prefix, SCAN_CHUNK, TAGGED_TOPICS, TOPICS_FINGERPRINT};
+use super::kv::{Op, Row, StoreError, Tree};
+use super::papers::PaperStore;
+use super::plan::diff_paper;
+use crate::model::StoredPaper;
+use crate::pipeline::tag::{Tagger, TopicFingerprints};
+
+/// How setting one topic's papers changed the store.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TopicRetag {
+    /// Papers that joined the topic.
+    pub added: usize,
+    /// Papers that left it.
+    pub removed: usize,
+}
+
+impl PaperStore {
+    /// The fingerprint of each topic the stored papers are tagged for; `None` when the store
+    /// does not know (a new store, or one written before fingerprints were kept per topic).
+    pub fn tagged_topics(&self) -> Result<Option<TopicFingerprints>, StoreError> {
+        self.kv
+            .get(Tree::Meta, TAGGED_TOPICS)?
+            .map(|bytes| decode(Tree::Meta, TAGGED_TOPICS, &bytes))
+            .transpose()
+    }
+
+    /// Tags every stored paper again with `tagger`, then records `topics` (the fingerprints of
+    /// the tagger's topics) as what the store is tagged for. Returns how many papers changed
+    /// topics. Reads the whole store: for a store that does not know what it was tagged for.
+    pub fn retag_all(
+        &self,
+        tagger: &Tagger,
+        topics: &TopicFingerprints,
+    ) -> Result<usize, StoreError> {
+        let _guard = self
+            .write
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut changed = 0;
+        self.for_each_chunk(|rows| {
+            let mut ops = Vec::new();
+            let mut deltas = HashMap::new();
+            for retagged in retag_rows(rows, tagger) {
+                let (before, topics) = retagged?;
+                if topics != before.topics {
+                    changed += 1;
+                    let after = StoredPaper {
+                        topics,
+                        ..before.clone()
+                    };
+                    diff_paper(Some(&before), &after, &mut ops, &mut deltas)?;
+                }
+            }
+            if !ops.is_empty() {
+                self.count_ops(&deltas, &mut ops)?;
+                self.kv.commit(&ops)?;
+                self.bump();
+            }
+            Ok(())
+        })?;
+        self.kv.commit(&[
+            Op::Put(
+                Tree::Meta,
+                TAGGED_TOPICS.to_vec(),
+                encode(Tree::Meta, TAGGED_TOPICS, topics)?,
+            ),
+            // The single fingerprint of all topics that stores before this one kept.
+            Op::Delete(Tree::Meta, TOPICS_FINGERPRINT.to_vec()),
+        ])?;
+        Ok(changed)
+    }
+
+    /// Re-tags every stored paper when `topics` differ from what the store was tagged for.
+    /// Returns how many papers changed topics, or `None` when nothing needed doing.
+    pub fn retag_if_changed(
+        &self,
+        tagger: &Tagger,
+        topics: &TopicFingerprints,
+    ) -> Result<Option<usize>, StoreError> {
+        if self.tagged_topics()?.as_ref() == Some(topics) {
+            return Ok(None);
+        }
+        self.retag_all(tagger, topics).map(Some)
+    }
+
+    /// Makes `topic`'s papers exactly the papers whose keys `members` returns, and records
+    /// `fingerprint` as what the topic is tagged for (a removed topic, with `None`, is
+    /// forgotten). `members` runs while no batch can be written, so that it sees the store as
+    /// the change applies to it (the caller brings its search index up to date there).
+    /// Only the papers that join or leave the topic are read and written.
+    pub fn set_topic<E: From<StoreError>>(
+        &self,
+        topic: &str,
+        fingerprint: Option<&str>,
+        members: impl FnOnce() -> Result<HashSet<String>, E>,
+    ) -> Result<TopicRetag, E> {
+        let _guard = self
+            .write
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let members = members()?;
+        let current = self.topic_keys(topic)?;
+        let joining: Vec<&String> = members.difference(&current).collect();
+        let leaving: Vec<&String> = current.difference(&members).collect();
+        let mut retag = TopicRetag::default();
+        for chunk in joining.chunks(SCAN_CHUNK) {
+            retag.added += self.move_papers(topic, chunk, true)?;
+        }
+        for chunk in leaving.chunks(SCAN_CHUNK) {
+            retag.removed += self.move_papers(topic, chunk, false)?;
+        }
+        // Last, so that a crash part way leaves the topic to be set again at the next start.
+        let mut tagged = self.tagged_topics()?.unwrap_or_default();
+        match fingerprint {
+            Some(fingerprint) => tagged.insert(topic.to_string(), fingerprint.to_string()),
+            None => tagged.remove(topic),
+        };
+        self.kv.commit(&[Op::Put(
+            Tree::Meta,
+            TAGGED_TOPICS.to_vec(),
+            encode(Tree::Meta, TAGGED_TOPICS, &tagged)?,
+        )])?;
+        Ok(retag)
+    }
+
+    /// Adds `topic` to (or removes it from) the papers with these keys, in one commit.
+    /// Returns how many changed; a key with no stored paper is skipped.
+    fn move_papers(&self, topic: &str, keys: &[&String], join: bool) -> Result<usize, StoreError> {
+        let mut ops = Vec::new();
+        let mut deltas = HashMap::new();
+        let mut moved = 0;
+        for key in keys {
+            let Some(before) = self.get(key)? else {
+                continue;
+            };
+            let mut topics = before.topics.clone();
+            match (join, topics.binary_search_by(|t| t.as_str().cmp(topic))) {
+                (true, Err(at)) => topics.insert(at, topic.to_string()),
+                (false, Ok(at)) => {
+                    topics.remove(at);
+                }
+                _ => continue,
+            }
+            let after = StoredPaper {
+                topics,
+                ..before.clone()
+            };
+            diff_paper(Some(&before), &after, &mut ops, &mut deltas)?;
+            moved += 1;
+        }
+        if !ops.is_empty() {
+            self.count_ops(&deltas, &mut ops)?;
+            self.kv.commit(&ops)?;
+            self.bump();
+        }
+        Ok(moved)
+    }
+
+    /// The keys of every paper in `topic`, from its index (no paper is read).
+    fn topic_keys(&self, topic: &str) -> Result<HashSet<String>, StoreError> {
+        let prefix = index_prefix(topic);
+        let mut keys = HashSet::new();
+        let mut from: Option<Vec<u8>> = None;
+        loop {
+            let rows = self.kv.scan(
+                Tree::TopicIndex,
+                &prefix,
+                from.as_deref(),
+                false,
+                SCAN_CHUNK,
+            )?;
+            let Some((last, _)) = rows.last() else {
+                return Ok(keys);
+            };
+            from = Some(last.clone());
+            for (index_key, _) in &rows {
+                let key = index_key
+                    .get(prefix.len() + 8..)
+                    .and_then(|k| std::str::from_utf8(k).ok())
+                    .ok_or_else(|| StoreError::Corrupt {
+                        tree: Tree::TopicIndex.name(),
+                        key: String::from_utf8_lossy(index_key).into_owned(),
+                        reason: "not a topic, a date and a paper key".into(),
+                    })?;
+                keys.insert(key.to_string());
+            }
+            if rows.len() < SCAN_CHUNK {
+                return Ok(keys);
+            }
+        }
+    }
+}
+
+/// Decodes and tags a chunk of stored papers, spread over the machine's cores (decoding and
+/// tagging are the CPU-bound part of re-tagging), in the chunk's order.
+fn retag_rows(
+    rows: &[Row],
+    tagger: &Tagger,
+) -> Vec<Result<(StoredPaper, Vec<String>), StoreError>> {
+    let work = |rows: &[Row]| -> Vec<Result<(StoredPaper, Vec<String>), StoreError>> {
+        rows.iter()
+            .map(|(key, bytes)| {
+                let paper: StoredPaper = decode(Tree::Papers, key, bytes)?;
+                let topics = tagger.tag(&paper.paper);
+                Ok((paper, topics))
+            })
+            .collect()
+    };
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZero::get)
+        .min(8);
+    if threads < 2 || rows.len() < 64 {
+        return work(rows);
+    }
+    let size = rows.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = rows
+            .chunks(size)
+            .map(|part| scope.spawn(move || work(part)))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    })
+}

@@ -28,13 +28,16 @@ pub(crate) fn real_papers() -> Vec<Paper> {
     papers
 }
 
-/// `n` papers cycling through the real ones, each with its own arXiv id.
+/// `n` papers cycling through the real ones, each with its own arXiv id (100,000 a month,
+/// going back a month per 100,000 from December 2026).
 pub(crate) fn papers(n: usize) -> Vec<Paper> {
     let real = real_papers();
     (0..n)
         .map(|i| {
             let mut p = real[i % real.len()].clone();
-            p.ids.arxiv = Some(format!("2612.{i:05}"));
+            let month = i / 100_000;
+            let (year, month) = (26 - month / 12, 12 - month % 12);
+            p.ids.arxiv = Some(format!("{year:02}{month:02}.{:05}", i % 100_000));
             p.ids.doi = None;
             p.ids.link = None;
             p.ids.entry = format!("bench:{i}");

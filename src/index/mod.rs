@@ -434,39 +434,12 @@ impl SearchIndex {
         let fail = |source| tantivy_error(&self.path, source);
         let compiled = compile::compile(query, &self.fields).map_err(fail)?;
         let searcher = self.reader.searcher();
-        let mut by_segment: Vec<Vec<tantivy::DocId>> =
-            vec![Vec::new(); searcher.segment_readers().len()];
-        for address in searcher.search(&compiled, &DocSetCollector).map_err(fail)? {
-            by_segment[address.segment_ord as usize].push(address.doc_id);
-        }
-        let mut keys = HashSet::new();
-        let mut key = String::new();
-        for (segment, docs) in searcher.segment_readers().iter().zip(by_segment) {
-            if docs.is_empty() {
-                continue;
-            }
-            let column = segment
-                .fast_fields()
-                .str("key")
-                .map_err(fail)?
-                .ok_or_else(|| {
-                    fail(tantivy::TantivyError::SchemaError(
-                        "the key field has no column".into(),
-                    ))
-                })?;
-            for doc in docs {
-                for ord in column.term_ords(doc) {
-                    key.clear();
-                    if column
-                        .ord_to_str(ord, &mut key)
-                        .map_err(|e| fail(e.into()))?
-                    {
-                        keys.insert(key.clone());
-                    }
-                }
-            }
-        }
-        Ok(keys)
+        let matching = searcher.search(&compiled, &DocSetCollector).map_err(fail)?;
+        Ok(self
+            .keyed(&searcher, matching)?
+            .into_iter()
+            .map(|(key, _)| key)
+            .collect())
     }
 
     /// One page of the papers `query` matches, newest first: up to `limit` papers that come
@@ -516,8 +489,10 @@ impl SearchIndex {
     }
 
     /// The newest `limit` papers `query` matches, in feed order, and the cursor after them
-    /// when more match. The date at the edge of the page may be shared by papers beyond it;
-    /// every paper of that date is read, so that the order by key decides which are in.
+    /// when more match. The date at the edge of the page may be shared by papers beyond it
+    /// (thousands, for a source that dates by day): the keys of every paper of that date are
+    /// read from the key column, so that the order by key decides which are in, and only those
+    /// papers' stored fields are read.
     fn newest(
         &self,
         searcher: &tantivy::Searcher,
@@ -541,10 +516,17 @@ impl SearchIndex {
             (Occur::Must, query),
             (Occur::Must, self.on_date(edge)),
         ]);
-        for address in searcher
-            .search(&edge_query, &DocSetCollector)
-            .map_err(fail)?
-        {
+        let mut on_edge = self.keyed(
+            searcher,
+            searcher
+                .search(&edge_query, &DocSetCollector)
+                .map_err(fail)?,
+        )?;
+        // Feed order within a date: by key, descending. One beyond the page tells if there
+        // are more.
+        on_edge.sort_by(|a, b| b.0.cmp(&a.0));
+        on_edge.truncate((limit + 1).saturating_sub(hits.len()));
+        for (_, address) in on_edge {
             hits.push(self.hit(searcher, address, edge)?);
         }
         hits.sort_by(|a, b| b.updated.cmp(&a.updated).then_with(|| b.key.cmp(&a.key)));
@@ -555,6 +537,43 @@ impl SearchIndex {
             key: last.key.clone(),
         });
         Ok((hits, next))
+    }
+
+    /// Each document's key, read from the key column, with its address.
+    fn keyed(
+        &self,
+        searcher: &tantivy::Searcher,
+        addresses: impl IntoIterator<Item = tantivy::DocAddress>,
+    ) -> Result<Vec<(String, tantivy::DocAddress)>, IndexError> {
+        let fail = |source| tantivy_error(&self.path, source);
+        let mut columns = std::collections::HashMap::new();
+        let mut keyed = Vec::new();
+        for address in addresses {
+            let column = match columns.entry(address.segment_ord) {
+                std::collections::hash_map::Entry::Occupied(column) => column.into_mut(),
+                std::collections::hash_map::Entry::Vacant(slot) => {
+                    let column = searcher
+                        .segment_reader(address.segment_ord)
+                        .fast_fields()
+                        .str("key")
+                        .map_err(fail)?
+                        .ok_or_else(|| {
+                            fail(tantivy::TantivyError::SchemaError(
+                                "the key field has no column".into(),
+                            ))
+                        })?;
+                    slot.insert(column)
+                }
+            };
+            let mut key = String::new();
+            if let Some(ord) = column.term_ords(address.doc_id).next() {
+                column
+                    .ord_to_str(ord, &mut key)
+                    .map_err(|e| fail(e.into()))?;
+            }
+            keyed.push((key, address));
+        }
+        Ok(keyed)
     }
 
     /// Papers whose date is exactly `millis`.

@@ -36,20 +36,31 @@ impl PaperStore {
     /// Tags every stored paper again with `tagger`, then records `topics` (the fingerprints of
     /// the tagger's topics) as what the store is tagged for. Returns how many papers changed
     /// topics. Reads the whole store: for a store that does not know what it was tagged for.
+    /// The store is locked a chunk at a time, so batches (and a shutdown's flush) wait for one
+    /// chunk, not for the whole store.
     pub fn retag_all(
         &self,
         tagger: &Tagger,
         topics: &TopicFingerprints,
     ) -> Result<usize, StoreError> {
-        let _guard = self
-            .write
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut changed = 0;
-        self.for_each_chunk(|rows| {
+        let mut from: Option<Vec<u8>> = None;
+        loop {
+            let _guard = self
+                .write
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            // Read under the lock: a batch between two chunks is seen as it left the papers.
+            let rows = self
+                .kv
+                .scan(Tree::Papers, b"", from.as_deref(), false, SCAN_CHUNK)?;
+            let Some((last, _)) = rows.last() else {
+                break;
+            };
+            from = Some(last.clone());
             let mut ops = Vec::new();
             let mut deltas = HashMap::new();
-            for retagged in retag_rows(rows, tagger) {
+            for retagged in retag_rows(&rows, tagger) {
                 let (before, topics) = retagged?;
                 if topics != before.topics {
                     changed += 1;
@@ -65,8 +76,7 @@ impl PaperStore {
                 self.kv.commit(&ops)?;
                 self.bump();
             }
-            Ok(())
-        })?;
+        }
         self.kv.commit(&[
             Op::Put(
                 Tree::Meta,

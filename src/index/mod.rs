@@ -327,7 +327,7 @@ impl SearchIndex {
             done += changes.len();
             checkpoint.change = last;
             // The store first: the index must never record a change the store could lose.
-            store.flush()?;
+            store.flush_committed()?;
             self.commit(writer, checkpoint)?;
             store.forget_changes_through(last)?;
         }
@@ -369,7 +369,7 @@ impl SearchIndex {
             version: INDEX_VERSION,
             change: through,
         };
-        store.flush()?;
+        store.flush_committed()?;
         self.commit(writer, checkpoint)?;
         store.forget_changes_through(through)?;
         Ok(count)

@@ -3,6 +3,7 @@
 //! `../shared/fixtures/sources/`, which must match exactly the same papers.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use chrono::{TimeZone, Utc};
 
@@ -472,4 +473,53 @@ fn a_reader_refuses_an_index_that_was_never_built() {
     ));
     index.catch_up(&PaperStore::in_memory()).unwrap();
     assert!(SearchIndex::open_read_only(&path).is_ok());
+}
+
+#[test]
+fn setting_a_topic_while_batches_land_never_deadlocks() {
+    // A topic is set under the store's write lock and brings the index up to date there;
+    // a batch brings the index up to date after its commit. Neither may wait for the other
+    // in a circle.
+    let store = Arc::new(PaperStore::in_memory());
+    let dir = tempfile::tempdir().unwrap();
+    let index = Arc::new(SearchIndex::open(&dir.path().join("index")).unwrap());
+    let (done, finished) = std::sync::mpsc::channel();
+    let batches = {
+        let (store, index, done) = (store.clone(), index.clone(), done.clone());
+        std::thread::spawn(move || {
+            for i in 0..40 {
+                let id = format!("2611.{i:05}");
+                store
+                    .apply_batch(
+                        "s",
+                        &[paper(&id, "Graph learning", &["A"])],
+                        &Tagger::default(),
+                        |_| SourceState::default(),
+                        Utc::now(),
+                    )
+                    .unwrap();
+                index.catch_up(&store).unwrap();
+            }
+            done.send("batches").unwrap();
+        })
+    };
+    let topics = std::thread::spawn(move || {
+        let query = Query::parse("graph").unwrap();
+        for _ in 0..40 {
+            store
+                .set_topic("t", Some("graph"), || {
+                    index.catch_up(&store)?;
+                    index.keys_matching(&query)
+                })
+                .unwrap();
+        }
+        done.send("topics").unwrap();
+    });
+    for _ in 0..2 {
+        finished
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("both finish: no deadlock between the store's lock and the index's");
+    }
+    batches.join().unwrap();
+    topics.join().unwrap();
 }

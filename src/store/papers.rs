@@ -31,6 +31,18 @@ pub struct BatchCounts {
     pub unchanged: usize,
 }
 
+impl std::ops::Add for BatchCounts {
+    type Output = BatchCounts;
+
+    fn add(self, other: BatchCounts) -> BatchCounts {
+        BatchCounts {
+            new: self.new + other.new,
+            updated: self.updated + other.updated,
+            unchanged: self.unchanged + other.unchanged,
+        }
+    }
+}
+
 /// Typed access to papers, topic indexes and source state over any [`Store`].
 pub struct PaperStore {
     pub(super) kv: Arc<dyn Store>,
@@ -376,7 +388,14 @@ impl PaperStore {
             .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     }
 
-    /// Makes every commit so far durable.
+    /// Makes every commit made so far durable, without waiting for a write in progress (the
+    /// search index flushes what it is about to record this way: it may be called while
+    /// another thread holds the write lock and waits for the index).
+    pub fn flush_committed(&self) -> Result<(), StoreError> {
+        self.kv.flush()
+    }
+
+    /// Makes every commit so far durable, waiting for a write in progress to finish first.
     pub fn flush(&self) -> Result<(), StoreError> {
         // A batch being written holds this lock: wait for it, so what it writes is flushed too
         // (at shutdown, a poller may be stopped while its write runs on the blocking pool).

@@ -228,6 +228,11 @@ impl Fetcher {
         })
     }
 
+    /// The least time between two requests to `host`, when the config or a kind sets one.
+    pub fn host_gap(&self, host: &str) -> Option<Duration> {
+        self.gate.gaps.get(host).copied()
+    }
+
     /// Fetches a source, conditionally when validators are given.
     pub async fn fetch(
         &self,

@@ -55,14 +55,34 @@ pub fn explain(topic: &TopicConfig, paper: &StoredPaper) -> String {
     let stored = paper.topics.contains(&topic.id);
     if stored != matches {
         out.push_str(
-            "\nnote: the store's tags predate this query; the next `ingest` or `serve` re-tags every paper.\n",
+            "\nnote: the store's tags predate this query; the next `ingest` or `serve` re-tags it.\n",
         );
     }
     out
 }
 
+/// A paged source's harvest in a few words: in progress (records so far, of how many) or
+/// complete, and what the next one asks for.
+pub fn harvest_line(harvest: &crate::model::Harvest) -> String {
+    let of = harvest
+        .total
+        .map(|total| format!(" of {total}"))
+        .unwrap_or_default();
+    match (&harvest.next, &harvest.since) {
+        (Some(_), _) => format!(
+            "in progress: {} records{of} so far; the next poll goes on",
+            harvest.records
+        ),
+        (None, Some(since)) => format!(
+            "complete ({} records{of}); the next asks for records changed since {since}",
+            harvest.records
+        ),
+        (None, None) => format!("{} records{of} read by the last poll", harvest.records),
+    }
+}
+
 /// Every source's state, a few lines each: last fetch and result, next poll, failures in a
-/// row, a permanent redirect, whether it is gone.
+/// row, a permanent redirect, whether it is gone, a harvest's progress.
 pub fn status(config: &crate::config::Config, store: &PaperStore) -> Result<String, StoreError> {
     let when = |d: Option<DateTime<Utc>>| {
         d.map_or_else(
@@ -100,6 +120,9 @@ pub fn status(config: &crate::config::Config, store: &PaperStore) -> Result<Stri
             out.push_str(&format!(
                 "  moved permanently to {to} (update the config)\n"
             ));
+        }
+        if let Some(harvest) = &state.harvest {
+            out.push_str(&format!("  harvest:     {}\n", harvest_line(harvest)));
         }
     }
     Ok(out)

@@ -184,7 +184,7 @@ fn open(config: &Arc<Config>, catch_up: bool) -> anyhow::Result<Opened> {
 async fn ingest(config: Arc<Config>) -> anyhow::Result<()> {
     let (_store, _index, ingestor) = open(&config, true)?;
     match ingestor.retag_topics().await? {
-        Retagged::Nothing => {}
+        Retagged::Nothing | Retagged::All { changed: 0 } => {}
         retagged => eprintln!("topics changed: {retagged}"),
     }
     let reports = ingestor.ingest_all().await?;
@@ -257,7 +257,7 @@ async fn serve(
             Err(e) => tracing::error!("the search index could not catch up: {e}"),
         }
         match preparing.retag_topics().await {
-            Ok(Retagged::Nothing) => {}
+            Ok(Retagged::Nothing | Retagged::All { changed: 0 }) => {}
             Ok(retagged) => tracing::info!("topics changed: {retagged}"),
             Err(e) => tracing::error!("re-tagging after a topic change failed: {e}"),
         }

@@ -257,6 +257,36 @@ pub struct SourceState {
     /// The source answered `410 Gone`: it is not polled until its URL changes.
     #[serde(default)]
     pub gone: bool,
+    /// A paged source's harvest: where the one under way goes on, and what the last complete
+    /// one leaves the next.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub harvest: Option<Harvest>,
+}
+
+/// A paged source's harvest, written with each page's papers in one commit, so a harvest cut
+/// short (even by `kill -9`) goes on after the last page stored.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Harvest {
+    /// The URL of the next page of the harvest under way (an OAI-PMH resumption token's);
+    /// `None` when none is under way.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
+    /// Records read by the harvest under way, or by the last one.
+    #[serde(default)]
+    pub records: u64,
+    /// How many records the whole list holds, when the server says (`completeListSize`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total: Option<u64>,
+    /// The server's date on the first page of the harvest under way (`responseDate`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stamp: Option<String>,
+    /// The server's date on the first page of the last complete harvest: the next one asks
+    /// only for records changed since (`from=`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
+    /// When the last page was asked for, so the gap to the host holds across restarts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_page: Option<DateTime<Utc>>,
 }
 
 #[cfg(test)]

@@ -17,8 +17,6 @@ pub const DEFAULT_EVERY: Duration = Duration::from_secs(3600);
 pub const MIN_EVERY: Duration = Duration::from_secs(60);
 /// The longest poll interval accepted (a year); longer ones overflow date arithmetic.
 pub const MAX_EVERY: Duration = Duration::from_secs(365 * 24 * 3600);
-/// The most results a paged source may read per poll.
-pub const MAX_MAX_RESULTS: usize = 10_000;
 
 /// Where a source's bytes come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,14 +120,18 @@ fn kind_keys(
     let url = kind.def().url(&mut keys);
     let max_results = kind.pager().map(|pager| {
         let default = pager.default_max_results();
+        let cap = pager.max_results_cap();
         match keys.take_count("max_results") {
             None => default,
-            Some(n) if (1..=MAX_MAX_RESULTS).contains(&n) => n,
+            Some(n) if n >= 1 && cap.is_none_or(|cap| n <= cap) => n,
             Some(n) => {
-                keys.problem(
-                    "max_results",
-                    format!("{n} is not between 1 and {MAX_MAX_RESULTS}"),
-                );
+                let range = match cap {
+                    Some(cap) => {
+                        format!("between 1 and {cap}, the most this kind's service answers")
+                    }
+                    None => "at least 1".to_string(),
+                };
+                keys.problem("max_results", format!("{n} is not {range}"));
                 default
             }
         }

@@ -189,7 +189,10 @@ fn a_kind_takes_its_own_keys_and_names_the_owner_of_others() {
          [[sources]]\nid = \"a\"\nkind = \"arxiv\"\ncategories = [\"CS LG\"]\n\
          [[sources]]\nid = \"b\"\nkind = \"arxiv\"\n\
          [[sources]]\nid = \"q\"\nkind = \"arxiv-api\"\nquery = \"x\"\nurl = \"https://export.arxiv.org/api/query\"\nmax_results = 0\n\
-         [[sources]]\nid = \"w\"\nkind = \"arxiv\"\ncategories = \"cs.LG\"\n",
+         [[sources]]\nid = \"w\"\nkind = \"arxiv\"\ncategories = \"cs.LG\"\n\
+         [[sources]]\nid = \"big\"\nkind = \"arxiv-api\"\nquery = \"x\"\nmax_results = 10001\n\
+         [[sources]]\nid = \"all\"\nkind = \"arxiv-oai\"\nurl = \"https://export.arxiv.org/oai2?verb=ListRecords&metadataPrefix=arXiv\"\nmax_results = 3000000\n\
+         [[sources]]\nid = \"none\"\nkind = \"arxiv-oai\"\nurl = \"https://export.arxiv.org/oai2?verb=ListRecords&metadataPrefix=arXiv\"\nmax_results = 0\n",
     );
     let found: Vec<String> = problems.iter().map(ToString::to_string).collect();
     assert_eq!(
@@ -201,8 +204,11 @@ fn a_kind_takes_its_own_keys_and_names_the_owner_of_others() {
             "sources[1].categories: [\"CS LG\"] are not arXiv categories such as \"cs.LG\" or \"hep-th\"",
             "sources[2].url: missing (or categories)",
             "sources[3].query: give either url or query, not both",
-            "sources[3].max_results: 0 is not between 1 and 10000",
+            "sources[3].max_results: 0 is not between 1 and 10000, the most this kind's service answers",
             "sources[4].categories: must be a list of strings, not \"cs.LG\"",
+            "sources[5].max_results: 10001 is not between 1 and 10000, the most this kind's service answers",
+            // A harvest of all of arXiv is one poll.
+            "sources[7].max_results: 0 is not at least 1",
         ],
         "{found:#?}"
     );

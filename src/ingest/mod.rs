@@ -8,14 +8,16 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use futures_util::stream::{self, StreamExt};
 
+mod harvest;
+
 use crate::config::{Config, Location, SourceConfig};
-use crate::fetch::{FetchMeta, Fetched, Fetcher, Validators};
+use crate::fetch::{Fetched, Fetcher, Validators};
 use crate::index::{IndexError, SearchIndex};
 use crate::live::{Live, Setup};
 use crate::model::{Paper, PollResult, SourceState};
 use crate::pipeline::tag::{topic_changes, TopicChange};
 use crate::polling::{self, Outcome, PollError, SourceReport};
-use crate::sources::{Pager, SourceContext};
+use crate::sources::SourceContext;
 use crate::store::{BatchCounts, PaperStore, StoreError, TopicRetag};
 
 /// Polls sources into a store.
@@ -180,27 +182,37 @@ impl Ingestor {
 
     /// Fetches, parses and stores one source, recording the outcome in its state.
     pub async fn poll(&self, source: &SourceConfig) -> Result<SourceReport, StoreError> {
-        // The semaphore is never closed, so acquiring cannot fail.
-        let _slot = self.slots.acquire().await.ok();
-        let poll = self.fetch_source(source).await?;
-        self.record(source, poll).await
+        match self.poll_unless(source, std::future::pending()).await? {
+            Some(report) => Ok(report),
+            None => unreachable!("a poll never told to stop always reports"),
+        }
     }
 
     /// Like [`Ingestor::poll`], unless `stop` completes first: while the source is waiting for
-    /// a slot, being fetched or being parsed, `stop` abandons the poll with nothing written
-    /// (`None`); once writing has begun, the write and the source's state are finished first.
+    /// a slot, being fetched or being parsed, `stop` abandons the poll (`None`); once writing
+    /// has begun, the write and the source's state are finished first. A paged source stores
+    /// each page as it comes ([`harvest`]): the pages stored before `stop` are kept, and the
+    /// next poll goes on after them.
     pub async fn poll_unless(
         &self,
         source: &SourceConfig,
         stop: impl std::future::Future<Output = ()>,
     ) -> Result<Option<SourceReport>, StoreError> {
+        let mut stop = std::pin::pin!(stop);
+        if let (Location::Http(base), Some(pager), Some(max_results)) =
+            (&source.location, source.kind.pager(), source.max_results)
+        {
+            return self
+                .harvest(source, pager, base, max_results, stop.as_mut())
+                .await;
+        }
         let fetching = async {
             let slot = self.slots.acquire().await.ok();
             (slot, self.fetch_source(source).await)
         };
         let (_slot, poll) = tokio::select! {
             biased;
-            () = stop => return Ok(None),
+            () = &mut stop => return Ok(None),
             fetched = fetching => fetched,
         };
         self.record(source, poll?).await.map(Some)
@@ -209,18 +221,7 @@ impl Ingestor {
     /// The reading half of a poll: the source's state, then its fetch and parse. Writes
     /// nothing, so it may be abandoned at any await.
     async fn fetch_source(&self, source: &SourceConfig) -> Result<Poll, StoreError> {
-        let mut state = {
-            let store = self.store.clone();
-            let id = source.id.clone();
-            blocking(move || store.source_state(&id)).await?
-        };
-        if state.url.as_deref() != Some(source.url.as_str()) {
-            // A new URL: the old validators, redirect and gone mark belong to another document.
-            state = SourceState {
-                url: Some(source.url.clone()),
-                ..SourceState::default()
-            };
-        }
+        let mut state = self.starting_state(source).await?;
         let now = Utc::now();
         if state.gone {
             let outcome = Outcome::Failed(PollError::StillGone {
@@ -237,17 +238,29 @@ impl Ingestor {
             etag: state.etag.clone(),
             last_modified: state.last_modified.clone(),
         };
-        let outcome = match (&source.location, source.kind.pager(), source.max_results) {
-            (Location::Http(base), Some(pager), Some(max_results)) => {
-                self.fetch_pages(source, pager, base, max_results).await
-            }
-            // Paged kinds read one page per poll from a file.
-            _ => self.fetch_one(source, &validators).await,
-        };
+        // (Paged kinds read one page per poll from a file.)
+        let outcome = self.fetch_one(source, &validators).await;
         Ok(Poll {
             state,
             outcome,
             now,
+        })
+    }
+
+    /// The source's state as stored, or a fresh one when its URL changed (the old validators,
+    /// redirect, gone mark and harvest belong to another document).
+    async fn starting_state(&self, source: &SourceConfig) -> Result<SourceState, StoreError> {
+        let state = {
+            let store = self.store.clone();
+            let id = source.id.clone();
+            blocking(move || store.source_state(&id)).await?
+        };
+        if state.url.as_deref() == Some(source.url.as_str()) {
+            return Ok(state);
+        }
+        Ok(SourceState {
+            url: Some(source.url.clone()),
+            ..SourceState::default()
         })
     }
 
@@ -295,33 +308,9 @@ impl Ingestor {
             } => {
                 state.etag = validators.etag;
                 state.last_modified = validators.last_modified;
-                let store = self.store.clone();
-                let live = self.live.clone();
-                let id = source.id.clone();
-                let batch_state = state.clone();
-                tracing::debug!(source = %source.id, papers = papers.len(), "storing papers");
-                let index = self.index.clone();
-                let counts = blocking(move || {
-                    // Tagged with the topics now, which a reload waits for.
-                    let counts = live.hold(|setup| {
-                        store.apply_batch(
-                            &id,
-                            &papers,
-                            &setup.tagger,
-                            |counts| SourceState {
-                                last_result: Some(PollResult::from(counts)),
-                                ..batch_state
-                            },
-                            Utc::now(),
-                        )
-                    })?;
-                    // The store is the record: an index that fails now catches up later.
-                    if let Err(error) = index.catch_up(&store) {
-                        tracing::warn!(source = %id, %error, "the search index is behind the store");
-                    }
-                    Ok(counts)
-                })
-                .await?;
+                let counts = self
+                    .store_papers(&source.id, papers, state.clone(), BatchCounts::default())
+                    .await?;
                 PollResult::from(counts)
             }
             Outcome::Failed(error) => {
@@ -338,6 +327,44 @@ impl Ingestor {
             result,
             next_poll: state.next_poll,
         })
+    }
+
+    /// Stores a batch of a source's papers with its state, in one commit (the state's result
+    /// counts this batch added to `before`), then brings the search index up to date. Returns
+    /// the counts with this batch added.
+    async fn store_papers(
+        &self,
+        source_id: &str,
+        papers: Vec<Paper>,
+        state: SourceState,
+        before: BatchCounts,
+    ) -> Result<BatchCounts, StoreError> {
+        let store = self.store.clone();
+        let live = self.live.clone();
+        let id = source_id.to_string();
+        tracing::debug!(source = %id, papers = papers.len(), "storing papers");
+        let index = self.index.clone();
+        blocking(move || {
+            // Tagged with the topics now, which a reload waits for.
+            let counts = live.hold(|setup| {
+                store.apply_batch(
+                    &id,
+                    &papers,
+                    &setup.tagger,
+                    |counts| SourceState {
+                        last_result: Some(PollResult::from(before + counts)),
+                        ..state
+                    },
+                    Utc::now(),
+                )
+            })?;
+            // The store is the record: an index that fails now catches up later.
+            if let Err(error) = index.catch_up(&store) {
+                tracing::warn!(source = %id, %error, "the search index is behind the store");
+            }
+            Ok(before + counts)
+        })
+        .await
     }
 
     /// One request (conditional when validators are known), parsed.
@@ -357,61 +384,6 @@ impl Ingestor {
                 Err(error) => Outcome::Failed(error),
             },
             Err(e) => Outcome::Failed(e.into()),
-        }
-    }
-
-    /// Reads up to `max_results` results a page at a time, as the kind's pager walks them (by
-    /// offset for the arXiv API, by resumption token for OAI-PMH), stopping at the last page.
-    /// A failure after the first page keeps what the earlier pages brought.
-    async fn fetch_pages(
-        &self,
-        source: &SourceConfig,
-        pager: &dyn Pager,
-        base: &url::Url,
-        max_results: usize,
-    ) -> Outcome {
-        let mut papers = Vec::new();
-        let mut next = Some(pager.first_page(base, max_results));
-        while let Some(url) = next.take() {
-            let first = papers.is_empty();
-            let fetched = self
-                .fetcher
-                .fetch(&Location::Http(url.clone()), &Validators::default())
-                .await;
-            let bytes = match fetched {
-                Ok(Fetched::Body { bytes, .. }) => bytes,
-                Ok(Fetched::NotModified(_)) => Vec::new(),
-                Err(e) if first => return Outcome::Failed(e.into()),
-                Err(error) => {
-                    tracing::warn!(source = %source.id, %error, "stopped paging; keeping {} papers", papers.len());
-                    break;
-                }
-            };
-            let page = if bytes.is_empty() {
-                Ok((Vec::new(), bytes))
-            } else {
-                parse(source, url.as_str(), bytes).await
-            };
-            let (page, bytes) = match page {
-                Ok(page) => page,
-                Err(error) if first => return Outcome::Failed(error),
-                Err(error) => {
-                    tracing::warn!(source = %source.id, %error, "stopped paging; keeping {} papers", papers.len());
-                    break;
-                }
-            };
-            let got = page.len();
-            papers.extend(page);
-            if papers.len() >= max_results || got == 0 {
-                break;
-            }
-            next = pager.next_page(base, &bytes, got, papers.len(), max_results);
-        }
-        papers.truncate(max_results);
-        Outcome::Papers {
-            papers,
-            validators: Validators::default(),
-            meta: FetchMeta::default(),
         }
     }
 

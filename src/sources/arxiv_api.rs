@@ -10,7 +10,7 @@ use roxmltree::Node;
 
 use std::time::Duration;
 
-use super::{xml, Pager, ParseError, SourceContext, SourceKeys};
+use super::{xml, PageInfo, Pager, ParseError, SourceContext, SourceKeys};
 use crate::model::{Author, Identifiers, Paper};
 use crate::pipeline::identity::{arxiv_from_doi, arxiv_links, doi_link, find_arxiv_id, find_doi};
 use crate::pipeline::text::collapse_whitespace;
@@ -26,6 +26,9 @@ pub const API_HOST: &str = "export.arxiv.org";
 pub const API_GAP: Duration = Duration::from_secs(3);
 /// How many results a source reads per poll when it does not say.
 pub const DEFAULT_MAX_RESULTS: usize = 100;
+/// The most results one poll may read: arXiv's API answers no more than this many for one
+/// query, however it is paged.
+pub const MAX_RESULTS_CAP: usize = 10_000;
 
 /// The `arxiv-api` kind: an API `url`, or the search `query` to build one from; paged by
 /// offset.
@@ -78,21 +81,28 @@ impl Pager for OffsetPager {
         DEFAULT_MAX_RESULTS
     }
 
-    fn first_page(&self, base: &url::Url, max_results: usize) -> url::Url {
+    fn max_results_cap(&self) -> Option<usize> {
+        Some(MAX_RESULTS_CAP)
+    }
+
+    fn first_page(&self, base: &url::Url, max_results: usize, _since: Option<&str>) -> url::Url {
         page_url(base, 0, PAGE_SIZE.min(max_results))
     }
 
-    fn next_page(
+    fn read_page(
         &self,
         base: &url::Url,
-        _last: &[u8],
+        _page: &[u8],
         got: usize,
         so_far: usize,
         max_results: usize,
-    ) -> Option<url::Url> {
+    ) -> PageInfo {
         let asked = PAGE_SIZE.min(max_results.saturating_sub(so_far - got));
-        (got >= asked && so_far < max_results)
-            .then(|| page_url(base, so_far, PAGE_SIZE.min(max_results - so_far)))
+        PageInfo {
+            next: (got >= asked && so_far < max_results)
+                .then(|| page_url(base, so_far, PAGE_SIZE.min(max_results - so_far))),
+            ..PageInfo::default()
+        }
     }
 }
 

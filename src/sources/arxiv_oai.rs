@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Utc};
 use roxmltree::Node;
 
-use super::{xml, Pager, ParseError, SourceContext};
+use super::{xml, PageInfo, Pager, ParseError, SourceContext};
 use crate::model::{Author, Identifiers, Paper};
 use crate::pipeline::identity::{arxiv_links, doi_link, find_doi, parse_arxiv_id};
 use crate::pipeline::normalize::{split_authors, with_affiliation};
@@ -49,20 +49,85 @@ impl Pager for TokenPager {
         DEFAULT_MAX_RESULTS
     }
 
-    fn first_page(&self, base: &url::Url, _max_results: usize) -> url::Url {
-        base.clone()
+    fn max_results_cap(&self) -> Option<usize> {
+        None
     }
 
-    fn next_page(
+    fn first_page(&self, base: &url::Url, _max_results: usize, since: Option<&str>) -> url::Url {
+        match since {
+            // arXiv's datestamps are days: a day's overlap re-reads a few records, which are
+            // stored unchanged, and misses none.
+            Some(since) => with_from(base, since.get(..10).unwrap_or(since)),
+            None => base.clone(),
+        }
+    }
+
+    fn read_page(
         &self,
         base: &url::Url,
-        last: &[u8],
+        page: &[u8],
         _got: usize,
         _so_far: usize,
         _max_results: usize,
-    ) -> Option<url::Url> {
-        resumption_token(last).map(|token| next_page_url(base, &token))
+    ) -> PageInfo {
+        let facts = page_facts(page);
+        PageInfo {
+            next: facts.token.map(|token| next_page_url(base, &token)),
+            stamp: facts.stamp,
+            total: facts.total,
+        }
     }
+
+    fn resumable(&self) -> bool {
+        true
+    }
+}
+
+/// What a `ListRecords` page says about its list.
+#[derive(Debug, Default)]
+struct PageFacts {
+    token: Option<String>,
+    stamp: Option<String>,
+    total: Option<u64>,
+}
+
+fn page_facts(bytes: &[u8]) -> PageFacts {
+    let Some(doc) = std::str::from_utf8(bytes)
+        .ok()
+        .and_then(|text| xml::parse(text).ok())
+    else {
+        return PageFacts::default();
+    };
+    let root = doc.root_element();
+    let stamp = xml::child_text(root, "responseDate").map(|d| d.trim().to_string());
+    let token = xml::children(root, "ListRecords")
+        .next()
+        .and_then(|list| xml::children(list, "resumptionToken").next());
+    PageFacts {
+        token: token
+            .and_then(xml::text_of)
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty()),
+        stamp,
+        total: token
+            .and_then(|t| t.attribute("completeListSize"))
+            .and_then(|n| n.trim().parse().ok()),
+    }
+}
+
+/// `base` asking only for records changed since `date` (`from=`, replacing any given).
+fn with_from(base: &url::Url, date: &str) -> url::Url {
+    let mut url = base.clone();
+    let kept: Vec<(String, String)> = base
+        .query_pairs()
+        .filter(|(k, _)| k != "from")
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    url.query_pairs_mut()
+        .clear()
+        .extend_pairs(kept)
+        .append_pair("from", date);
+    url
 }
 
 /// Parses one `ListRecords` page.
@@ -115,10 +180,7 @@ pub fn parse(bytes: &[u8], ctx: &SourceContext<'_>) -> Result<Vec<Paper>, ParseE
 
 /// The token for the next page, when the list goes on.
 pub fn resumption_token(bytes: &[u8]) -> Option<String> {
-    let text = std::str::from_utf8(bytes).ok()?;
-    let doc = xml::parse(text).ok()?;
-    let list = xml::children(doc.root_element(), "ListRecords").next()?;
-    xml::child_text(list, "resumptionToken")
+    page_facts(bytes).token
 }
 
 /// The URL of the page a resumption token names: the endpoint of `base` with only `verb` and

@@ -78,26 +78,49 @@ pub trait Kind: Sync {
     }
 }
 
-/// How a paged kind walks its pages within one poll. Stateless: each step works from the
-/// configured URL and what the last page brought.
+/// How a paged kind walks its pages. Stateless: each step works from the configured URL and
+/// what the last page brought.
 pub trait Pager: Sync {
     /// `max_results` when the config does not say.
     fn default_max_results(&self) -> usize;
 
-    /// The URL of the first page, for a poll reading at most `max_results` results.
-    fn first_page(&self, base: &url::Url, max_results: usize) -> url::Url;
+    /// The most `max_results` may be, when the service sets a limit; `None` for none (an
+    /// OAI-PMH harvest may read a whole archive in one poll).
+    fn max_results_cap(&self) -> Option<usize>;
 
-    /// The URL of the page after the last one, or `None` when the last one was the end. `last`
-    /// is the last page's body, `got` how many papers it held, `so_far` how many the poll has
-    /// read with it (`so_far < max_results`, and `got > 0`).
-    fn next_page(
+    /// The URL of the first page of a harvest reading at most `max_results` results, asking
+    /// only for records changed since `since` (a [`PageInfo::stamp`] of an earlier harvest)
+    /// when the kind can.
+    fn first_page(&self, base: &url::Url, max_results: usize, since: Option<&str>) -> url::Url;
+
+    /// What a page says about the harvest: the URL of the next page (`None` when this one was
+    /// the last), the server's date and the size of the whole list. `got` is how many papers
+    /// the page held, `so_far` how many the poll has read with it (`so_far <= max_results`).
+    fn read_page(
         &self,
         base: &url::Url,
-        last: &[u8],
+        page: &[u8],
         got: usize,
         so_far: usize,
         max_results: usize,
-    ) -> Option<url::Url>;
+    ) -> PageInfo;
+
+    /// Whether a next page's URL stays valid from one poll to the next (OAI-PMH resumption
+    /// tokens do, for a while), so that a harvest cut short goes on from it.
+    fn resumable(&self) -> bool {
+        false
+    }
+}
+
+/// What one page says about the harvest it belongs to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PageInfo {
+    /// The URL of the next page; `None` when the list ends here.
+    pub next: Option<url::Url>,
+    /// The server's date on the page (OAI-PMH's `responseDate`).
+    pub stamp: Option<String>,
+    /// How many records the whole list holds (OAI-PMH's `completeListSize`).
+    pub total: Option<u64>,
 }
 
 /// Declares [`SourceKind`] from one line per kind: its variant and the [`Kind`] that

@@ -14,6 +14,7 @@ pub mod live;
 pub mod model;
 pub mod pipeline;
 pub mod polling;
+pub mod progress;
 pub mod selfcheck;
 pub mod server;
 pub mod sources;

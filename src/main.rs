@@ -182,7 +182,11 @@ fn open(config: &Arc<Config>, catch_up: bool) -> anyhow::Result<Opened> {
 }
 
 async fn ingest(config: Arc<Config>) -> anyhow::Result<()> {
-    let (_store, _index, ingestor) = open(&config, true)?;
+    let (_store, _index, mut ingestor) = open(&config, true)?;
+    if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        ingestor =
+            ingestor.with_progress(Arc::new(paperboy::progress::TerminalProgress::default()));
+    }
     match ingestor.retag_topics().await? {
         Retagged::Nothing | Retagged::All { changed: 0 } => {}
         retagged => eprintln!("topics changed: {retagged}"),

@@ -294,3 +294,47 @@ fn a_503_with_retry_after_mid_harvest_is_waited_out() {
     );
     assert_eq!(stored(&config), expected);
 }
+
+/// Records what a harvest tells its progress hook.
+#[derive(Default)]
+struct Recorded {
+    pages: Mutex<Vec<(u64, Option<u64>)>>,
+    done: Mutex<Vec<String>>,
+}
+
+impl paperboy::ingest::Progress for Recorded {
+    fn harvested(&self, _source: &str, records: u64, total: Option<u64>) {
+        self.pages.lock().unwrap().push((records, total));
+    }
+
+    fn done(&self, source: &str) {
+        self.done.lock().unwrap().push(source.to_string());
+    }
+}
+
+#[test]
+fn progress_is_told_of_every_page_with_the_list_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_oai, addr) = Oai::start(&[], &[]);
+    let config = paperboy::config::Config::from_file(&write_config(dir.path(), addr)).unwrap();
+    let store = Arc::new(paperboy::store::PaperStore::open(&config.store.path).unwrap());
+    let index = Arc::new(
+        paperboy::index::SearchIndex::open(&paperboy::index::path_for(&config.store.path)).unwrap(),
+    );
+    let fetcher = paperboy::fetch::Fetcher::from_config(&config.fetch).unwrap();
+    let recorded = Arc::new(Recorded::default());
+    let source = config.sources[0].clone();
+    let ingestor = paperboy::ingest::Ingestor::new(Arc::new(config), store, index, fetcher)
+        .with_progress(recorded.clone());
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(ingestor.poll(&source)).unwrap();
+    let pages = recorded.pages.lock().unwrap().clone();
+    assert_eq!(pages.len(), 10, "{pages:?}");
+    assert!(
+        pages.iter().all(|&(_, total)| total == Some(1000)),
+        "{pages:?}"
+    );
+    assert!(pages.windows(2).all(|w| w[0].0 < w[1].0), "{pages:?}");
+    assert!(pages[9].0 >= 990, "{pages:?}");
+    assert_eq!(*recorded.done.lock().unwrap(), vec!["oai".to_string()]);
+}

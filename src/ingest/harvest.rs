@@ -45,6 +45,23 @@ impl Ingestor {
         pager: &dyn Pager,
         base: &url::Url,
         max_results: usize,
+        stop: Pin<&mut impl std::future::Future<Output = ()>>,
+    ) -> Result<Option<SourceReport>, StoreError> {
+        let polled = self
+            .harvest_pages(source, pager, base, max_results, stop)
+            .await;
+        if let Some(progress) = &self.progress {
+            progress.done(&source.id);
+        }
+        polled
+    }
+
+    async fn harvest_pages(
+        &self,
+        source: &SourceConfig,
+        pager: &dyn Pager,
+        base: &url::Url,
+        max_results: usize,
         mut stop: Pin<&mut impl std::future::Future<Output = ()>>,
     ) -> Result<Option<SourceReport>, StoreError> {
         let slot = tokio::select! {
@@ -170,7 +187,9 @@ impl Ingestor {
                 .store_papers(&source.id, papers, state.clone(), counts)
                 .await?;
             pages += 1;
-            if logged.elapsed() >= PROGRESS_EVERY {
+            if let Some(progress) = &self.progress {
+                progress.harvested(&source.id, harvest.records, harvest.total);
+            } else if logged.elapsed() >= PROGRESS_EVERY {
                 logged = Instant::now();
                 tracing::info!(source = %source.id, records = harvest.records, total = harvest.total, "harvesting");
             }

@@ -34,6 +34,17 @@ pub struct Ingestor {
     slots: Arc<tokio::sync::Semaphore>,
     /// One re-tagging at a time (at start-up, and after each reload).
     retagging: Arc<tokio::sync::Mutex<()>>,
+    /// Told of each harvested page (a progress bar on a terminal); `None`: progress is logged.
+    progress: Option<Arc<dyn Progress>>,
+}
+
+/// Follows long harvests as they go, a page at a time: `ingest` on a terminal draws a progress
+/// bar per source from it.
+pub trait Progress: Send + Sync {
+    /// `source` has read `records` records so far, of `total` when the server says.
+    fn harvested(&self, source: &str, records: u64, total: Option<u64>);
+    /// `source`'s poll is over (finished, failed or stopped).
+    fn done(&self, source: &str);
 }
 
 /// What [`Ingestor::retag_topics`] did.
@@ -91,7 +102,15 @@ impl Ingestor {
             fetcher,
             slots,
             retagging: Arc::default(),
+            progress: None,
         }
+    }
+
+    /// This ingestor, telling `progress` of every harvested page instead of logging it.
+    #[must_use]
+    pub fn with_progress(mut self, progress: Arc<dyn Progress>) -> Self {
+        self.progress = Some(progress);
+        self
     }
 
     /// The config and tagger this ingestor works with now, which `serve` shares and replaces.

@@ -132,7 +132,7 @@ fn main() -> ExitCode {
         }
         Command::Explain { topic, paper } => explain(&config, &topic, &paper),
         Command::Reindex => reindex(&config),
-        Command::Status => PaperStore::open(&config.store.path)
+        Command::Status => PaperStore::open_configured(&config.store)
             .map_err(anyhow::Error::from)
             .and_then(|store| Ok(inspect::status(&config, &store)?))
             .map(|text| print!("{text}")),
@@ -158,7 +158,7 @@ fn open_store(
     config: &Config,
     catch_up: bool,
 ) -> anyhow::Result<(Arc<PaperStore>, Arc<SearchIndex>)> {
-    let store = Arc::new(PaperStore::open(&config.store.path)?);
+    let store = Arc::new(PaperStore::open_configured(&config.store)?);
     let index = Arc::new(SearchIndex::open(&index::path_for(&config.store.path))?);
     if catch_up {
         let caught_up = index.catch_up(&store)?;
@@ -224,7 +224,7 @@ fn search(config: &Config, query: &Query, limit: usize, count: bool) -> anyhow::
 }
 
 fn reindex(config: &Config) -> anyhow::Result<()> {
-    let store = PaperStore::open(&config.store.path)?;
+    let store = PaperStore::open_configured(&config.store)?;
     let index = SearchIndex::open(&index::path_for(&config.store.path))?;
     let papers = index.rebuild(&store)?;
     println!("reindexed {papers} papers");
@@ -236,7 +236,7 @@ fn explain(config: &Config, topic_id: &str, paper: &str) -> anyhow::Result<()> {
         let known: Vec<&str> = config.topics.iter().map(|t| t.id.as_str()).collect();
         format!("no topic {topic_id:?}; topics are: {}", known.join(", "))
     })?;
-    let store = PaperStore::open(&config.store.path)?;
+    let store = PaperStore::open_configured(&config.store)?;
     let stored = store
         .lookup(paper)?
         .with_context(|| format!("no stored paper {paper:?} (try an arXiv id, a DOI or a link)"))?;

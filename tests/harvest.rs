@@ -17,7 +17,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use common::run;
 
-/// Records per page.
+/// Records per page (arXiv's own pages hold 1,000).
 const PAGE: usize = 100;
 /// The server's `responseDate`, from which an incremental harvest asks.
 const RESPONSE_DATE: &str = "2014-01-15T12:00:00Z";
@@ -27,6 +27,8 @@ const RESPONSE_DATE: &str = "2014-01-15T12:00:00Z";
 struct Oai {
     /// Every record, with its datestamp, in list order.
     records: Vec<(String, String)>,
+    /// Records per page.
+    page: usize,
     /// The query strings asked, in order.
     asked: Mutex<Vec<String>>,
     /// Offsets whose first request gets `503 Retry-After: 1`.
@@ -37,12 +39,23 @@ struct Oai {
 
 impl Oai {
     fn start(busy_once: &[usize], hang_once: &[usize]) -> (Arc<Oai>, SocketAddr) {
+        Oai::start_with(1, PAGE, busy_once, hang_once)
+    }
+
+    /// A server listing the real records `copies` times (each copy under new arXiv ids),
+    /// `page` records a page.
+    fn start_with(
+        copies: usize,
+        page: usize,
+        busy_once: &[usize],
+        hang_once: &[usize],
+    ) -> (Arc<Oai>, SocketAddr) {
         let text = std::fs::read_to_string(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/../shared/fixtures/sources/arxiv-oai-pmh-arxivraw-1000.xml"
         ))
         .expect("the shared capture is beside the project");
-        let records = text
+        let real: Vec<(String, String)> = text
             .split("<record>")
             .skip(1)
             .map(|r| {
@@ -55,8 +68,21 @@ impl Oai {
                 (format!("<record>{record}</record>"), stamp.to_string())
             })
             .collect();
+        let records = (0..copies)
+            .flat_map(|copy| {
+                real.iter().enumerate().map(move |(i, (record, stamp))| {
+                    if copy == 0 {
+                        return (record.clone(), stamp.clone());
+                    }
+                    // A new arXiv id per copy: months from 9001 on.
+                    let id = format!("{:02}{:02}.{i:05}", 90 + copy / 12, 1 + copy % 12);
+                    (with_id(record, &id), stamp.clone())
+                })
+            })
+            .collect();
         let oai = Arc::new(Oai {
             records,
+            page,
             busy_once: Mutex::new(busy_once.iter().copied().collect()),
             hang_once: Mutex::new(hang_once.iter().copied().collect()),
             ..Oai::default()
@@ -126,14 +152,14 @@ async fn list_records(State(oai): State<Arc<Oai>>, RawQuery(query): RawQuery) ->
         let page: String = matching
             .iter()
             .skip(offset)
-            .take(PAGE)
+            .take(oai.page)
             .map(|r| r.as_str())
             .collect();
         let total = matching.len();
-        let token = if offset + PAGE < total {
+        let token = if offset + oai.page < total {
             format!(
                 "<resumptionToken completeListSize='{total}' cursor='{offset}'>{}:{from}</resumptionToken>",
-                offset + PAGE
+                offset + oai.page
             )
         } else {
             format!("<resumptionToken completeListSize='{total}' cursor='{offset}'/>")
@@ -141,6 +167,28 @@ async fn list_records(State(oai): State<Arc<Oai>>, RawQuery(query): RawQuery) ->
         format!("{head}<ListRecords>\n{page}{token}\n</ListRecords>\n</OAI-PMH>\n")
     };
     ([(header::CONTENT_TYPE, "text/xml")], body).into_response()
+}
+
+/// `record` as another paper: its arXiv id (in the header and the metadata) replaced by `id`,
+/// and its DOI dropped (a shared DOI would make the copies one paper).
+fn with_id(record: &str, id: &str) -> String {
+    let between = |text: &str, open: &str, close: &str| {
+        text.split(open)
+            .nth(1)
+            .and_then(|s| s.split(close).next())
+            .map(str::to_string)
+    };
+    let old = between(record, "<id>", "</id>").expect("an arXivRaw record has an id");
+    let mut copy = record
+        .replace(&format!("<id>{old}</id>"), &format!("<id>{id}</id>"))
+        .replace(
+            &format!("oai:arXiv.org:{old}<"),
+            &format!("oai:arXiv.org:{id}<"),
+        );
+    if let Some(doi) = between(&copy, "<doi>", "</doi>") {
+        copy = copy.replace(&format!("<doi>{doi}</doi>"), "");
+    }
+    copy
 }
 
 fn write_config(dir: &Path, addr: SocketAddr) -> std::path::PathBuf {
@@ -337,4 +385,48 @@ fn progress_is_told_of_every_page_with_the_list_size() {
     assert!(pages.windows(2).all(|w| w[0].0 < w[1].0), "{pages:?}");
     assert!(pages[9].0 >= 990, "{pages:?}");
     assert_eq!(*recorded.done.lock().unwrap(), vec!["oai".to_string()]);
+}
+
+#[test]
+fn a_long_harvest_stays_within_the_memory_budget() {
+    // 20,000 records, 1,000 a page as arXiv pages them, under /usr/bin/time.
+    let dir = tempfile::tempdir().unwrap();
+    let (oai, addr) = Oai::start_with(20, 1000, &[], &[]);
+    let config = write_config(dir.path(), addr);
+    let time = Path::new("/usr/bin/time");
+    if !time.is_file() {
+        assert!(
+            !common::in_ci(),
+            "/usr/bin/time is missing; .ci/run installs it"
+        );
+        eprintln!("SKIPPED: /usr/bin/time is not installed");
+        return;
+    }
+    let out = std::process::Command::new(time)
+        .args(["-f", "maxrss_kb=%M"])
+        .arg(env!("CARGO_BIN_EXE_paperboy"))
+        .arg("--config")
+        .arg(&config)
+        .arg("ingest")
+        .env("RUST_LOG", "error")
+        .output()
+        .expect("/usr/bin/time runs paperboy");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(oai.asked().len(), 20);
+    let papers = stored(&config);
+    assert!(papers >= 19_800, "{papers} papers from 20,000 records");
+    let maxrss_kb: u64 = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("maxrss_kb="))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no maxrss in {stderr}"));
+    eprintln!(
+        "peak resident memory of a 20,000-record harvest: {} MiB",
+        maxrss_kb / 1024
+    );
+    assert!(
+        maxrss_kb < 512 * 1024,
+        "peak resident memory {maxrss_kb} KiB is over the 512 MiB budget"
+    );
 }

@@ -213,3 +213,15 @@ fn a_kind_takes_its_own_keys_and_names_the_owner_of_others() {
         "{found:#?}"
     );
 }
+
+#[test]
+fn the_store_cache_is_bounded_by_cache_mib() {
+    assert_eq!(parse("").unwrap().store.cache_bytes, 64 << 20);
+    let config = parse("[store]\ncache_mib = 256\n").unwrap();
+    assert_eq!(config.store.cache_bytes, 256 << 20);
+    let found: Vec<String> = problems_of("[store]\ncache_mib = 1\n")
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(found, vec!["store.cache_mib: 1 is not between 8 and 65536"]);
+}

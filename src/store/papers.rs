@@ -63,9 +63,19 @@ impl PaperStore {
         }
     }
 
-    /// Opens (or creates) the sled store at `path`, refusing one written by a newer schema.
+    /// Opens (or creates) the sled store at `path` with the default cache, refusing one
+    /// written by a newer schema.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let store = Self::new(Arc::new(SledStore::open(path)?));
+        Self::open_with_cache(path, crate::config::DEFAULT_CACHE_MIB << 20)
+    }
+
+    /// Opens the store `[store]` configures: its path, and its cache of at most `cache_bytes`.
+    pub fn open_configured(config: &crate::config::StoreConfig) -> Result<Self, StoreError> {
+        Self::open_with_cache(&config.path, config.cache_bytes)
+    }
+
+    fn open_with_cache(path: &Path, cache_bytes: u64) -> Result<Self, StoreError> {
+        let store = Self::new(Arc::new(SledStore::open(path, cache_bytes)?));
         store.check_schema(&path.display().to_string())?;
         Ok(store)
     }

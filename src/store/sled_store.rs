@@ -17,7 +17,7 @@ pub struct SledStore {
 
 impl SledStore {
     /// Opens (or creates) the database at `path`, creating parent folders.
-    pub fn open(path: &Path) -> Result<Self, StoreError> {
+    pub fn open(path: &Path, cache_bytes: u64) -> Result<Self, StoreError> {
         let open_err = |source: sled::Error| StoreError::Open {
             path: path.display().to_string(),
             source: source.into(),
@@ -25,7 +25,7 @@ impl SledStore {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|e| open_err(sled::Error::Io(e)))?;
         }
-        let db = open_waiting_for_lock(path).map_err(|e| match e {
+        let db = open_waiting_for_lock(path, cache_bytes).map_err(|e| match e {
             sled::Error::Io(e) if is_lock_error(&e) => StoreError::Locked {
                 path: path.display().to_string(),
             },
@@ -48,10 +48,14 @@ impl SledStore {
 /// still shutting down, or sled's flusher thread of a handle just dropped).
 const LOCK_WAIT: Duration = Duration::from_secs(3);
 
-fn open_waiting_for_lock(path: &Path) -> sled::Result<sled::Db> {
+fn open_waiting_for_lock(path: &Path, cache_bytes: u64) -> sled::Result<sled::Db> {
     let deadline = Instant::now() + LOCK_WAIT;
     loop {
-        match sled::Config::new().path(path).open() {
+        match sled::Config::new()
+            .path(path)
+            .cache_capacity(cache_bytes)
+            .open()
+        {
             Err(sled::Error::Io(e)) if is_lock_error(&e) && Instant::now() < deadline => {
                 std::thread::sleep(Duration::from_millis(50));
             }

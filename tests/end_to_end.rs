@@ -889,13 +889,7 @@ fn hostile_servers_cost_only_their_own_sources() {
     // Under /usr/bin/time for the peak memory; bounded in time (the fetch timeout is 3 s, and
     // four fetches run at once).
     let started = std::time::Instant::now();
-    let mut child = std::process::Command::new("/usr/bin/time")
-        .args(["-f", "maxrss_kb=%M"])
-        .arg(env!("CARGO_BIN_EXE_paperboy"))
-        .arg("--config")
-        .arg(&config)
-        .arg("ingest")
-        .env("RUST_LOG", "error")
+    let mut child = common::timed_ingest(&config)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -937,11 +931,7 @@ fn hostile_servers_cost_only_their_own_sources() {
     // first (sources run concurrently); either way the good source is stored without error.
     let good = line("good");
     assert!(good.contains(" new, ") && !good.contains("error"), "{good}");
-    let maxrss_kb: u64 = stderr
-        .lines()
-        .find_map(|l| l.strip_prefix("maxrss_kb="))
-        .and_then(|n| n.trim().parse().ok())
-        .expect("time's report");
+    let maxrss_kb = common::maxrss_kb(&stderr);
     println!(
         "{report}hostile ingest: {:?}, peak memory {} MiB",
         started.elapsed(),

@@ -393,8 +393,7 @@ fn a_long_harvest_stays_within_the_memory_budget() {
     let dir = tempfile::tempdir().unwrap();
     let (oai, addr) = Oai::start_with(20, 1000, &[], &[]);
     let config = write_config(dir.path(), addr);
-    let time = Path::new("/usr/bin/time");
-    if !time.is_file() {
+    if !Path::new("/usr/bin/time").is_file() {
         assert!(
             !common::in_ci(),
             "/usr/bin/time is missing; .ci/run installs it"
@@ -402,13 +401,7 @@ fn a_long_harvest_stays_within_the_memory_budget() {
         eprintln!("SKIPPED: /usr/bin/time is not installed");
         return;
     }
-    let out = std::process::Command::new(time)
-        .args(["-f", "maxrss_kb=%M"])
-        .arg(env!("CARGO_BIN_EXE_paperboy"))
-        .arg("--config")
-        .arg(&config)
-        .arg("ingest")
-        .env("RUST_LOG", "error")
+    let out = common::timed_ingest(&config)
         .output()
         .expect("/usr/bin/time runs paperboy");
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -416,11 +409,7 @@ fn a_long_harvest_stays_within_the_memory_budget() {
     assert_eq!(oai.asked().len(), 20);
     let papers = stored(&config);
     assert!(papers >= 19_800, "{papers} papers from 20,000 records");
-    let maxrss_kb: u64 = stderr
-        .lines()
-        .find_map(|l| l.strip_prefix("maxrss_kb="))
-        .and_then(|n| n.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no maxrss in {stderr}"));
+    let maxrss_kb = common::maxrss_kb(&stderr);
     eprintln!(
         "peak resident memory of a 20,000-record harvest: {} MiB",
         maxrss_kb / 1024

@@ -350,6 +350,28 @@ pub(crate) fn paperboy() -> Command {
     cmd
 }
 
+/// `paperboy --config CONFIG ingest` under `/usr/bin/time`, which reports the peak resident
+/// memory on standard error ([`maxrss_kb`]), ready to spawn.
+pub(crate) fn timed_ingest(config: &Path) -> Command {
+    let mut cmd = Command::new("/usr/bin/time");
+    cmd.args(["-f", "maxrss_kb=%M"])
+        .arg(env!("CARGO_BIN_EXE_paperboy"))
+        .arg("--config")
+        .arg(config)
+        .arg("ingest")
+        .env("RUST_LOG", "error");
+    cmd
+}
+
+/// The peak resident memory `/usr/bin/time` reported in `stderr`, in KiB.
+pub(crate) fn maxrss_kb(stderr: &str) -> u64 {
+    stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("maxrss_kb="))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no report of /usr/bin/time in {stderr}"))
+}
+
 /// Runs `paperboy --config CONFIG ARGS…` to completion.
 pub(crate) fn run(config: &Path, args: &[&str]) -> Output {
     paperboy()

@@ -145,7 +145,9 @@ pub struct StoredPaper {
     pub entry_id: String,
     /// When paperboy first stored the paper.
     pub first_seen: DateTime<Utc>,
-    /// Ids of the topics whose query matches the paper, sorted.
+    /// Ids of the topics whose query matches the paper, sorted. Kept in the store's
+    /// `memberships` tree, not in the paper's record (older records that hold it are read).
+    #[serde(default, skip_serializing)]
     pub topics: Vec<String>,
     /// Every identifier any source gave this paper (`arxiv:…`, `doi:…`, `url:…`, `entry:…`);
     /// each leads back to it.

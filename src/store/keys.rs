@@ -5,8 +5,9 @@ use chrono::{DateTime, Utc};
 
 use super::kv::{StoreError, Tree};
 
-/// The layout version of the store this paperboy writes and reads.
-pub const SCHEMA_VERSION: u32 = 1;
+/// The layout version of the store this paperboy writes and reads. Version 2 keeps each
+/// paper's topics in the `memberships` tree rather than in the paper's record.
+pub const SCHEMA_VERSION: u32 = 2;
 /// The meta key holding the store's schema version.
 pub(super) const SCHEMA_VERSION_KEY: &[u8] = b"schema_version";
 /// The meta key of the single fingerprint of all topics that stores before per-topic
@@ -30,10 +31,47 @@ pub(super) fn index_prefix(topic: &str) -> Vec<u8> {
 /// `topic \0 millis paper-key`, with the millis encoded so byte order is time order.
 pub(super) fn index_key(topic: &str, date: DateTime<Utc>, paper_key: &str) -> Vec<u8> {
     let mut key = index_prefix(topic);
-    let millis = (date.timestamp_millis() as u64) ^ (1 << 63);
-    key.extend_from_slice(&millis.to_be_bytes());
+    key.extend_from_slice(&ordered_millis(date));
     key.extend_from_slice(paper_key.as_bytes());
     key
+}
+
+/// A date as 8 bytes whose byte order is time order.
+fn ordered_millis(date: DateTime<Utc>) -> [u8; 8] {
+    ((date.timestamp_millis() as u64) ^ (1 << 63)).to_be_bytes()
+}
+
+/// A paper's membership record: the date its index entries are filed under (as in
+/// [`index_key`]), then its topics, one per line (topic ids never hold a newline).
+pub(super) fn encode_membership(date: DateTime<Utc>, topics: &[String]) -> Vec<u8> {
+    let mut bytes = ordered_millis(date).to_vec();
+    bytes.extend_from_slice(topics.join("\n").as_bytes());
+    bytes
+}
+
+/// A paper's membership as stored: the date its index entries are filed under, and its topics.
+pub(super) type StoredMembership = (DateTime<Utc>, Vec<String>);
+
+/// The date and topics of a membership record, or an error naming it.
+pub(super) fn decode_membership(key: &[u8], bytes: &[u8]) -> Result<StoredMembership, StoreError> {
+    let corrupt = |reason: &str| StoreError::Corrupt {
+        tree: Tree::Memberships.name(),
+        key: String::from_utf8_lossy(key).into_owned(),
+        reason: reason.to_string(),
+    };
+    let (millis, topics) = bytes
+        .split_at_checked(8)
+        .ok_or_else(|| corrupt("shorter than a date"))?;
+    let millis = u64::from_be_bytes(millis.try_into().map_err(|_| corrupt("no date"))?);
+    let date = DateTime::from_timestamp_millis((millis ^ (1 << 63)) as i64)
+        .ok_or_else(|| corrupt("a date out of range"))?;
+    let topics = std::str::from_utf8(topics).map_err(|_| corrupt("topics not UTF-8"))?;
+    let topics = if topics.is_empty() {
+        Vec::new()
+    } else {
+        topics.split('\n').map(str::to_string).collect()
+    };
+    Ok((date, topics))
 }
 
 /// A record as stored, in JSON. Records are plain data (strings, numbers, dates), which JSON
@@ -90,6 +128,16 @@ mod tests {
         let err = encode(Tree::Papers, b"k", &record).expect_err("not encodable");
         assert!(err.to_string().contains("tree papers, key \"k\""), "{err}");
         assert_eq!(encode(Tree::Meta, b"k", &7u32).unwrap(), b"7");
+    }
+
+    #[test]
+    fn membership_records_round_trip() {
+        let at = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        for topics in [vec![], vec!["a".to_string(), "b-2".to_string()]] {
+            let bytes = encode_membership(at, &topics);
+            assert_eq!(decode_membership(b"k", &bytes).unwrap(), (at, topics));
+        }
+        assert!(decode_membership(b"k", b"short").is_err());
     }
 
     #[test]

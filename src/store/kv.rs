@@ -24,11 +24,14 @@ pub enum Tree {
     /// Change number (u64 BE) → the key of a paper written or removed by that change, until
     /// the search index has taken it in.
     Changes,
+    /// Paper key → the date its topic index entries are filed under and its topics, so a
+    /// topic's papers change without reading or writing the papers themselves.
+    Memberships,
 }
 
 impl Tree {
     /// Every tree.
-    pub const ALL: [Tree; 7] = [
+    pub const ALL: [Tree; 8] = [
         Tree::Papers,
         Tree::Aliases,
         Tree::TopicIndex,
@@ -36,6 +39,7 @@ impl Tree {
         Tree::Sources,
         Tree::Meta,
         Tree::Changes,
+        Tree::Memberships,
     ];
 
     /// The tree's name in the database.
@@ -48,6 +52,7 @@ impl Tree {
             Tree::Sources => "sources",
             Tree::Meta => "meta",
             Tree::Changes => "changes",
+            Tree::Memberships => "memberships",
         }
     }
 

@@ -11,6 +11,8 @@
 //!   `entry:…`) → paper key
 //! - `topic_index`: `topic \0 updated-millis(BE, order-preserving) paper-key` → empty, so the
 //!   newest N papers of a topic are one reverse range scan, whatever the store's size
+//! - `memberships`: paper key → the date its `topic_index` entries are filed under and its
+//!   topics, so a topic's papers change without reading or writing the papers
 //! - `topic_counts`: topic → paper count (u64 BE)
 //! - `sources`: source id → JSON [`SourceState`]
 //! - `changes`: change number (u64 BE) → key of a paper written or removed, until the search

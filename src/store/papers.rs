@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Utc};
 
 use super::keys::{
-    decode, decode_count, decode_u64, encode, index_prefix, LAST_CHANGE, SCAN_CHUNK,
-    SCHEMA_VERSION, SCHEMA_VERSION_KEY,
+    decode, decode_count, decode_membership, decode_u64, encode, encode_membership, index_prefix,
+    StoredMembership, LAST_CHANGE, SCAN_CHUNK, SCHEMA_VERSION, SCHEMA_VERSION_KEY,
 };
 use super::kv::{Op, Row, Store, StoreError, Tree};
 use super::plan::{diff_paper, remove_paper, Plan};
@@ -80,16 +80,11 @@ impl PaperStore {
         Ok(store)
     }
 
-    /// Records the schema version in a new store, and refuses a store whose version this
-    /// paperboy does not know. (Version 1 is the first; a later version adds its migration
-    /// here.)
+    /// Records the schema version in a new store, migrates an older one, and refuses a store
+    /// whose version this paperboy does not know.
     fn check_schema(&self, name: &str) -> Result<(), StoreError> {
         match self.kv.get(Tree::Meta, SCHEMA_VERSION_KEY)? {
-            None => self.kv.commit(&[Op::Put(
-                Tree::Meta,
-                SCHEMA_VERSION_KEY.to_vec(),
-                SCHEMA_VERSION.to_be_bytes().to_vec(),
-            )]),
+            None => self.record_schema(),
             Some(bytes) => {
                 let found = bytes
                     .as_slice()
@@ -107,9 +102,51 @@ impl PaperStore {
                         supported: SCHEMA_VERSION,
                     });
                 }
+                if found < 2 {
+                    tracing::info!(
+                        store = name,
+                        "moving each paper's topics to their own records (store version 1 to 2)"
+                    );
+                    self.migrate_topics_out_of_papers()?;
+                    self.record_schema()?;
+                }
                 Ok(())
             }
         }
+    }
+
+    fn record_schema(&self) -> Result<(), StoreError> {
+        self.kv.commit(&[Op::Put(
+            Tree::Meta,
+            SCHEMA_VERSION_KEY.to_vec(),
+            SCHEMA_VERSION.to_be_bytes().to_vec(),
+        )])
+    }
+
+    /// Version 1 to 2: each paper's topics, kept in its record until then, get a membership
+    /// record (the records keep the old field, which is no longer read). Idempotent, so a
+    /// migration cut short is done again at the next open.
+    pub(super) fn migrate_topics_out_of_papers(&self) -> Result<(), StoreError> {
+        /// A version-1 record: the paper with its topics.
+        #[derive(serde::Deserialize)]
+        struct Legacy {
+            #[serde(default)]
+            topics: Vec<String>,
+            #[serde(flatten)]
+            paper: StoredPaper,
+        }
+        self.for_each_chunk(|rows| {
+            let mut ops = Vec::with_capacity(rows.len());
+            for (key, bytes) in rows {
+                let legacy: Legacy = decode(Tree::Papers, key, bytes)?;
+                ops.push(Op::Put(
+                    Tree::Memberships,
+                    key.clone(),
+                    encode_membership(legacy.paper.updated(), &legacy.topics),
+                ));
+            }
+            self.kv.commit(&ops)
+        })
     }
 
     /// A store in memory, for tests.
@@ -117,11 +154,22 @@ impl PaperStore {
         Self::new(Arc::new(MemoryStore::default()))
     }
 
-    /// The paper stored under `key`.
+    /// The paper stored under `key`, with its topics.
     pub fn get(&self, key: &str) -> Result<Option<StoredPaper>, StoreError> {
+        let Some(bytes) = self.kv.get(Tree::Papers, key.as_bytes())? else {
+            return Ok(None);
+        };
+        let mut paper: StoredPaper = decode(Tree::Papers, key.as_bytes(), &bytes)?;
+        paper.topics = self.membership(key)?.map(|(_, t)| t).unwrap_or_default();
+        Ok(Some(paper))
+    }
+
+    /// A paper's membership record: the date its index entries are filed under and its
+    /// topics (`None`: no such paper).
+    pub(super) fn membership(&self, key: &str) -> Result<Option<StoredMembership>, StoreError> {
         self.kv
-            .get(Tree::Papers, key.as_bytes())?
-            .map(|bytes| decode(Tree::Papers, key.as_bytes(), &bytes))
+            .get(Tree::Memberships, key.as_bytes())?
+            .map(|bytes| decode_membership(key.as_bytes(), &bytes))
             .transpose()
     }
 
@@ -263,11 +311,16 @@ impl PaperStore {
         Ok(counts)
     }
 
-    /// Calls `f` with every stored paper, in key order.
+    /// Calls `f` with every stored paper and its topics, in key order.
     pub fn for_each_paper(&self, mut f: impl FnMut(StoredPaper)) -> Result<(), StoreError> {
         self.for_each_chunk(|rows| {
             for (key, bytes) in rows {
-                f(decode(Tree::Papers, key, bytes)?);
+                let mut paper: StoredPaper = decode(Tree::Papers, key, bytes)?;
+                paper.topics = self
+                    .membership(&paper.key)?
+                    .map(|(_, t)| t)
+                    .unwrap_or_default();
+                f(paper);
             }
             Ok(())
         })

@@ -1,10 +1,12 @@
 //! Batch planning: the papers a batch is about to write, with what was committed before for
-//! each, and the ops that turn one into the other (records, aliases, index entries, count
-//! deltas). Pure: reads come in through [`super::PaperStore`], ops go out to a commit.
+//! each, and the ops that turn one into the other (records, aliases, memberships, index
+//! entries, count deltas). Pure: reads come in through [`super::PaperStore`], ops go out to a commit.
 
 use std::collections::HashMap;
 
-use super::keys::{encode, index_key};
+use chrono::{DateTime, Utc};
+
+use super::keys::{encode, encode_membership, index_key};
 use super::kv::{Op, StoreError, Tree};
 use crate::model::StoredPaper;
 
@@ -57,6 +59,7 @@ pub(super) fn remove_paper(
     deltas: &mut HashMap<String, i64>,
 ) {
     ops.push(Op::Delete(Tree::Papers, paper.key.as_bytes().to_vec()));
+    ops.push(Op::Delete(Tree::Memberships, paper.key.as_bytes().to_vec()));
     for topic in &paper.topics {
         ops.push(Op::Delete(
             Tree::TopicIndex,
@@ -88,19 +91,41 @@ pub(super) fn diff_paper(
             ));
         }
     }
+    diff_topics(
+        &after.key,
+        before.map(|b| (b.updated(), b.topics.as_slice())),
+        (after.updated(), &after.topics),
+        ops,
+        deltas,
+    );
+    Ok(())
+}
+
+/// A paper's topics and the date its index entries are filed under.
+pub(super) type Membership<'a> = (DateTime<Utc>, &'a [String]);
+
+/// The ops that move a paper's topics from `before` (`None`: a new paper) to `after`: its
+/// membership record, the index entries that change and the count deltas of the topics it
+/// joins or leaves. The paper's own record is not touched.
+pub(super) fn diff_topics(
+    key: &str,
+    before: Option<Membership<'_>>,
+    after: Membership<'_>,
+    ops: &mut Vec<Op>,
+    deltas: &mut HashMap<String, i64>,
+) {
+    if before == Some(after) {
+        return;
+    }
+    ops.push(Op::Put(
+        Tree::Memberships,
+        key.as_bytes().to_vec(),
+        encode_membership(after.0, after.1),
+    ));
     let old_entries: Vec<Vec<u8>> = before
-        .map(|b| {
-            b.topics
-                .iter()
-                .map(|t| index_key(t, b.updated(), &b.key))
-                .collect()
-        })
+        .map(|(date, topics)| topics.iter().map(|t| index_key(t, date, key)).collect())
         .unwrap_or_default();
-    let new_entries: Vec<Vec<u8>> = after
-        .topics
-        .iter()
-        .map(|t| index_key(t, after.updated(), &after.key))
-        .collect();
+    let new_entries: Vec<Vec<u8>> = after.1.iter().map(|t| index_key(t, after.0, key)).collect();
     for old in &old_entries {
         if !new_entries.contains(old) {
             ops.push(Op::Delete(Tree::TopicIndex, old.clone()));
@@ -111,16 +136,15 @@ pub(super) fn diff_paper(
             ops.push(Op::Put(Tree::TopicIndex, new.clone(), Vec::new()));
         }
     }
-    let old_topics = before.map(|b| b.topics.as_slice()).unwrap_or_default();
+    let old_topics = before.map(|(_, topics)| topics).unwrap_or_default();
     for topic in old_topics {
-        if !after.topics.contains(topic) {
+        if !after.1.contains(topic) {
             *deltas.entry(topic.clone()).or_default() -= 1;
         }
     }
-    for topic in &after.topics {
+    for topic in after.1 {
         if !old_topics.contains(topic) {
             *deltas.entry(topic.clone()).or_default() += 1;
         }
     }
-    Ok(())
 }

@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 use super::keys::{decode, encode, index_prefix, SCAN_CHUNK, TAGGED_TOPICS, TOPICS_FINGERPRINT};
 use super::kv::{Op, Row, StoreError, Tree};
 use super::papers::PaperStore;
-use super::plan::diff_paper;
+use super::plan::diff_topics;
 use crate::model::StoredPaper;
 use crate::pipeline::tag::{Tagger, TopicFingerprints};
 
@@ -61,14 +61,18 @@ impl PaperStore {
             let mut ops = Vec::new();
             let mut deltas = HashMap::new();
             for retagged in retag_rows(&rows, tagger) {
-                let (before, topics) = retagged?;
-                if topics != before.topics {
+                let (paper, topics) = retagged?;
+                let before = self.membership(&paper.key)?;
+                let before = before.as_ref().map(|(date, t)| (*date, t.as_slice()));
+                if before.map(|(_, t)| t) != Some(topics.as_slice()) {
                     changed += 1;
-                    let after = StoredPaper {
-                        topics,
-                        ..before.clone()
-                    };
-                    diff_paper(Some(&before), &after, &mut ops, &mut deltas)?;
+                    diff_topics(
+                        &paper.key,
+                        before,
+                        (paper.updated(), &topics),
+                        &mut ops,
+                        &mut deltas,
+                    );
                 }
             }
             if !ops.is_empty() {
@@ -142,29 +146,32 @@ impl PaperStore {
         Ok(retag)
     }
 
-    /// Adds `topic` to (or removes it from) the papers with these keys, in one commit.
-    /// Returns how many changed; a key with no stored paper is skipped.
+    /// Adds `topic` to (or removes it from) the papers with these keys, in one commit, through
+    /// their membership records alone (no paper is read or written). Returns how many
+    /// changed; a key with no stored paper is skipped.
     fn move_papers(&self, topic: &str, keys: &[&String], join: bool) -> Result<usize, StoreError> {
         let mut ops = Vec::new();
         let mut deltas = HashMap::new();
         let mut moved = 0;
         for key in keys {
-            let Some(before) = self.get(key)? else {
+            let Some((date, before)) = self.membership(key)? else {
                 continue;
             };
-            let mut topics = before.topics.clone();
-            match (join, topics.binary_search_by(|t| t.as_str().cmp(topic))) {
-                (true, Err(at)) => topics.insert(at, topic.to_string()),
+            let mut after = before.clone();
+            match (join, after.binary_search_by(|t| t.as_str().cmp(topic))) {
+                (true, Err(at)) => after.insert(at, topic.to_string()),
                 (false, Ok(at)) => {
-                    topics.remove(at);
+                    after.remove(at);
                 }
                 _ => continue,
             }
-            let after = StoredPaper {
-                topics,
-                ..before.clone()
-            };
-            diff_paper(Some(&before), &after, &mut ops, &mut deltas)?;
+            diff_topics(
+                key,
+                Some((date, &before)),
+                (date, &after),
+                &mut ops,
+                &mut deltas,
+            );
             moved += 1;
         }
         if !ops.is_empty() {

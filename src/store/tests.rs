@@ -472,3 +472,92 @@ fn a_store_from_a_newer_schema_is_refused_with_instructions() {
         "{message}"
     );
 }
+
+#[test]
+fn a_version_1_store_gets_its_topics_moved_to_membership_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let t = tagger(&[("a", "alpha"), ("all", "*")]);
+    {
+        let store = PaperStore::open(&path).unwrap();
+        store
+            .apply_batch(
+                "src",
+                &[paper("1", "alpha one", 1), paper("2", "beta two", 2)],
+                &t,
+                |_| SourceState::default(),
+                Utc::now(),
+            )
+            .unwrap();
+        // Rewrite it as version 1 wrote it: topics inside each paper's record, no memberships.
+        let mut ops = vec![Op::Put(
+            Tree::Meta,
+            SCHEMA_VERSION_KEY.to_vec(),
+            1u32.to_be_bytes().to_vec(),
+        )];
+        store
+            .for_each_paper(|p| {
+                let mut record = serde_json::to_value(&p).unwrap();
+                record["topics"] = serde_json::json!(p.topics);
+                ops.push(Op::Put(
+                    Tree::Papers,
+                    p.key.clone().into_bytes(),
+                    serde_json::to_vec(&record).unwrap(),
+                ));
+                ops.push(Op::Delete(Tree::Memberships, p.key.into_bytes()));
+            })
+            .unwrap();
+        store.kv.commit(&ops).unwrap();
+        store.flush().unwrap();
+        assert!(store
+            .kv
+            .scan(Tree::Memberships, b"", None, false, 10)
+            .unwrap()
+            .is_empty());
+    }
+    let store = PaperStore::open(&path).unwrap();
+    assert_eq!(
+        store.kv.get(Tree::Meta, SCHEMA_VERSION_KEY).unwrap(),
+        Some(SCHEMA_VERSION.to_be_bytes().to_vec())
+    );
+    assert_eq!(titles(&store, "a"), vec!["alpha one"]);
+    let all = store.topic_papers("all", 10).unwrap();
+    assert_eq!(all.len(), 2);
+    assert!(all
+        .iter()
+        .any(|p| p.topics == vec!["a".to_string(), "all".to_string()]));
+    // A topic moves through the migrated records.
+    let key = all
+        .iter()
+        .find(|p| p.paper.title == "beta two")
+        .unwrap()
+        .key
+        .clone();
+    store
+        .set_topic("a", Some("x"), || {
+            Ok::<_, StoreError>(HashSet::from([key.clone()]))
+        })
+        .unwrap();
+    assert_eq!(titles(&store, "a"), vec!["beta two"]);
+    assert_eq!(store.get(&key).unwrap().unwrap().topics, vec!["a", "all"]);
+    // A paper written now keeps its topics out of its record.
+    store
+        .apply_batch(
+            "src",
+            &[paper("3", "alpha three", 3)],
+            &t,
+            |_| SourceState::default(),
+            Utc::now(),
+        )
+        .unwrap();
+    let key = store
+        .topic_papers("all", 10)
+        .unwrap()
+        .into_iter()
+        .find(|p| p.paper.title == "alpha three")
+        .expect("stored")
+        .key;
+    let record = store.kv.get(Tree::Papers, key.as_bytes()).unwrap().unwrap();
+    assert!(!String::from_utf8_lossy(&record).contains("\"topics\""));
+    assert_eq!(titles(&store, "a"), vec!["alpha three", "beta two"]);
+}

@@ -123,8 +123,12 @@ impl PaperStore {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let members = members()?;
         let current = self.topic_keys(topic)?;
-        let joining: Vec<&String> = members.difference(&current).collect();
-        let leaving: Vec<&String> = current.difference(&members).collect();
+        // In key order: neighbouring records share the store's pages, which a random order
+        // would read and rewrite again and again.
+        let mut joining: Vec<&String> = members.difference(&current).collect();
+        let mut leaving: Vec<&String> = current.difference(&members).collect();
+        joining.sort_unstable();
+        leaving.sort_unstable();
         let mut retag = TopicRetag::default();
         for chunk in joining.chunks(SCAN_CHUNK) {
             retag.added += self.move_papers(topic, chunk, true)?;
@@ -153,8 +157,12 @@ impl PaperStore {
         let mut ops = Vec::new();
         let mut deltas = HashMap::new();
         let mut moved = 0;
-        for key in keys {
-            let Some((date, before)) = self.membership(key)? else {
+        // Reads spread over the cores; the writes go in one commit.
+        let read = in_parallel(keys, |part: &[&String]| {
+            part.iter().map(|key| self.membership(key)).collect()
+        });
+        for (key, membership) in keys.iter().zip(read) {
+            let Some((date, before)) = membership? else {
                 continue;
             };
             let mut after = before.clone();
@@ -223,24 +231,30 @@ fn retag_rows(
     rows: &[Row],
     tagger: &Tagger,
 ) -> Vec<Result<(StoredPaper, Vec<String>), StoreError>> {
-    let work = |rows: &[Row]| -> Vec<Result<(StoredPaper, Vec<String>), StoreError>> {
-        rows.iter()
+    in_parallel(rows, |part: &[Row]| {
+        part.iter()
             .map(|(key, bytes)| {
                 let paper: StoredPaper = decode(Tree::Papers, key, bytes)?;
                 let topics = tagger.tag(&paper.paper);
                 Ok((paper, topics))
             })
             .collect()
-    };
+    })
+}
+
+/// `work` over `items` split across the machine's cores (up to 8), the results in the items'
+/// order; one thread for a few items.
+fn in_parallel<T: Sync, R: Send>(items: &[T], work: impl Fn(&[T]) -> Vec<R> + Sync) -> Vec<R> {
     let threads = std::thread::available_parallelism()
         .map_or(1, std::num::NonZero::get)
         .min(8);
-    if threads < 2 || rows.len() < 64 {
-        return work(rows);
+    if threads < 2 || items.len() < 64 {
+        return work(items);
     }
-    let size = rows.len().div_ceil(threads);
+    let size = items.len().div_ceil(threads);
+    let work = &work;
     std::thread::scope(|scope| {
-        let handles: Vec<_> = rows
+        let handles: Vec<_> = items
             .chunks(size)
             .map(|part| scope.spawn(move || work(part)))
             .collect();

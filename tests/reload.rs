@@ -52,6 +52,7 @@ fn ids(base: &str, path: &str) -> BTreeSet<String> {
 /// told to stop; returns how many were made and what failed.
 struct Readers {
     stop: Arc<AtomicBool>,
+    made: Arc<std::sync::atomic::AtomicUsize>,
     failures: Arc<Mutex<Vec<String>>>,
     thread: std::thread::JoinHandle<usize>,
 }
@@ -59,6 +60,7 @@ struct Readers {
 impl Readers {
     fn start(base: &str) -> Readers {
         let stop = Arc::new(AtomicBool::new(false));
+        let counted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let failures = Arc::new(Mutex::new(Vec::new()));
         let paths = [
             "/feeds/agents.atom",
@@ -71,6 +73,7 @@ impl Readers {
         ];
         let thread = {
             let (stop, failures, base) = (stop.clone(), failures.clone(), base.to_string());
+            let counted = counted.clone();
             std::thread::spawn(move || {
                 let mut made = 0;
                 while !stop.load(Ordering::Relaxed) {
@@ -84,6 +87,7 @@ impl Readers {
                             Err(e) => failures.lock().unwrap().push(format!("{path}: {e}")),
                         }
                         made += 1;
+                        counted.store(made, Ordering::Relaxed);
                     }
                 }
                 made
@@ -91,12 +95,19 @@ impl Readers {
         };
         Readers {
             stop,
+            made: counted,
             failures,
             thread,
         }
     }
 
+    /// Stops the readers once they have made a fair number of requests (the reloads can be
+    /// over in a fraction of a second); returns how many they made and what failed.
     fn finish(self) -> (usize, Vec<String>) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while self.made.load(Ordering::Relaxed) <= 100 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
         self.stop.store(true, Ordering::Relaxed);
         let made = self.thread.join().expect("readers");
         let failures = self.failures.lock().unwrap().clone();

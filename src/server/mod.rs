@@ -491,10 +491,11 @@ async fn cached_feed(
     key: CacheKey,
 ) -> Result<CachedFeed, AppError> {
     // A query feed comes from the index, which commits after the store.
-    let generation = match key.0 {
-        FeedOf::Topic(_) => (app.store.generation(), setup.epoch),
-        FeedOf::Search(_) => (app.index.generation(), setup.epoch),
+    let data = match key.0 {
+        FeedOf::Topic(_) => app.store.generation(),
+        FeedOf::Search(_) => app.index.generation(),
     };
+    let generation = (data, setup.epoch);
     let cached = app
         .cache
         .entries

@@ -109,18 +109,13 @@ impl Pager for OffsetPager {
 /// The URL of one page of results: `base` (the configured URL, or [`API_URL`] with the query)
 /// with `start` and `max_results` set.
 pub fn page_url(base: &url::Url, start: usize, page_size: usize) -> url::Url {
-    let mut url = base.clone();
-    let kept: Vec<(String, String)> = base
-        .query_pairs()
-        .filter(|(k, _)| k != "start" && k != "max_results")
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
-    url.query_pairs_mut()
-        .clear()
-        .extend_pairs(kept)
-        .append_pair("start", &start.to_string())
-        .append_pair("max_results", &page_size.to_string());
-    url
+    super::with_params(
+        base,
+        &[
+            ("start", &start.to_string()),
+            ("max_results", &page_size.to_string()),
+        ],
+    )
 }
 
 /// The request URL for a search query, newest submissions first.

@@ -57,7 +57,7 @@ impl Pager for TokenPager {
         match since {
             // arXiv's datestamps are days: a day's overlap re-reads a few records, which are
             // stored unchanged, and misses none.
-            Some(since) => with_from(base, since.get(..10).unwrap_or(since)),
+            Some(since) => super::with_params(base, &[("from", since.get(..10).unwrap_or(since))]),
             None => base.clone(),
         }
     }
@@ -113,21 +113,6 @@ fn page_facts(bytes: &[u8]) -> PageFacts {
             .and_then(|t| t.attribute("completeListSize"))
             .and_then(|n| n.trim().parse().ok()),
     }
-}
-
-/// `base` asking only for records changed since `date` (`from=`, replacing any given).
-fn with_from(base: &url::Url, date: &str) -> url::Url {
-    let mut url = base.clone();
-    let kept: Vec<(String, String)> = base
-        .query_pairs()
-        .filter(|(k, _)| k != "from")
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
-    url.query_pairs_mut()
-        .clear()
-        .extend_pairs(kept)
-        .append_pair("from", date);
-    url
 }
 
 /// Parses one `ListRecords` page.

@@ -112,6 +112,22 @@ pub trait Pager: Sync {
     }
 }
 
+/// `base` with each of `params` set: any value it had for those names is dropped, the new ones
+/// are appended, every other parameter is kept in order.
+pub fn with_params(base: &url::Url, params: &[(&str, &str)]) -> url::Url {
+    let mut url = base.clone();
+    let kept: Vec<(String, String)> = base
+        .query_pairs()
+        .filter(|(k, _)| !params.iter().any(|(name, _)| k == name))
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    url.query_pairs_mut()
+        .clear()
+        .extend_pairs(kept)
+        .extend_pairs(params);
+    url
+}
+
 /// What one page says about the harvest it belongs to.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PageInfo {

@@ -36,6 +36,20 @@ pub(super) fn index_key(topic: &str, date: DateTime<Utc>, paper_key: &str) -> Ve
     key
 }
 
+/// The paper key at the end of a topic index key whose topic prefix is `prefix_len` bytes, or
+/// an error naming the index key.
+pub(super) fn paper_key_of(index_key: &[u8], prefix_len: usize) -> Result<&str, StoreError> {
+    let corrupt = |reason: String| StoreError::Corrupt {
+        tree: Tree::TopicIndex.name(),
+        key: String::from_utf8_lossy(index_key).into_owned(),
+        reason,
+    };
+    let key = index_key
+        .get(prefix_len + 8..)
+        .ok_or_else(|| corrupt("shorter than a topic index key".into()))?;
+    std::str::from_utf8(key).map_err(|e| corrupt(e.to_string()))
+}
+
 /// A date as 8 bytes whose byte order is time order.
 fn ordered_millis(date: DateTime<Utc>) -> [u8; 8] {
     ((date.timestamp_millis() as u64) ^ (1 << 63)).to_be_bytes()

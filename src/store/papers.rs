@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 
 use super::keys::{
     decode, decode_count, decode_membership, decode_u64, encode, encode_membership, index_prefix,
-    StoredMembership, LAST_CHANGE, SCAN_CHUNK, SCHEMA_VERSION, SCHEMA_VERSION_KEY,
+    paper_key_of, StoredMembership, LAST_CHANGE, SCAN_CHUNK, SCHEMA_VERSION, SCHEMA_VERSION_KEY,
 };
 use super::kv::{Op, Row, Store, StoreError, Tree};
 use super::plan::{diff_paper, remove_paper, Plan};
@@ -311,16 +311,13 @@ impl PaperStore {
         Ok(counts)
     }
 
-    /// Calls `f` with every stored paper and its topics, in key order.
+    /// Calls `f` with every stored paper, in key order, without its topics (they are in
+    /// their own records: reading them would double the reads of a whole-store scan, and no
+    /// scan needs them; [`PaperStore::get`] has them).
     pub fn for_each_paper(&self, mut f: impl FnMut(StoredPaper)) -> Result<(), StoreError> {
         self.for_each_chunk(|rows| {
             for (key, bytes) in rows {
-                let mut paper: StoredPaper = decode(Tree::Papers, key, bytes)?;
-                paper.topics = self
-                    .membership(&paper.key)?
-                    .map(|(_, t)| t)
-                    .unwrap_or_default();
-                f(paper);
+                f(decode(Tree::Papers, key, bytes)?);
             }
             Ok(())
         })
@@ -393,17 +390,13 @@ impl PaperStore {
         };
         let mut out = Vec::with_capacity(rows.len());
         for (index_key, _) in rows {
-            let corrupt = |reason: String| StoreError::Corrupt {
+            let key = paper_key_of(&index_key, prefix.len())?;
+            let paper = self.get(key)?.ok_or_else(|| StoreError::Corrupt {
                 tree: Tree::TopicIndex.name(),
                 key: String::from_utf8_lossy(&index_key).into_owned(),
-                reason,
-            };
-            let key = index_key
-                .get(prefix.len() + 8..)
-                .ok_or_else(|| corrupt("shorter than a topic index key".into()))?;
-            let key = std::str::from_utf8(key).map_err(|e| corrupt(e.to_string()))?;
-            let paper = self.get(key)?;
-            out.push(paper.ok_or_else(|| corrupt(format!("points at missing paper {key:?}")))?);
+                reason: format!("points at missing paper {key:?}"),
+            })?;
+            out.push(paper);
         }
         Ok((out, next))
     }

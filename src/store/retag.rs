@@ -7,7 +7,9 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::keys::{decode, encode, index_prefix, SCAN_CHUNK, TAGGED_TOPICS, TOPICS_FINGERPRINT};
+use super::keys::{
+    decode, encode, index_prefix, paper_key_of, SCAN_CHUNK, TAGGED_TOPICS, TOPICS_FINGERPRINT,
+};
 use super::kv::{Op, Row, StoreError, Tree};
 use super::papers::PaperStore;
 use super::plan::diff_topics;
@@ -208,15 +210,7 @@ impl PaperStore {
             };
             from = Some(last.clone());
             for (index_key, _) in &rows {
-                let key = index_key
-                    .get(prefix.len() + 8..)
-                    .and_then(|k| std::str::from_utf8(k).ok())
-                    .ok_or_else(|| StoreError::Corrupt {
-                        tree: Tree::TopicIndex.name(),
-                        key: String::from_utf8_lossy(index_key).into_owned(),
-                        reason: "not a topic, a date and a paper key".into(),
-                    })?;
-                keys.insert(key.to_string());
+                keys.insert(paper_key_of(index_key, prefix.len())?.to_string());
             }
             if rows.len() < SCAN_CHUNK {
                 return Ok(keys);

@@ -495,18 +495,19 @@ fn a_version_1_store_gets_its_topics_moved_to_membership_records() {
             SCHEMA_VERSION_KEY.to_vec(),
             1u32.to_be_bytes().to_vec(),
         )];
-        store
-            .for_each_paper(|p| {
-                let mut record = serde_json::to_value(&p).unwrap();
-                record["topics"] = serde_json::json!(p.topics);
-                ops.push(Op::Put(
-                    Tree::Papers,
-                    p.key.clone().into_bytes(),
-                    serde_json::to_vec(&record).unwrap(),
-                ));
-                ops.push(Op::Delete(Tree::Memberships, p.key.into_bytes()));
-            })
-            .unwrap();
+        let mut keys = Vec::new();
+        store.for_each_paper(|p| keys.push(p.key)).unwrap();
+        for key in keys {
+            let p = store.get(&key).unwrap().unwrap();
+            let mut record = serde_json::to_value(&p).unwrap();
+            record["topics"] = serde_json::json!(p.topics);
+            ops.push(Op::Put(
+                Tree::Papers,
+                key.clone().into_bytes(),
+                serde_json::to_vec(&record).unwrap(),
+            ));
+            ops.push(Op::Delete(Tree::Memberships, key.into_bytes()));
+        }
         store.kv.commit(&ops).unwrap();
         store.flush().unwrap();
         assert!(store

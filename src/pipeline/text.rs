@@ -66,11 +66,21 @@ pub fn for_each_word(text: &str, mut f: impl FnMut(&str)) {
 /// Collapses every run of whitespace to one space, trims the ends, and drops control
 /// characters (which XML 1.0 cannot carry, so no rendered feed could include them).
 pub fn collapse_whitespace(text: &str) -> String {
-    text.split_whitespace()
-        .map(|w| w.chars().filter(|&c| is_xml_char(c)).collect::<String>())
-        .filter(|w| !w.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ")
+    // One pass into one string: this runs on every title and abstract ingested.
+    let mut out = String::with_capacity(text.len());
+    for word in text.split_whitespace() {
+        let kept = out.len();
+        if kept > 0 {
+            out.push(' ');
+        }
+        let start = out.len();
+        out.extend(word.chars().filter(|&c| is_xml_char(c)));
+        if out.len() == start {
+            // A word of nothing but dropped characters leaves no trace, not even a space.
+            out.truncate(kept);
+        }
+    }
+    out
 }
 
 /// Whether text may carry the character into XML: not a control character (XML 1.0 forbids

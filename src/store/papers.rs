@@ -9,8 +9,9 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Utc};
 
 use super::keys::{
-    decode, decode_count, decode_membership, decode_u64, encode, encode_membership, index_prefix,
-    paper_key_of, StoredMembership, LAST_CHANGE, SCAN_CHUNK, SCHEMA_VERSION, SCHEMA_VERSION_KEY,
+    decode, decode_count, decode_membership, decode_paper, decode_u64, encode, encode_membership,
+    index_prefix, paper_key_of, StoredMembership, LAST_CHANGE, SCAN_CHUNK, SCHEMA_VERSION,
+    SCHEMA_VERSION_KEY,
 };
 use super::kv::{Op, Row, Store, StoreError, Tree};
 use super::plan::{diff_paper, remove_paper, Plan};
@@ -138,7 +139,7 @@ impl PaperStore {
         self.for_each_chunk(|rows| {
             let mut ops = Vec::with_capacity(rows.len());
             for (key, bytes) in rows {
-                let legacy: Legacy = decode(Tree::Papers, key, bytes)?;
+                let legacy: Legacy = decode_paper(key, bytes)?;
                 ops.push(Op::Put(
                     Tree::Memberships,
                     key.clone(),
@@ -159,7 +160,7 @@ impl PaperStore {
         let Some(bytes) = self.kv.get(Tree::Papers, key.as_bytes())? else {
             return Ok(None);
         };
-        let mut paper: StoredPaper = decode(Tree::Papers, key.as_bytes(), &bytes)?;
+        let mut paper: StoredPaper = decode_paper(key.as_bytes(), &bytes)?;
         paper.topics = self.membership(key)?.map(|(_, t)| t).unwrap_or_default();
         Ok(Some(paper))
     }
@@ -317,7 +318,7 @@ impl PaperStore {
     pub fn for_each_paper(&self, mut f: impl FnMut(StoredPaper)) -> Result<(), StoreError> {
         self.for_each_chunk(|rows| {
             for (key, bytes) in rows {
-                f(decode(Tree::Papers, key, bytes)?);
+                f(decode_paper(key, bytes)?);
             }
             Ok(())
         })

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
-use super::keys::{encode, encode_membership, index_key};
+use super::keys::{encode_membership, encode_paper, index_key};
 use super::kv::{Op, StoreError, Tree};
 use crate::model::StoredPaper;
 
@@ -80,7 +80,7 @@ pub(super) fn diff_paper(
     ops.push(Op::Put(
         Tree::Papers,
         after.key.as_bytes().to_vec(),
-        encode(Tree::Papers, after.key.as_bytes(), after)?,
+        encode_paper(after.key.as_bytes(), after)?,
     ));
     for id in &after.aliases {
         if !before.is_some_and(|b| b.aliases.contains(id)) {

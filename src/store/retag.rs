@@ -8,7 +8,8 @@
 use std::collections::{HashMap, HashSet};
 
 use super::keys::{
-    decode, encode, index_prefix, paper_key_of, SCAN_CHUNK, TAGGED_TOPICS, TOPICS_FINGERPRINT,
+    decode, decode_paper, encode, index_prefix, paper_key_of, SCAN_CHUNK, TAGGED_TOPICS,
+    TOPICS_FINGERPRINT,
 };
 use super::kv::{Op, Row, StoreError, Tree};
 use super::papers::PaperStore;
@@ -228,7 +229,7 @@ fn retag_rows(
     in_parallel(rows, |part: &[Row]| {
         part.iter()
             .map(|(key, bytes)| {
-                let paper: StoredPaper = decode(Tree::Papers, key, bytes)?;
+                let paper: StoredPaper = decode_paper(key, bytes)?;
                 let topics = tagger.tag(&paper.paper);
                 Ok((paper, topics))
             })

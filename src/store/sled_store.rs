@@ -54,6 +54,7 @@ fn open_waiting_for_lock(path: &Path, cache_bytes: u64) -> sled::Result<sled::Db
         match sled::Config::new()
             .path(path)
             .cache_capacity(cache_bytes)
+            .mode(sled::Mode::LowSpace)
             .open()
         {
             Err(sled::Error::Io(e)) if is_lock_error(&e) && Instant::now() < deadline => {

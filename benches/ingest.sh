@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Ingest at the size of all of arXiv, against its reference in the same run: feed-rs alone
+# parsing the same files on one thread. For each size it generates arXiv API Atom feeds of
+# papers made from the real abstracts in ../shared/fixtures/sources (5,000 entries a file, each
+# paper with its own arXiv id), then prints:
+#   - feed-rs's parse rate, paperboy ingest's rate into an empty store, and the ratio;
+#   - the same for a second ingest of the same files (every paper unchanged);
+#   - peak resident memory of each ingest (/usr/bin/time -v) and the store and index on disk,
+#     in bytes per paper;
+#   - at the growth size, the store after the same papers came back with a new version ten
+#     times, against a fresh store of the last version.
+#
+#   bash benches/ingest.sh                          # 100,000 and 1,000,000 papers
+#   SIZES="100000" GROWTH=100000 bash benches/ingest.sh
+#   CACHE_MIB=64 KEEP=1 bash benches/ingest.sh      # keep the work folder
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SIZES=${SIZES:-"100000 1000000"}
+GROWTH=${GROWTH-100000}   # the size the ten-versions growth runs at ("" to skip)
+CACHE_MIB=${CACHE_MIB:-64}
+PER_FILE=${PER_FILE:-5000}
+
+[ -x /usr/bin/time ] || { echo "needs /usr/bin/time: apt-get install time"; exit 1; }
+cargo build --release --quiet --bin paperboy --example ingest_bench
+paperboy=$PWD/target/release/paperboy
+tool=$PWD/target/release/examples/ingest_bench
+work=$(mktemp -d "${TMPDIR:-/tmp}/paperboy-ingest.XXXXXX")
+[ -n "${KEEP:-}" ] || trap 'rm -rf "$work"' EXIT
+
+# The topics of the offline config: tagging is part of ingest.
+topics=$(awk '/^\[\[topics\]\]/ { on = 1 } on' config/offline.toml)
+
+write_config() { # DIR FEEDS STORE
+  {
+    printf '[store]\npath = "%s"\ncache_mib = %s\n\n' "$3" "$CACHE_MIB"
+    for f in "$2"/*.atom.xml; do
+      printf '[[sources]]\nid = "%s"\nkind = "arxiv-api"\nurl = "file://%s"\n\n' \
+        "$(basename "$f" .atom.xml)" "$f"
+    done
+    printf '%s\n' "$topics"
+  } > "$1/paperboy.toml"
+}
+
+# Runs an ingest under /usr/bin/time; sets SECONDS_TAKEN and PEAK_KIB.
+timed_ingest() { # CONFIG LOG
+  local started ended
+  started=$(date +%s.%N)
+  /usr/bin/time -v "$paperboy" --config "$1" ingest > "$2" 2> "$2.time" \
+    || { echo "ingest failed:"; tail -20 "$2" "$2.time"; exit 1; }
+  ended=$(date +%s.%N)
+  SECONDS_TAKEN=$(awk -v a="$started" -v b="$ended" 'BEGIN { printf "%.2f", b - a }')
+  PEAK_KIB=$(awk -F: '/Maximum resident set size/ { gsub(/ /, "", $2); print $2 }' "$2.time")
+}
+
+bytes_of() { du -sb "$1" | cut -f1; }
+mib() { awk -v k="$1" 'BEGIN { printf "%.0f MiB", k / 1024 }'; }
+rate() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.0f", n / s }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+
+echo "paperboy $(git rev-parse --short HEAD 2>/dev/null || echo '?'), $(nproc) cores, cache_mib=$CACHE_MIB"
+for n in $SIZES; do
+  dir=$work/$n
+  mkdir -p "$dir"
+  "$tool" generate "$dir/feeds" "$n" "$PER_FILE" > /dev/null
+  feed_bytes=$(bytes_of "$dir/feeds")
+  read -r parsed _ _ _ parse_s _ parse_rate _ < <("$tool" parse "$dir"/feeds/*.atom.xml)
+  [ "$parsed" = "$n" ] || { echo "feed-rs read $parsed entries of $n"; exit 1; }
+  write_config "$dir" "$dir/feeds" "$dir/store.sled"
+
+  timed_ingest "$dir/paperboy.toml" "$dir/first.log"
+  first_s=$SECONDS_TAKEN first_kib=$PEAK_KIB
+  store=$(bytes_of "$dir/store.sled") index=$(bytes_of "$dir/store.sled.index")
+  timed_ingest "$dir/paperboy.toml" "$dir/again.log"
+  again_s=$SECONDS_TAKEN again_kib=$PEAK_KIB
+
+  first_rate=$(rate "$n" "$first_s") again_rate=$(rate "$n" "$again_s")
+  echo
+  echo "== $n papers, $((feed_bytes / 1048576)) MiB of Atom in $(ls "$dir/feeds" | wc -l) files"
+  printf '%-40s %10s papers/s  %8s s\n' "feed-rs parse, one thread (reference)" "$parse_rate" "$parse_s"
+  printf '%-40s %10s papers/s  %8s s  %5s x feed-rs  peak %s\n' "paperboy ingest, empty store" \
+    "$first_rate" "$first_s" "$(ratio "$first_rate" "$parse_rate")" "$(mib "$first_kib")"
+  printf '%-40s %10s papers/s  %8s s  %5s x feed-rs  peak %s\n' "paperboy ingest, every paper unchanged" \
+    "$again_rate" "$again_s" "$(ratio "$again_rate" "$parse_rate")" "$(mib "$again_kib")"
+  printf '%-40s %10s bytes/paper (store %s, index %s)\n' "on disk, store + index" \
+    "$(( (store + index) / n ))" "$(( store / n ))" "$(( index / n ))"
+
+  if [ "$n" = "$GROWTH" ]; then
+    for v in $(seq 2 11); do
+      rm -rf "$dir/feeds"
+      "$tool" generate "$dir/feeds" "$n" "$PER_FILE" "$v" > /dev/null
+      timed_ingest "$dir/paperboy.toml" "$dir/v$v.log"
+    done
+    grown=$(( $(bytes_of "$dir/store.sled") + $(bytes_of "$dir/store.sled.index") ))
+    mkdir -p "$dir/fresh"
+    write_config "$dir/fresh" "$dir/feeds" "$dir/fresh/store.sled"
+    timed_ingest "$dir/fresh/paperboy.toml" "$dir/fresh.log"
+    fresh=$(( $(bytes_of "$dir/fresh/store.sled") + $(bytes_of "$dir/fresh/store.sled.index") ))
+    printf '%-40s %10s bytes/paper, fresh store of version 11: %s (%s x)\n' \
+      "after ten new versions of every paper" "$((grown / n))" "$((fresh / n))" "$(ratio "$grown" "$fresh")"
+  fi
+  rm -rf "$dir"
+done

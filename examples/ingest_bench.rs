@@ -1,0 +1,166 @@
+//! The tools `benches/ingest.sh` runs: `generate` writes arXiv API Atom feeds of papers made
+//! from the real abstracts in `../shared/fixtures/sources` (each with its own arXiv id), and
+//! `parse` is the reference: feed-rs alone parsing the same files on one thread.
+//!
+//!   cargo run --release --example ingest_bench -- generate DIR PAPERS [PER_FILE] [VERSION]
+//!   cargo run --release --example ingest_bench -- parse FILE...
+
+#[path = "../benches/support/mod.rs"]
+mod support;
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use paperboy::model::{LinkKind, Paper};
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("generate") => generate(&args[1..]),
+        Some("parse") => parse(&args[1..]),
+        _ => Err(
+            "usage: ingest_bench generate DIR PAPERS [PER_FILE] [VERSION] | parse FILE...".into(),
+        ),
+    };
+    if let Err(error) = result {
+        eprintln!("ingest_bench: {error}");
+        std::process::exit(2);
+    }
+}
+
+/// Writes `PAPERS` papers into feeds of `PER_FILE` entries (default 5,000) under `DIR`, every
+/// paper at arXiv version `VERSION` (default 1; a later version re-announces the same papers
+/// with a new version and date, as arXiv does for a replacement).
+fn generate(args: &[String]) -> Result<(), String> {
+    let [dir, count, rest @ ..] = args else {
+        return Err("generate DIR PAPERS [PER_FILE] [VERSION]".into());
+    };
+    let number = |text: &str| {
+        text.parse::<usize>()
+            .map_err(|e| format!("{text:?} is not a count: {e}"))
+    };
+    let count = number(count)?;
+    let per_file = rest.first().map_or(Ok(5_000), |t| number(t))?.max(1);
+    let version = rest.get(1).map_or(Ok(1), |t| number(t))?.max(1);
+    let dir = PathBuf::from(dir);
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let real = support::real_papers();
+    let mut written = 0;
+    for (file, first) in (0..count).step_by(per_file).enumerate() {
+        let last = (first + per_file).min(count);
+        let path = dir.join(format!("feed-{file:05}.atom.xml"));
+        let mut xml = String::with_capacity((last - first) * 3_000);
+        xml.push_str(concat!(
+            "<?xml version='1.0' encoding='UTF-8'?>\n",
+            "<feed xmlns:opensearch=\"http://a9.com/-/spec/opensearch/1.1/\" ",
+            "xmlns:arxiv=\"http://arxiv.org/schemas/atom\" xmlns=\"http://www.w3.org/2005/Atom\">\n",
+            "  <id>https://arxiv.org/api/bench</id>\n  <title>arXiv Query: bench</title>\n",
+            "  <updated>2026-12-01T00:00:00Z</updated>\n"
+        ));
+        for i in first..last {
+            entry(&mut xml, &real[i % real.len()], i, version);
+        }
+        xml.push_str("</feed>\n");
+        write_file(&path, xml.as_bytes())?;
+        written += last - first;
+    }
+    println!(
+        "{written} papers in {} under {}",
+        count.div_ceil(per_file),
+        dir.display()
+    );
+    Ok(())
+}
+
+/// The arXiv id of the `i`-th generated paper: 100,000 a month, a month back per 100,000 from
+/// December 2026, as the search benchmark numbers them.
+fn arxiv_id(i: usize) -> String {
+    let month = i / 100_000;
+    let (year, month) = (26 - month / 12, 12 - month % 12);
+    format!("{year:02}{month:02}.{:05}", i % 100_000)
+}
+
+/// One arXiv API entry for paper `i`, with `real`'s text.
+fn entry(xml: &mut String, real: &Paper, i: usize, version: usize) {
+    let id = arxiv_id(i);
+    let esc = |text: &str| html_escape::encode_text(text).into_owned();
+    let published = chrono::DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+        .expect("a fixed date")
+        .to_utc()
+        + chrono::Duration::seconds(i as i64 * 7);
+    let updated = published + chrono::Duration::days(version as i64 - 1);
+    let stamp = |d: chrono::DateTime<chrono::Utc>| d.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let _ = write!(
+        xml,
+        "  <entry>\n    <id>http://arxiv.org/abs/{id}v{version}</id>\n    <title>{}</title>\n    \
+         <updated>{}</updated>\n    <link href=\"https://arxiv.org/abs/{id}v{version}\" \
+         rel=\"alternate\" type=\"text/html\"/>\n    <link href=\"https://arxiv.org/pdf/{id}v{version}\" \
+         rel=\"related\" type=\"application/pdf\" title=\"pdf\"/>\n    <summary>{}</summary>\n",
+        esc(&real.title),
+        stamp(updated),
+        esc(&real.abstract_text),
+    );
+    for category in &real.categories {
+        let _ = writeln!(
+            xml,
+            "    <category term=\"{}\" scheme=\"http://arxiv.org/schemas/atom\"/>",
+            html_escape::encode_double_quoted_attribute(category)
+        );
+    }
+    let _ = writeln!(xml, "    <published>{}</published>", stamp(published));
+    if let Some(comment) = &real.comment {
+        let _ = writeln!(xml, "    <arxiv:comment>{}</arxiv:comment>", esc(comment));
+    }
+    if let Some(primary) = real.primary_category.as_ref().or(real.categories.first()) {
+        let _ = writeln!(
+            xml,
+            "    <arxiv:primary_category term=\"{}\"/>",
+            html_escape::encode_double_quoted_attribute(primary)
+        );
+    }
+    for author in &real.authors {
+        let _ = writeln!(
+            xml,
+            "    <author>\n      <name>{}</name>\n    </author>",
+            esc(&author.name)
+        );
+    }
+    if let Some(doi) = real.links.iter().find(|l| l.kind == LinkKind::Doi) {
+        let _ = writeln!(
+            xml,
+            "    <link href=\"{}\" rel=\"related\" title=\"doi\"/>",
+            html_escape::encode_double_quoted_attribute(&doi.href)
+        );
+    }
+    xml.push_str("  </entry>\n");
+}
+
+fn write_file(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    std::fs::File::create(path)
+        .and_then(|mut f| f.write_all(bytes))
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Parses each file with feed-rs on this one thread, timing the parse only (each file is read
+/// into memory first), and prints `entries seconds rate`.
+fn parse(files: &[String]) -> Result<(), String> {
+    let mut entries = 0usize;
+    let mut bytes_total = 0usize;
+    let mut spent = Duration::ZERO;
+    for file in files {
+        let bytes = std::fs::read(file).map_err(|e| format!("{file}: {e}"))?;
+        bytes_total += bytes.len();
+        let started = Instant::now();
+        let feed = feed_rs::parser::parse(bytes.as_slice()).map_err(|e| format!("{file}: {e}"))?;
+        spent += started.elapsed();
+        entries += feed.entries.len();
+    }
+    let seconds = spent.as_secs_f64();
+    println!(
+        "{entries} entries {bytes_total} bytes {seconds:.3} s {:.0} entries/s",
+        entries as f64 / seconds.max(1e-9)
+    );
+    Ok(())
+}

@@ -214,6 +214,51 @@ pub(super) fn decode_paper<T: serde::de::DeserializeOwned>(
     decode(Tree::Papers, key, &json)
 }
 
+/// The first byte of a change record that lists several papers; a record without it is one
+/// paper's key (as stores before per-batch change records wrote them; keys never start with
+/// a zero byte).
+const CHANGED_LIST: u8 = 0;
+
+/// A change record: the keys of the papers one batch wrote or removed, each as a big-endian
+/// u32 length and its bytes.
+pub(super) fn encode_changed(keys: &[String]) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(1 + keys.iter().map(|k| k.len() + 4).sum::<usize>());
+    bytes.push(CHANGED_LIST);
+    for key in keys {
+        bytes.extend_from_slice(&(key.len() as u32).to_be_bytes());
+        bytes.extend_from_slice(key.as_bytes());
+    }
+    bytes
+}
+
+/// The keys of change record `number`, or an error naming it.
+pub(super) fn decode_changed(number: u64, bytes: &[u8]) -> Result<Vec<String>, StoreError> {
+    let corrupt = |reason: String| StoreError::Corrupt {
+        tree: Tree::Changes.name(),
+        key: number.to_string(),
+        reason,
+    };
+    let text = |bytes: &[u8]| {
+        String::from_utf8(bytes.to_vec()).map_err(|e| corrupt(format!("a key not UTF-8: {e}")))
+    };
+    let Some((&CHANGED_LIST, mut rest)) = bytes.split_first() else {
+        return Ok(vec![text(bytes)?]);
+    };
+    let mut keys = Vec::new();
+    while !rest.is_empty() {
+        let (len, tail) = rest
+            .split_at_checked(4)
+            .ok_or_else(|| corrupt("a key's length cut short".into()))?;
+        let len = u32::from_be_bytes(len.try_into().expect("4 bytes")) as usize;
+        let (key, tail) = tail
+            .split_at_checked(len)
+            .ok_or_else(|| corrupt(format!("a key of {len} bytes cut short")))?;
+        keys.push(text(key)?);
+        rest = tail;
+    }
+    Ok(keys)
+}
+
 /// A big-endian u64 (a change number), or an error naming the record.
 pub(super) fn decode_u64(tree: Tree, key: &[u8], bytes: &[u8]) -> Result<u64, StoreError> {
     bytes
@@ -282,6 +327,17 @@ mod tests {
         let err = decode_paper::<serde_json::Value>(b"arxiv:1", &bytes).unwrap_err();
         assert!(err.to_string().contains("corrupt record"), "{err}");
         assert!(decode_paper::<serde_json::Value>(b"k", &ZSTD_MAGIC).is_err());
+    }
+
+    #[test]
+    fn change_records_list_a_batch_and_read_the_one_key_records_of_older_stores() {
+        let keys = vec!["arxiv:2604.21952".to_string(), "doi:10.1/x\ny".to_string()];
+        assert_eq!(decode_changed(1, &encode_changed(&keys)).unwrap(), keys);
+        assert_eq!(decode_changed(1, b"arxiv:1").unwrap(), vec!["arxiv:1"]);
+        let mut cut = encode_changed(&keys);
+        cut.pop();
+        let err = decode_changed(7, &cut).unwrap_err();
+        assert!(err.to_string().contains("tree changes, key \"7\""), "{err}");
     }
 
     #[test]

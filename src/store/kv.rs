@@ -21,8 +21,8 @@ pub enum Tree {
     Sources,
     /// Named values: the schema version, the topics' fingerprint, the last change's number.
     Meta,
-    /// Change number (u64 BE) → the key of a paper written or removed by that change, until
-    /// the search index has taken it in.
+    /// Change number (u64 BE) → the keys of the papers one batch wrote or removed, until the
+    /// search index has taken them in.
     Changes,
     /// Paper key → the date its topic index entries are filed under and its topics, so a
     /// topic's papers change without reading or writing the papers themselves.

@@ -9,9 +9,9 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Utc};
 
 use super::keys::{
-    decode, decode_count, decode_membership, decode_paper, decode_u64, encode, encode_membership,
-    index_prefix, paper_key_of, StoredMembership, LAST_CHANGE, SCAN_CHUNK, SCHEMA_VERSION,
-    SCHEMA_VERSION_KEY,
+    decode, decode_changed, decode_count, decode_membership, decode_paper, decode_u64, encode,
+    encode_changed, encode_membership, index_prefix, paper_key_of, StoredMembership, LAST_CHANGE,
+    SCAN_CHUNK, SCHEMA_VERSION, SCHEMA_VERSION_KEY,
 };
 use super::kv::{Op, Row, Store, StoreError, Tree};
 use super::plan::{diff_paper, remove_paper, Plan};
@@ -20,6 +20,24 @@ use crate::model::{Identifiers, Paper, SourceState, StoredPaper};
 use crate::pipeline::identity::{find_arxiv_id, find_doi, first_seen, identifiers, normalize_link};
 use crate::pipeline::merge::merge;
 use crate::pipeline::tag::Tagger;
+
+/// Whether two versions of a stored paper are the same record, topics aside.
+fn same_record(a: &StoredPaper, b: &StoredPaper) -> bool {
+    // Every field named, so a new one is compared too.
+    let StoredPaper {
+        key,
+        entry_id,
+        first_seen,
+        topics: _,
+        aliases,
+        paper,
+    } = a;
+    *key == b.key
+        && *entry_id == b.entry_id
+        && *first_seen == b.first_seen
+        && *aliases == b.aliases
+        && *paper == b.paper
+}
 
 /// How a batch of papers changed the store.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -283,21 +301,23 @@ impl PaperStore {
             }
         }
         for (key, mut next) in std::mem::take(&mut plan.pending) {
-            next.topics = tagger.tag(&next.paper);
-            let original = plan.originals.get(&key).cloned().flatten();
-            match &original {
+            let original = plan.originals.get(&key).and_then(Option::as_ref);
+            match original {
                 None => counts.new += 1,
-                Some(o) if *o == next => {
+                // The same record: its topics are the current ones already (a topic change
+                // re-tags the store), so it is neither tagged nor written again.
+                Some(o) if same_record(o, &next) => {
                     counts.unchanged += 1;
                     continue;
                 }
                 Some(_) => counts.updated += 1,
             }
-            diff_paper(original.as_ref(), &next, &mut ops, &mut deltas)?;
+            next.topics = tagger.tag(&next.paper);
+            diff_paper(original, &next, &mut ops, &mut deltas)?;
             changed.push(key);
         }
         self.count_ops(&deltas, &mut ops)?;
-        self.change_ops(changed, &mut ops)?;
+        self.change_ops(&changed, &mut ops)?;
         // Only papers are in feeds: a batch that changes none leaves cached feeds valid.
         let papers_changed = !ops.is_empty();
         ops.push(Op::Put(
@@ -463,25 +483,23 @@ impl PaperStore {
         self.kv.flush()
     }
 
-    /// Adds the ops that record papers as changed, each under the next change number, for the
-    /// search index to take in ([`PaperStore::changes_after`]).
-    fn change_ops(&self, keys: Vec<String>, ops: &mut Vec<Op>) -> Result<(), StoreError> {
+    /// Adds the ops that record papers as changed under the next change number (one record
+    /// for the batch: one write, and one delete once indexed, rather than one per paper), for
+    /// the search index to take in ([`PaperStore::changes_after`]).
+    fn change_ops(&self, keys: &[String], ops: &mut Vec<Op>) -> Result<(), StoreError> {
         if keys.is_empty() {
             return Ok(());
         }
-        let mut last = self.last_change()?;
-        for key in keys {
-            last += 1;
-            ops.push(Op::Put(
-                Tree::Changes,
-                last.to_be_bytes().to_vec(),
-                key.into_bytes(),
-            ));
-        }
+        let number = self.last_change()? + 1;
+        ops.push(Op::Put(
+            Tree::Changes,
+            number.to_be_bytes().to_vec(),
+            encode_changed(keys),
+        ));
         ops.push(Op::Put(
             Tree::Meta,
             LAST_CHANGE.to_vec(),
-            last.to_be_bytes().to_vec(),
+            number.to_be_bytes().to_vec(),
         ));
         Ok(())
     }
@@ -494,27 +512,38 @@ impl PaperStore {
         }
     }
 
-    /// Up to `limit` changes numbered after `after`, in order: the change's number and the
-    /// key of the paper written or removed.
+    /// The changes numbered after `after`, in order, whole changes until they name at least
+    /// `limit` papers: each change's number with the key of a paper it wrote or removed.
     pub fn changes_after(
         &self,
         after: u64,
         limit: usize,
     ) -> Result<Vec<(u64, String)>, StoreError> {
-        let from = after.to_be_bytes();
-        self.kv
-            .scan(Tree::Changes, b"", Some(&from), false, limit)?
-            .into_iter()
-            .map(|(number, key)| {
+        /// How many change records are read at once (each names a batch's papers).
+        const RECORDS: usize = 8;
+        let mut out = Vec::new();
+        let mut from = after.to_be_bytes().to_vec();
+        while out.len() < limit {
+            let rows = self
+                .kv
+                .scan(Tree::Changes, b"", Some(&from), false, RECORDS)?;
+            let Some((last, _)) = rows.last() else {
+                break;
+            };
+            from = last.clone();
+            for (number, record) in rows {
                 let number = decode_u64(Tree::Changes, &number, &number)?;
-                let key = String::from_utf8(key).map_err(|e| StoreError::Corrupt {
-                    tree: Tree::Changes.name(),
-                    key: number.to_string(),
-                    reason: e.to_string(),
-                })?;
-                Ok((number, key))
-            })
-            .collect()
+                out.extend(
+                    decode_changed(number, &record)?
+                        .into_iter()
+                        .map(|key| (number, key)),
+                );
+                if out.len() >= limit {
+                    break;
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Forgets the changes numbered up to `through`, once the search index holds them.

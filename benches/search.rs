@@ -15,6 +15,10 @@
 
 mod support;
 
+/// The allocator the `paperboy` binary runs with, so the figures are those of `serve`.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};

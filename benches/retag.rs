@@ -7,6 +7,10 @@
 
 mod support;
 
+/// The allocator the `paperboy` binary runs with, so the figures are those of `serve`.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::time::Duration;
 
 use chrono::Utc;

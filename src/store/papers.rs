@@ -21,24 +21,6 @@ use crate::pipeline::identity::{find_arxiv_id, find_doi, first_seen, identifiers
 use crate::pipeline::merge::merge;
 use crate::pipeline::tag::Tagger;
 
-/// Whether two versions of a stored paper are the same record, topics aside.
-fn same_record(a: &StoredPaper, b: &StoredPaper) -> bool {
-    // Every field named, so a new one is compared too.
-    let StoredPaper {
-        key,
-        entry_id,
-        first_seen,
-        topics: _,
-        aliases,
-        paper,
-    } = a;
-    *key == b.key
-        && *entry_id == b.entry_id
-        && *first_seen == b.first_seen
-        && *aliases == b.aliases
-        && *paper == b.paper
-}
-
 /// How a batch of papers changed the store.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct BatchCounts {
@@ -304,9 +286,9 @@ impl PaperStore {
             let original = plan.originals.get(&key).and_then(Option::as_ref);
             match original {
                 None => counts.new += 1,
-                // The same record: its topics are the current ones already (a topic change
-                // re-tags the store), so it is neither tagged nor written again.
-                Some(o) if same_record(o, &next) => {
+                // The same record (it was read with its topics, which are current: a topic
+                // change re-tags the store), so it is neither tagged nor written again.
+                Some(o) if *o == next => {
                     counts.unchanged += 1;
                     continue;
                 }

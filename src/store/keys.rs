@@ -152,6 +152,23 @@ thread_local! {
         const { std::cell::RefCell::new(None) };
 }
 
+/// Runs `work` with this thread's codec in `cell`, made by `make` on first use (a codec
+/// primed with the dictionary is reused rather than made again for every record).
+fn with_codec<C, T>(
+    cell: &'static std::thread::LocalKey<std::cell::RefCell<Option<C>>>,
+    make: impl FnOnce() -> std::io::Result<C>,
+    work: impl FnOnce(&mut C) -> std::io::Result<T>,
+) -> std::io::Result<T> {
+    cell.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        let codec = match &mut *slot {
+            Some(codec) => codec,
+            empty => empty.insert(make()?),
+        };
+        work(codec)
+    })
+}
+
 /// A paper's record as stored: its JSON, compressed with zstd and [`PAPER_DICTIONARY`].
 pub(super) fn encode_paper<T: serde::Serialize>(
     key: &[u8],
@@ -163,18 +180,12 @@ pub(super) fn encode_paper<T: serde::Serialize>(
         key: String::from_utf8_lossy(key).into_owned(),
         reason,
     };
-    PAPER_COMPRESSOR.with(|cell| {
-        let mut slot = cell.borrow_mut();
-        if slot.is_none() {
-            let compressor = zstd::bulk::Compressor::with_dictionary(PAPER_LEVEL, PAPER_DICTIONARY)
-                .map_err(|e| failed(format!("zstd: {e}")))?;
-            *slot = Some(compressor);
-        }
-        let compressor = slot.as_mut().expect("set above");
-        compressor
-            .compress(&json)
-            .map_err(|e| failed(format!("zstd: {e}")))
-    })
+    with_codec(
+        &PAPER_COMPRESSOR,
+        || zstd::bulk::Compressor::with_dictionary(PAPER_LEVEL, PAPER_DICTIONARY),
+        |compressor| compressor.compress(&json),
+    )
+    .map_err(|e| failed(format!("zstd: {e}")))
 }
 
 /// A paper's record as [`encode_paper`] wrote it, or as plain JSON from before compression.
@@ -199,18 +210,12 @@ pub(super) fn decode_paper<T: serde::de::DeserializeOwned>(
         }
         _ => return Err(corrupt("a compressed record without its size".into())),
     };
-    let json = PAPER_DECOMPRESSOR.with(|cell| {
-        let mut slot = cell.borrow_mut();
-        if slot.is_none() {
-            let decompressor = zstd::bulk::Decompressor::with_dictionary(PAPER_DICTIONARY)
-                .map_err(|e| corrupt(format!("zstd: {e}")))?;
-            *slot = Some(decompressor);
-        }
-        let decompressor = slot.as_mut().expect("set above");
-        decompressor
-            .decompress(bytes, size)
-            .map_err(|e| corrupt(format!("zstd: {e}")))
-    })?;
+    let json = with_codec(
+        &PAPER_DECOMPRESSOR,
+        || zstd::bulk::Decompressor::with_dictionary(PAPER_DICTIONARY),
+        |decompressor| decompressor.decompress(bytes, size),
+    )
+    .map_err(|e| corrupt(format!("zstd: {e}")))?;
     decode(Tree::Papers, key, &json)
 }
 

@@ -74,22 +74,13 @@ fn generate(args: &[String]) -> Result<(), String> {
     Ok(())
 }
 
-/// The arXiv id of the `i`-th generated paper: 100,000 a month, a month back per 100,000 from
-/// December 2026, as the search benchmark numbers them.
-fn arxiv_id(i: usize) -> String {
-    let month = i / 100_000;
-    let (year, month) = (26 - month / 12, 12 - month % 12);
-    format!("{year:02}{month:02}.{:05}", i % 100_000)
-}
-
 /// One arXiv API entry for paper `i`, with `real`'s text.
 fn entry(xml: &mut String, real: &Paper, i: usize, version: usize) {
-    let id = arxiv_id(i);
+    let id = support::arxiv_id(i);
     let esc = |text: &str| html_escape::encode_text(text).into_owned();
-    let published = chrono::DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
-        .expect("a fixed date")
-        .to_utc()
-        + chrono::Duration::seconds(i as i64 * 7);
+    // 2026-01-01T00:00:00Z, then 7 s apart.
+    let published =
+        chrono::DateTime::from_timestamp(1_767_225_600 + i as i64 * 7, 0).expect("a date in range");
     let updated = published + chrono::Duration::days(version as i64 - 1);
     let stamp = |d: chrono::DateTime<chrono::Utc>| d.format("%Y-%m-%dT%H:%M:%SZ").to_string();
     let _ = write!(

@@ -28,16 +28,21 @@ pub(crate) fn real_papers() -> Vec<Paper> {
     papers
 }
 
-/// `n` papers cycling through the real ones, each with its own arXiv id (100,000 a month,
-/// going back a month per 100,000 from December 2026).
+/// The arXiv id of the `i`-th generated paper: 100,000 a month, going back a month per
+/// 100,000 from December 2026.
+pub(crate) fn arxiv_id(i: usize) -> String {
+    let month = i / 100_000;
+    let (year, month) = (26 - month / 12, 12 - month % 12);
+    format!("{year:02}{month:02}.{:05}", i % 100_000)
+}
+
+/// `n` papers cycling through the real ones, each with its own arXiv id ([`arxiv_id`]).
 pub(crate) fn papers(n: usize) -> Vec<Paper> {
     let real = real_papers();
     (0..n)
         .map(|i| {
             let mut p = real[i % real.len()].clone();
-            let month = i / 100_000;
-            let (year, month) = (26 - month / 12, 12 - month % 12);
-            p.ids.arxiv = Some(format!("{year:02}{month:02}.{:05}", i % 100_000));
+            p.ids.arxiv = Some(arxiv_id(i));
             p.ids.doi = None;
             p.ids.link = None;
             p.ids.entry = format!("bench:{i}");

@@ -443,11 +443,32 @@ impl SearchIndex {
         let compiled = compile::compile(query, &self.fields).map_err(fail)?;
         let searcher = self.reader.searcher();
         let matching = searcher.search(&compiled, &DocSetCollector).map_err(fail)?;
-        Ok(self
-            .keyed(&searcher, matching)?
-            .into_iter()
-            .map(|(key, _)| key)
-            .collect())
+        let mut docs: std::collections::HashMap<u32, Vec<u32>> = Default::default();
+        for address in &matching {
+            docs.entry(address.segment_ord)
+                .or_default()
+                .push(address.doc_id);
+        }
+        let mut keys = HashSet::with_capacity(matching.len());
+        for (segment, docs) in docs {
+            // The keys' ordinals in the segment's key column, sorted: the column's dictionary
+            // then reads each of its blocks once, rather than once per paper.
+            let column = self.key_column(&searcher, segment)?;
+            let mut ords: Vec<u64> = docs
+                .iter()
+                .filter_map(|&doc| column.term_ords(doc).next())
+                .collect();
+            ords.sort_unstable();
+            ords.dedup();
+            column
+                .dictionary()
+                .sorted_ords_to_term_cb(ords.into_iter(), |bytes| {
+                    keys.insert(String::from_utf8_lossy(bytes).into_owned());
+                    Ok(())
+                })
+                .map_err(|e| fail(e.into()))?;
+        }
+        Ok(keys)
     }
 
     /// One page of the papers `query` matches, newest first: up to `limit` papers that come
@@ -560,17 +581,7 @@ impl SearchIndex {
             let column = match columns.entry(address.segment_ord) {
                 std::collections::hash_map::Entry::Occupied(column) => column.into_mut(),
                 std::collections::hash_map::Entry::Vacant(slot) => {
-                    let column = searcher
-                        .segment_reader(address.segment_ord)
-                        .fast_fields()
-                        .str("key")
-                        .map_err(fail)?
-                        .ok_or_else(|| {
-                            fail(tantivy::TantivyError::SchemaError(
-                                "the key field has no column".into(),
-                            ))
-                        })?;
-                    slot.insert(column)
+                    slot.insert(self.key_column(searcher, address.segment_ord)?)
                 }
             };
             let mut key = String::new();
@@ -582,6 +593,25 @@ impl SearchIndex {
             keyed.push((key, address));
         }
         Ok(keyed)
+    }
+
+    /// The key column of one segment.
+    fn key_column(
+        &self,
+        searcher: &tantivy::Searcher,
+        segment: u32,
+    ) -> Result<tantivy::columnar::StrColumn, IndexError> {
+        let fail = |source| tantivy_error(&self.path, source);
+        searcher
+            .segment_reader(segment)
+            .fast_fields()
+            .str("key")
+            .map_err(fail)?
+            .ok_or_else(|| {
+                fail(tantivy::TantivyError::SchemaError(
+                    "the key field has no column".into(),
+                ))
+            })
     }
 
     /// Papers whose date is exactly `millis`.

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Serving speed against a reference: paperboy serves a 50-entry topic feed, nginx serves the
-# very same bytes from a file, and wrk loads each on loopback in the same run, first for 200
-# responses, then for 304s (If-None-Match with each server's ETag). Prints requests per second
-# and paperboy's ratio to nginx. The goal: 0.8 or better.
+# very same bytes from a file, and wrk loads each on loopback in the same run: plain 200
+# responses; 304s (If-None-Match with each server's ETag); and gzip, as every reader asks
+# (Accept-Encoding: gzip), nginx with gzip_static serving paperboy's own gzip bytes from a
+# .gz file beside the plain one. Prints requests per second and paperboy's ratio to nginx.
+# The goal: 1.0 or better on every row.
 #
 #   bash benches/serve_vs_nginx.sh            # needs wrk and nginx (apt-get install wrk nginx-light)
 #   DURATION=30s CONNECTIONS=128 bash benches/serve_vs_nginx.sh
@@ -37,6 +39,9 @@ mkdir -p "$tmp/www" "$tmp/nginx"
 pb_url="http://127.0.0.1:$pb_port/feeds/everything.atom"
 curl -fs -D "$tmp/pb.headers" -o "$tmp/www/everything.atom" "$pb_url"
 entries=$(grep -o "<entry>" "$tmp/www/everything.atom" | wc -l)
+# paperboy's gzip form, byte for byte, for nginx's gzip_static (curl does not decode it).
+curl -fs -H "Accept-Encoding: gzip" -o "$tmp/www/everything.atom.gz" "$pb_url"
+gzip -t "$tmp/www/everything.atom.gz" || { echo "paperboy's gzip form does not decode"; exit 1; }
 cat > "$tmp/nginx/nginx.conf" <<NGINX
 worker_processes auto;
 daemon off;
@@ -53,7 +58,7 @@ http {
   server {
     listen 127.0.0.1:$ng_port;
     root $tmp/www;
-    location / { default_type application/atom+xml; etag on; add_header Cache-Control "public, max-age=900"; }
+    location / { default_type application/atom+xml; etag on; gzip_static on; add_header Cache-Control "public, max-age=900"; }
   }
 }
 NGINX
@@ -74,9 +79,13 @@ rps() { # url [header]
   wrk "${args[@]}" "$1" | awk '/Requests\/sec/ {print $2}'
 }
 
-echo "feed: $entries entries, $(wc -c < "$tmp/www/everything.atom") bytes; wrk -t$THREADS -c$CONNECTIONS -d$DURATION on 127.0.0.1"
+echo "feed: $entries entries, $(wc -c < "$tmp/www/everything.atom") bytes ($(wc -c < "$tmp/www/everything.atom.gz") gzipped); wrk -t$THREADS -c$CONNECTIONS -d$DURATION on 127.0.0.1"
 pb200=$(rps "$pb_url"); ng200=$(rps "$ng_url")
 pb304=$(rps "$pb_url" "If-None-Match: $pb_etag"); ng304=$(rps "$ng_url" "If-None-Match: $ng_etag")
+ng_gz=$(curl -fs -H "Accept-Encoding: gzip" -D - -o "$tmp/ng.gz" "$ng_url" | tr -d '\r' | awk -F': ' 'tolower($1)=="content-encoding" {print $2}')
+[ "$ng_gz" = gzip ] && cmp -s "$tmp/ng.gz" "$tmp/www/everything.atom.gz" || { echo "nginx does not serve the .gz file"; exit 1; }
+pbgz=$(rps "$pb_url" "Accept-Encoding: gzip"); nggz=$(rps "$ng_url" "Accept-Encoding: gzip")
 printf '%-10s %14s %14s %8s\n' "response" "paperboy r/s" "nginx r/s" "ratio"
 printf '%-10s %14.0f %14.0f %8.2f\n' "200" "$pb200" "$ng200" "$(echo "$pb200 / $ng200" | bc -l)"
 printf '%-10s %14.0f %14.0f %8.2f\n' "304" "$pb304" "$ng304" "$(echo "$pb304 / $ng304" | bc -l)"
+printf '%-10s %14.0f %14.0f %8.2f\n' "gzip" "$pbgz" "$nggz" "$(echo "$pbgz / $nggz" | bc -l)"

@@ -156,6 +156,10 @@ fn oversized_request_heads_get_431() {
     // Too many header fields, each small.
     let many: String = (0..150).map(|n| format!("X-H{n}: v\r\n")).collect();
     assert_eq!(status_of(request(&many)), "431");
+    // 100 fields (Host and Connection, and 98 more) are the most.
+    let fields = |n: usize| -> String { (0..n).map(|n| format!("X-H{n}: v\r\n")).collect() };
+    assert_eq!(status_of(request(&fields(98))), "200");
+    assert_eq!(status_of(request(&fields(99))), "431");
     // A head under the limit is served.
     let fine = format!("X-Fine: {}\r\n", "a".repeat(4 * 1024));
     assert_eq!(status_of(request(&fine)), "200");

@@ -61,16 +61,7 @@ struct Fixture {
 
 fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let offline = std::fs::read_to_string(root.join("config/offline.toml")).unwrap();
-    let config = offline
-        .replace(
-            "file://../feeds/",
-            &format!("file://{}/feeds/", root.display()),
-        )
-        .replace("../data/offline.sled", "store.sled");
-    let path = dir.path().join("paperboy.toml");
-    std::fs::write(&path, config).unwrap();
+    let path = common::offline_config(dir.path(), "");
     let out = run(&path, &["ingest"]);
     assert!(
         out.status.success(),

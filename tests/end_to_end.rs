@@ -10,6 +10,142 @@ use std::sync::atomic::Ordering;
 
 use common::{get, request, run, FixtureServer, Serve};
 
+/// A feed's gzip and brotli forms: negotiated from `Accept-Encoding` with its q-values, each
+/// with its own ETag (a conditional request is answered 304 per form), `Vary` on every form,
+/// made once per change however often they are asked for, and decoding to exactly the bytes
+/// of the plain feed.
+fn compressed_forms_are_made_once(serve: &Serve, plain: &[u8]) {
+    use std::io::Read;
+    let url = format!("{}/feeds/everything.atom", serve.base);
+    let ask = |accept: &str, extra: &[(&str, &str)]| {
+        let mut headers = vec![("Accept-Encoding", accept)];
+        headers.extend_from_slice(extra);
+        request("GET", &url, &headers).unwrap()
+    };
+    let compressions = || common::metric(&serve.base, "paperboy_feed_compressions_total ");
+    let before = compressions();
+    let identity = ask("identity", &[]);
+    let identity_etag = identity.header("etag").expect("etag");
+    let mut decoded = Vec::new();
+    let gzip = ask("gzip, deflate", &[]);
+    assert_eq!(gzip.status, 200);
+    assert_eq!(gzip.header("content-encoding").as_deref(), Some("gzip"));
+    flate2::read::GzDecoder::new(gzip.body.as_slice())
+        .read_to_end(&mut decoded)
+        .expect("the gzip form decodes");
+    assert_eq!(decoded, plain, "gzip decodes to the plain feed's bytes");
+    let br = ask("gzip, deflate, br", &[]);
+    assert_eq!(br.header("content-encoding").as_deref(), Some("br"));
+    decoded.clear();
+    brotli::Decompressor::new(br.body.as_slice(), 4096)
+        .read_to_end(&mut decoded)
+        .expect("the brotli form decodes");
+    assert_eq!(decoded, plain, "br decodes to the plain feed's bytes");
+    assert!(br.body.len() < gzip.body.len() && gzip.body.len() < plain.len() / 3);
+    // Three forms, three strong ETags; Vary on each.
+    let etags: Vec<String> = [&identity, &gzip, &br]
+        .iter()
+        .map(|r| {
+            let vary = r.header("vary").unwrap_or_default().to_ascii_lowercase();
+            assert!(vary.contains("accept-encoding"), "{vary}");
+            r.header("etag").expect("etag")
+        })
+        .collect();
+    assert!(
+        !etags[0].starts_with("W/") && etags[1].ends_with("-gzip\"") && etags[2].ends_with("-br\"")
+    );
+    assert_eq!(etags.iter().collect::<BTreeSet<_>>().len(), 3, "{etags:?}");
+    // Made once: more requests for both forms compress nothing again.
+    for _ in 0..5 {
+        assert_eq!(ask("gzip", &[]).body, gzip.body);
+        assert_eq!(ask("br", &[]).body, br.body);
+    }
+    assert_eq!(
+        compressions() - before,
+        2,
+        "one gzip and one br form per change"
+    );
+    // Conditional requests are per form.
+    let again = ask("gzip", &[("If-None-Match", &etags[1])]);
+    assert_eq!(again.status, 304);
+    assert_eq!(again.header("etag").as_deref(), Some(etags[1].as_str()));
+    assert!(again.header("vary").is_some());
+    assert_eq!(
+        ask("gzip", &[("If-None-Match", &identity_etag)]).status,
+        200
+    );
+    assert_eq!(
+        ask("identity", &[("If-None-Match", &identity_etag)]).status,
+        304
+    );
+    // q-values decide; what is ruled out is never sent.
+    let coding = |accept: &str| {
+        let reply = ask(accept, &[]);
+        (reply.status, reply.header("content-encoding"))
+    };
+    assert_eq!(coding("br;q=0.5, gzip"), (200, Some("gzip".into())));
+    assert_eq!(coding("gzip;q=0, br;q=0"), (200, None));
+    assert_eq!(coding("*"), (200, Some("br".into())));
+    assert_eq!(coding("*;q=0, gzip;q=0.1"), (200, Some("gzip".into())));
+    assert_eq!(coding("identity;q=0, gzip"), (200, Some("gzip".into())));
+    let refused = ask("identity;q=0", &[]);
+    assert_eq!(refused.status, 406, "{}", refused.text());
+    assert_eq!(coding("*;q=0").0, 406);
+    // A query feed has its forms too; HTML pages are still compressed when asked.
+    let query = request(
+        "GET",
+        &format!("{}/search.json?q=learning", serve.base),
+        &[("Accept-Encoding", "gzip")],
+    )
+    .unwrap();
+    assert_eq!(query.header("content-encoding").as_deref(), Some("gzip"));
+    assert!(query.header("etag").is_some_and(|e| e.ends_with("-gzip\"")));
+    let page = request(
+        "GET",
+        &format!("{}/", serve.base),
+        &[("Accept-Encoding", "gzip")],
+    )
+    .unwrap();
+    assert_eq!(page.header("content-encoding").as_deref(), Some("gzip"));
+}
+
+#[test]
+fn the_feed_cache_stays_within_its_byte_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = common::offline_config(dir.path(), "cache_mib = 1\n");
+    let out = run(&config, &["ingest"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let serve = Serve::start(&config);
+    let url = |ext: &str, limit: usize| format!("{}/search.{ext}?q=*&limit={limit}", serve.base);
+    let first = get(&url("atom", 1));
+    let mut asked = 0;
+    for limit in (1..=500).step_by(50) {
+        for ext in ["atom", "rss", "json"] {
+            for accept in ["identity", "gzip", "br"] {
+                let reply =
+                    request("GET", &url(ext, limit), &[("Accept-Encoding", accept)]).unwrap();
+                assert_eq!(reply.status, 200, "{ext} {limit} {accept}");
+                asked += reply.body.len();
+            }
+        }
+    }
+    assert!(
+        asked > 4 << 20,
+        "the feeds asked for ({asked} bytes) exceed the budget"
+    );
+    let held = common::metric(&serve.base, "paperboy_feed_cache_bytes ");
+    assert!(
+        held > 0 && held <= 1 << 20,
+        "the cache holds {held} bytes of 1 MiB"
+    );
+    // A feed that fell out is rendered again on demand, the same bytes.
+    assert_eq!(get(&url("atom", 1)).body, first.body);
+}
+
 fn write_config(dir: &Path, fixtures: &FixtureServer) -> std::path::PathBuf {
     let config = format!(
         r#"
@@ -240,24 +376,7 @@ fn ingest_serve_restart() {
     assert_eq!(head.status, 200);
     assert!(head.body.is_empty());
     assert_eq!(head.header("etag").as_deref(), Some(etag.as_str()));
-    let gzip = request(
-        "GET",
-        &format!("{}/feeds/everything.atom", serve.base),
-        &[("Accept-Encoding", "gzip")],
-    )
-    .unwrap();
-    assert_eq!(gzip.header("content-encoding").as_deref(), Some("gzip"));
-    assert!(gzip
-        .header("vary")
-        .is_some_and(|v| v.to_ascii_lowercase().contains("accept-encoding")));
-    let br = request(
-        "GET",
-        &format!("{}/feeds/everything.atom", serve.base),
-        &[("Accept-Encoding", "br")],
-    )
-    .unwrap();
-    assert_eq!(br.header("content-encoding").as_deref(), Some("br"));
-    assert!(br.body.len() < everything.body.len() / 2);
+    compressed_forms_are_made_once(&serve, &everything.body);
 
     // Paging: the next links walk the whole history, each paper once, newest first.
     let mut walked = Vec::new();

@@ -24,6 +24,10 @@ pub const DEFAULT_MAX_HEADER_KIB: usize = 16;
 pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
 /// `server.shutdown_timeout` when the config does not say.
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(20);
+/// `server.cache_mib` when the config does not say.
+pub const DEFAULT_FEED_CACHE_MIB: usize = 64;
+/// The largest `server.cache_mib`.
+pub const MAX_FEED_CACHE_MIB: usize = 1 << 20;
 /// The most connections `server.max_connections` may allow.
 pub const MAX_CONNECTIONS: usize = 1_000_000;
 /// The largest `server.max_header_kib`.
@@ -51,6 +55,9 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// How long shutdown waits for requests in flight and for the write in progress.
     pub shutdown_timeout: Duration,
+    /// The most bytes the rendered feeds kept in memory may take, every compressed form
+    /// included; the least recently used go first.
+    pub cache_bytes: u64,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -65,6 +72,7 @@ pub(super) struct RawServer {
     max_header_kib: Option<usize>,
     max_connections: Option<usize>,
     shutdown_timeout: Option<String>,
+    cache_mib: Option<usize>,
 }
 
 pub(super) fn validate(raw: Option<RawServer>, problems: &mut Vec<Problem>) -> ServerConfig {
@@ -137,5 +145,14 @@ pub(super) fn validate(raw: Option<RawServer>, problems: &mut Vec<Problem>) -> S
             problems,
         ),
         shutdown_timeout,
+        cache_bytes: count_in(
+            "server.cache_mib",
+            raw.cache_mib,
+            DEFAULT_FEED_CACHE_MIB,
+            1..=MAX_FEED_CACHE_MIB,
+            problems,
+        ) as u64
+            * 1024
+            * 1024,
     }
 }

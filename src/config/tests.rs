@@ -108,9 +108,11 @@ fn server_limits_have_defaults_and_bounds() {
         config.server.max_header_bytes,
         DEFAULT_MAX_HEADER_KIB * 1024
     );
+    assert_eq!(config.server.cache_bytes, 64 << 20);
     let config = parse(
         "[server]\nheader_timeout = \"2s\"\nwrite_timeout = \"1m\"\nmax_header_kib = 8\n\
-         max_connections = 10\nshutdown_timeout = \"5s\"\nrequest_timeout = \"3s\"\n",
+         max_connections = 10\nshutdown_timeout = \"5s\"\nrequest_timeout = \"3s\"\n\
+         cache_mib = 3\n",
     )
     .unwrap();
     assert_eq!(config.server.header_timeout, Duration::from_secs(2));
@@ -119,10 +121,11 @@ fn server_limits_have_defaults_and_bounds() {
     assert_eq!(config.server.shutdown_timeout, Duration::from_secs(5));
     assert_eq!(config.server.max_header_bytes, 8192);
     assert_eq!(config.server.max_connections, 10);
+    assert_eq!(config.server.cache_bytes, 3 << 20);
     // Zero, absurdly long (they would overflow timers) and out-of-range values are errors.
     let problems = problems_of(
         "[server]\nheader_timeout = \"0s\"\nwrite_timeout = \"30days\"\n\
-         max_connections = 0\nmax_header_kib = 4096\n\
+         max_connections = 0\nmax_header_kib = 4096\ncache_mib = 0\n\
          [[sources]]\nid = \"s\"\nkind = \"feed\"\nurl = \"https://a.example/\"\nevery = \"2years\"\n",
     );
     let paths: Vec<&str> = problems.iter().map(|p| p.path.as_str()).collect();
@@ -133,6 +136,7 @@ fn server_limits_have_defaults_and_bounds() {
             "server.write_timeout",
             "server.max_header_kib",
             "server.max_connections",
+            "server.cache_mib",
             "sources[0].every"
         ],
         "{problems:?}"

@@ -9,11 +9,16 @@ use chrono::{DateTime, Utc};
 /// strong `etag` (quoted) and `last_modified`. `If-None-Match` (every header line of it) takes
 /// precedence; without it, an `If-Modified-Since` at or after `last_modified` (to the second)
 /// matches, unless it lies in the future (RFC 9110 §13.1.3: then it is not a valid date).
-pub(super) fn not_modified(
+pub(super) fn not_modified(headers: &HeaderMap, etag: &str, last_modified: DateTime<Utc>) -> bool {
+    not_modified_at(headers, etag, last_modified, Utc::now)
+}
+
+/// [`not_modified`] with the clock given (read only for an `If-Modified-Since`).
+fn not_modified_at(
     headers: &HeaderMap,
     etag: &str,
     last_modified: DateTime<Utc>,
-    now: DateTime<Utc>,
+    now: impl FnOnce() -> DateTime<Utc>,
 ) -> bool {
     let mut if_none_match = headers.get_all(IF_NONE_MATCH).iter().peekable();
     if if_none_match.peek().is_some() {
@@ -32,7 +37,7 @@ pub(super) fn not_modified(
         return false;
     };
     let since: DateTime<Utc> = since.into();
-    since <= now && since.timestamp() >= last_modified.timestamp()
+    since <= now() && since.timestamp() >= last_modified.timestamp()
 }
 
 /// A date as an HTTP date, clamped to what HTTP dates can say (1970 to 9999).
@@ -93,19 +98,19 @@ mod tests {
         let now = Utc.with_ymd_and_hms(2026, 11, 27, 0, 0, 0).unwrap();
         for (pairs, expected) in cases {
             assert_eq!(
-                not_modified(&headers(pairs), etag, lm, now),
+                not_modified_at(&headers(pairs), etag, lm, || now),
                 *expected,
                 "{pairs:?}"
             );
         }
         // A date in the future is not a valid If-Modified-Since.
         let future = headers(&[("if-modified-since", "Tue, 01 Jan 2030 00:00:00 GMT")]);
-        assert!(!not_modified(&future, etag, lm, now));
+        assert!(!not_modified_at(&future, etag, lm, || now));
         // If-None-Match over several header lines.
         let mut two = HeaderMap::new();
         two.append("if-none-match", HeaderValue::from_static("\"x\""));
         two.append("if-none-match", HeaderValue::from_static("\"abc\""));
-        assert!(not_modified(&two, etag, lm, now));
+        assert!(not_modified_at(&two, etag, lm, || now));
 
         assert_eq!(http_date(lm), "Mon, 27 Apr 2026 04:00:00 GMT");
         let ancient = Utc.with_ymd_and_hms(1960, 1, 1, 0, 0, 0).unwrap();

@@ -26,9 +26,6 @@ use tokio::sync::Semaphore;
 
 use crate::config::ServerConfig;
 
-/// The most header fields a request may have.
-pub(super) const MAX_HEADER_FIELDS: usize = 100;
-
 /// How long to wait before accepting again after an accept error that is not a client's
 /// (out of file descriptors, say), so the loop does not spin.
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
@@ -42,10 +39,12 @@ pub(super) async fn run<T>(
     shutdown: impl Future<Output = T>,
 ) -> Option<T> {
     let mut http = hyper::server::conn::http1::Builder::new();
+    // At most 100 header fields (431 past it): hyper's own default, which it parses into
+    // arrays on the stack; setting the same number explicitly would make it build them on
+    // the heap for every request.
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout)
-        .max_header_size(limits.max_header_bytes)
-        .max_headers(MAX_HEADER_FIELDS);
+        .max_header_size(limits.max_header_bytes);
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);

@@ -3,6 +3,7 @@
 //! the only async edge that faces readers; everything it renders comes from the pure core.
 
 mod conditional;
+mod encoding;
 mod listener;
 mod pages;
 mod pollers;
@@ -19,6 +20,7 @@ use axum::routing::get;
 use axum::Router;
 use tokio::net::TcpListener;
 
+use self::encoding::Coding;
 use crate::index::{Cursor, SearchIndex};
 use crate::ingest::Ingestor;
 use crate::live::{Live, Setup};
@@ -32,21 +34,43 @@ pub const DEFAULT_LIMIT: usize = 50;
 /// The most entries one feed request may ask for.
 pub const MAX_LIMIT: usize = 500;
 
-/// What every handler shares.
+/// What every handler shares, behind one `Arc`: a request clones it once (one atomic count on
+/// one cache line, not one per field, which both cores would fight over at 100,000 polls a
+/// second).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    /// The state of a server.
+    pub fn new(shared: Shared) -> Self {
+        AppState(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// What [`AppState`] holds.
+pub struct Shared {
     /// The config now (replaced on reload); a request takes one snapshot and keeps it.
     pub live: Arc<Live>,
     /// The store feeds are read from.
     pub store: Arc<PaperStore>,
     /// The search index query feeds and previews are answered from.
     pub index: Arc<SearchIndex>,
-    /// Rendered feeds, by topic, format and page.
-    pub cache: Arc<FeedCache>,
+    /// Rendered feeds and their compressed forms, by topic, format, page and coding.
+    pub cache: FeedCache,
     /// The counters `/metrics` shows.
-    pub stats: Arc<Stats>,
+    pub stats: Stats,
     /// `Cache-Control` of feed responses, built once from `server.max_age`.
     pub cache_control: HeaderValue,
+    /// `server.request_timeout`: how long rendering or compressing a feed may take (`503`
+    /// past it). A feed sent from the cache needs no timer.
+    pub request_timeout: Duration,
 }
 
 /// Counters an operator (or a test) reads at `/metrics`.
@@ -55,6 +79,7 @@ pub struct Stats {
     feeds_ok: std::sync::atomic::AtomicU64,
     feeds_not_modified: std::sync::atomic::AtomicU64,
     renders: std::sync::atomic::AtomicU64,
+    compressions: std::sync::atomic::AtomicU64,
 }
 
 impl Stats {
@@ -62,8 +87,8 @@ impl Stats {
         counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
-    /// The counters in Prometheus' text format.
-    fn render(&self) -> String {
+    /// The counters in Prometheus' text format, with the bytes the feed cache holds.
+    fn render(&self, cache_bytes: u64) -> String {
         let get = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
         format!(
             "# HELP paperboy_feed_responses_total Feed responses by status code.\n\
@@ -72,21 +97,28 @@ impl Stats {
              paperboy_feed_responses_total{{code=\"304\"}} {}\n\
              # HELP paperboy_feed_renders_total Feeds rendered (the rest come from the cache).\n\
              # TYPE paperboy_feed_renders_total counter\n\
-             paperboy_feed_renders_total {}\n",
+             paperboy_feed_renders_total {}\n\
+             # HELP paperboy_feed_compressions_total Compressed forms of feeds made (gzip, br).\n\
+             # TYPE paperboy_feed_compressions_total counter\n\
+             paperboy_feed_compressions_total {}\n\
+             # HELP paperboy_feed_cache_bytes Bytes the cached feeds and their forms take.\n\
+             # TYPE paperboy_feed_cache_bytes gauge\n\
+             paperboy_feed_cache_bytes {}\n",
             get(&self.feeds_ok),
             get(&self.feeds_not_modified),
-            get(&self.renders)
+            get(&self.renders),
+            get(&self.compressions),
+            cache_bytes
         )
     }
 }
 
 /// The routes.
 pub fn router(state: AppState) -> Router {
-    // `[server]` is bound at start: a reload keeps it.
-    let request_timeout = state.live.get().config.server.request_timeout;
-    Router::new()
-        .route("/", get(index))
-        .route("/healthz", get(|| async { "ok\n" }))
+    // Feeds carry their own compressed forms, made once per change ([`serve_feed`]), and time
+    // only their rendering (a feed from the cache needs no timer); the pages are compressed
+    // and timed per request by the layers.
+    let feeds = Router::new()
         .route("/feeds/{file}", get(feed))
         .route(
             "/search.atom",
@@ -99,7 +131,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/search.json",
             get(|app, request| search_feed(app, request, Format::Json)),
-        )
+        );
+    let pages = Router::new()
+        .route("/", get(index))
+        .route("/healthz", get(|| async { "ok\n" }))
         .route("/search", get(search_page))
         .route("/feeds.opml", get(opml))
         .route(
@@ -110,11 +145,19 @@ pub fn router(state: AppState) -> Router {
                         header::CONTENT_TYPE,
                         "text/plain; version=0.0.4; charset=utf-8",
                     )],
-                    app.stats.render(),
+                    app.stats.render(app.cache.weight()),
                 )
             }),
         )
         .route("/topics/{topic}", get(topic_page))
+        .layer(tower_http::compression::CompressionLayer::new())
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            // `[server]` is bound at start: a reload keeps it.
+            state.request_timeout,
+        ));
+    feeds
+        .merge(pages)
         .fallback(|| async { plain(StatusCode::NOT_FOUND, "not found") })
         .method_not_allowed_fallback(|| async {
             plain(
@@ -122,11 +165,6 @@ pub fn router(state: AppState) -> Router {
                 "method not allowed: use GET or HEAD",
             )
         })
-        .layer(tower_http::compression::CompressionLayer::new())
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            request_timeout,
-        ))
         .with_state(state)
 }
 
@@ -160,15 +198,16 @@ pub async fn serve(
             hangups,
         ))
     });
-    let app = router(AppState {
+    let app = router(AppState::new(Shared {
         live: ingestor.live().clone(),
         store: store.clone(),
         index,
-        cache: Arc::default(),
-        stats: Arc::default(),
+        cache: FeedCache::new(config.server.cache_bytes),
+        stats: Stats::default(),
         cache_control: HeaderValue::from_str(&format!("public, max-age={}", config.server.max_age))
             .expect("`public, max-age=` and a number is a valid header value"),
-    });
+        request_timeout: config.server.request_timeout,
+    }));
     let addr = listener.local_addr().ok();
     tracing::info!(?addr, "serving");
     let stopping_at = Arc::new(std::sync::OnceLock::new());
@@ -269,6 +308,8 @@ enum AppError {
     NotFound(String),
     /// The request is malformed: 400 with this message.
     BadRequest(String),
+    /// Rendering or compressing took longer than `server.request_timeout`: 503.
+    Timeout,
 }
 
 impl From<StoreError> for AppError {
@@ -303,6 +344,10 @@ impl IntoResponse for AppError {
             }
             AppError::NotFound(message) => plain(StatusCode::NOT_FOUND, &message),
             AppError::BadRequest(message) => plain(StatusCode::BAD_REQUEST, &message),
+            AppError::Timeout => plain(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the feed took too long to prepare; try again shortly",
+            ),
         }
     }
 }
@@ -374,48 +419,120 @@ enum FeedOf {
     Search(String),
 }
 
-/// A cached feed's papers, format, limit and page cursor.
+/// A feed's papers, format, limit and page cursor.
 type CacheKey = (FeedOf, Format, usize, Option<Vec<u8>>);
 
+/// The store's (or index's) generation and the config's epoch a feed was rendered at.
+type Generation = (u64, u64);
+
+/// What one form of a rendered feed is cached under. The generation is part of the key: a
+/// change of the store makes new keys, and the forms of the old ones age out of the cache.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct FormKey {
+    feed: CacheKey,
+    generation: Generation,
+    coding: Coding,
+}
+
 /// A rendered feed, ready to send: the body and its validators as header values, built once.
-#[derive(Clone)]
 struct CachedFeed {
-    /// The store's (or index's) generation and the config's epoch it was rendered at.
-    generation: (u64, u64),
     body: axum::body::Bytes,
-    etag: String,
+    /// The strong ETag of each form (by [`Coding::index`]): the rendered bytes' digest, with
+    /// the coding in it for a compressed form, as RFC 9110 §8.8.3.3 asks.
+    etags: [(String, HeaderValue); 3],
     last_modified: chrono::DateTime<chrono::Utc>,
-    etag_header: HeaderValue,
     last_modified_header: HeaderValue,
 }
 
 impl CachedFeed {
-    fn new(generation: (u64, u64), rendered: render::Rendered) -> Self {
+    fn new(rendered: render::Rendered) -> Self {
         // An ETag is a quoted hex digest and an HTTP date is ASCII letters, digits, spaces,
         // commas and colons: both are always valid header values.
         let header = |text: &str| {
             HeaderValue::from_str(text).expect("ETags and HTTP dates are visible ASCII")
         };
+        let etag = |coding: Coding| {
+            let tag = match coding {
+                Coding::Identity => rendered.etag.clone(),
+                coding => format!(
+                    "{}-{}\"",
+                    rendered.etag.trim_end_matches('"'),
+                    coding.token()
+                ),
+            };
+            let value = header(&tag);
+            (tag, value)
+        };
         CachedFeed {
-            generation,
-            etag_header: header(&rendered.etag),
+            etags: [
+                etag(Coding::Identity),
+                etag(Coding::Gzip),
+                etag(Coding::Brotli),
+            ],
             last_modified_header: header(&conditional::http_date(rendered.last_modified)),
-            etag: rendered.etag,
             last_modified: rendered.last_modified,
             body: rendered.bytes.into(),
         }
     }
 }
 
-/// Rendered feeds by (topic, format, limit, cursor): rendering happens once per topic, format
-/// and page per change of the store; requests are answered from the cached bytes.
-#[derive(Default)]
-pub struct FeedCache {
-    entries: std::sync::Mutex<std::collections::HashMap<CacheKey, CachedFeed>>,
+/// One cached form of a feed.
+#[derive(Clone)]
+enum Form {
+    /// The feed as rendered, with the validators of every form.
+    Rendered(Arc<CachedFeed>),
+    /// A compressed form's bytes.
+    Compressed(axum::body::Bytes),
 }
 
-/// How many rendered feeds the cache keeps before it starts afresh.
-const CACHE_ENTRIES: usize = 4096;
+/// Weighs a cached form by the bytes it holds.
+#[derive(Clone)]
+struct FormWeight;
+
+/// What an entry costs beside its bodies: its key, headers and the cache's bookkeeping.
+const ENTRY_OVERHEAD: u64 = 512;
+
+impl quick_cache::Weighter<FormKey, Form> for FormWeight {
+    fn weight(&self, key: &FormKey, form: &Form) -> u64 {
+        let (feed, _, _, cursor) = &key.feed;
+        let key_bytes = match feed {
+            FeedOf::Topic(text) | FeedOf::Search(text) => text.len(),
+        } + cursor.as_ref().map_or(0, Vec::len);
+        let body = match form {
+            Form::Rendered(feed) => {
+                feed.body.len() + feed.etags.iter().map(|(t, _)| 2 * t.len()).sum::<usize>()
+            }
+            Form::Compressed(bytes) => bytes.len(),
+        };
+        (key_bytes + body) as u64 + ENTRY_OVERHEAD
+    }
+}
+
+/// Rendered feeds and their compressed forms, bounded in bytes (`server.cache_mib`), the
+/// least recently used out first: rendering and compressing happen once per feed, page and
+/// change of the store; requests are answered from the cached bytes. A form asked for by many
+/// requests at once is made once, the others wait for it.
+pub struct FeedCache {
+    forms: quick_cache::sync::Cache<FormKey, Form, FormWeight>,
+}
+
+impl FeedCache {
+    /// A cache holding at most `bytes` of feeds.
+    pub fn new(bytes: u64) -> Self {
+        // quick_cache sizes its tables from an estimate of the entries: say 16 KB each.
+        let estimated = usize::try_from(bytes / 16_384)
+            .unwrap_or(usize::MAX)
+            .max(16);
+        FeedCache {
+            forms: quick_cache::sync::Cache::with_weighter(estimated, bytes, FormWeight),
+        }
+    }
+
+    /// The bytes the cached forms take now.
+    pub fn weight(&self) -> u64 {
+        self.forms.weight()
+    }
+}
 
 async fn feed(
     State(app): State<AppState>,
@@ -438,8 +555,7 @@ async fn feed(
         params.limit,
         params.before,
     );
-    let feed = cached_feed(&app, setup, key).await?;
-    Ok(feed_response(&app, &feed, format, request.headers()))
+    serve_feed(&app, setup, key, request.headers()).await
 }
 
 /// `/search.atom?q=QUERY` (and `.rss`, `.json`): any query as a feed, with the same entries,
@@ -460,8 +576,7 @@ async fn search_feed(
     Query::parse(&text).map_err(|e| AppError::BadRequest(format!("bad q {text:?}: {e}")))?;
     let params = parse_params(query).map_err(AppError::BadRequest)?;
     let key = (FeedOf::Search(text), format, params.limit, params.before);
-    let feed = cached_feed(&app, app.live.get(), key).await?;
-    Ok(feed_response(&app, &feed, format, request.headers()))
+    serve_feed(&app, app.live.get(), key, request.headers()).await
 }
 
 /// The `q` parameter of a query string, when given and not blank.
@@ -482,44 +597,137 @@ fn search_text(query: Option<&str>) -> Result<Option<String>, AppError> {
 /// The longest query text a request may give.
 const MAX_QUERY_BYTES: usize = 2048;
 
-/// The rendered feed for `key` under `setup`: from the cache when neither the store nor the
-/// config has changed since it was rendered, else read and rendered on the blocking pool and
-/// cached.
+/// Answers a feed request: in the coding the request accepts (`406` when it accepts none),
+/// `304` when its validators still hold for that form, else the form itself; rendered and
+/// compressed once per change, then sent from the cache.
+async fn serve_feed(
+    app: &AppState,
+    setup: Arc<Setup>,
+    feed: CacheKey,
+    request: &HeaderMap,
+) -> Result<Response, AppError> {
+    let accepted = request
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .map(HeaderValue::as_bytes);
+    let Some(coding) = encoding::negotiate(accepted) else {
+        let mut response = plain(
+            StatusCode::NOT_ACCEPTABLE,
+            "not acceptable: this feed is sent as br, gzip or identity, and the request's \
+             Accept-Encoding rules out all three",
+        );
+        response
+            .headers_mut()
+            .insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+        return Ok(response);
+    };
+    let format = feed.1;
+    let (key, rendered) = cached_feed(app, setup, feed).await?;
+    let (etag, etag_header) = &rendered.etags[coding.index()];
+    let mut headers = HeaderMap::with_capacity(7);
+    headers.insert(header::ETAG, etag_header.clone());
+    headers.insert(header::LAST_MODIFIED, rendered.last_modified_header.clone());
+    headers.insert(header::CACHE_CONTROL, app.cache_control.clone());
+    headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    if conditional::not_modified(request, etag, rendered.last_modified) {
+        Stats::count(&app.stats.feeds_not_modified);
+        return Ok((StatusCode::NOT_MODIFIED, headers).into_response());
+    }
+    let body = match coding {
+        Coding::Identity => rendered.body.clone(),
+        coding => {
+            headers.insert(
+                header::CONTENT_ENCODING,
+                HeaderValue::from_static(coding.token()),
+            );
+            compressed(app, FormKey { coding, ..key }, rendered).await?
+        }
+    };
+    Stats::count(&app.stats.feeds_ok);
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(format.content_type()),
+    );
+    Ok((StatusCode::OK, headers, body).into_response())
+}
+
+/// The rendered feed for `feed` under `setup`, and the key it is cached under: from the cache
+/// when neither the store nor the config has changed since it was rendered, else read and
+/// rendered on the blocking pool (once, however many requests ask at the same time).
 async fn cached_feed(
     app: &AppState,
     setup: Arc<Setup>,
-    key: CacheKey,
-) -> Result<CachedFeed, AppError> {
+    feed: CacheKey,
+) -> Result<(FormKey, Arc<CachedFeed>), AppError> {
     // A query feed comes from the index, which commits after the store.
-    let data = match key.0 {
+    let data = match feed.0 {
         FeedOf::Topic(_) => app.store.generation(),
         FeedOf::Search(_) => app.index.generation(),
     };
-    let generation = (data, setup.epoch);
-    let cached = app
-        .cache
-        .entries
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .get(&key)
-        .filter(|c| c.generation == generation)
-        .cloned();
-    if let Some(feed) = cached {
-        return Ok(feed);
+    let key = FormKey {
+        feed,
+        generation: (data, setup.epoch),
+        coding: Coding::Identity,
+    };
+    if let Some(form) = app.cache.forms.get(&key) {
+        return Ok((key, rendered_form(form)));
     }
-    blocking(app, move |app| {
-        let feed = CachedFeed::new(generation, render_feed(app, &setup, &key)?);
-        let mut entries = app
-            .cache
-            .entries
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if entries.len() >= CACHE_ENTRIES {
-            entries.clear();
-        }
-        entries.insert(key, feed.clone());
-        Ok(feed)
-    })
+    timed(
+        app,
+        blocking(app, move |app| {
+            let form = app.cache.forms.get_or_insert_with(&key, || {
+                let rendered = render_feed(app, &setup, &key.feed)?;
+                Ok::<_, AppError>(Form::Rendered(Arc::new(CachedFeed::new(rendered))))
+            })?;
+            Ok((key, rendered_form(form)))
+        }),
+    )
+    .await
+}
+
+/// `work` within `server.request_timeout` (the work itself goes on, and what it makes is
+/// cached for the next request).
+async fn timed<T>(
+    app: &AppState,
+    work: impl std::future::Future<Output = Result<T, AppError>>,
+) -> Result<T, AppError> {
+    tokio::time::timeout(app.request_timeout, work)
+        .await
+        .unwrap_or(Err(AppError::Timeout))
+}
+
+/// The rendered feed an identity key holds.
+fn rendered_form(form: Form) -> Arc<CachedFeed> {
+    match form {
+        Form::Rendered(feed) => feed,
+        Form::Compressed(_) => unreachable!("an identity key holds the rendered feed"),
+    }
+}
+
+/// `rendered`'s bytes in `key`'s coding: from the cache, else compressed on the blocking pool
+/// (once, however many requests ask at the same time) and cached.
+async fn compressed(
+    app: &AppState,
+    key: FormKey,
+    rendered: Arc<CachedFeed>,
+) -> Result<axum::body::Bytes, AppError> {
+    let bytes = |form: Form| match form {
+        Form::Compressed(bytes) => bytes,
+        Form::Rendered(_) => unreachable!("a compressed form's key holds its bytes"),
+    };
+    if let Some(form) = app.cache.forms.get(&key) {
+        return Ok(bytes(form));
+    }
+    timed(
+        app,
+        blocking(app, move |app| {
+            let form = app.cache.forms.get_or_insert_with(&key, || {
+                Stats::count(&app.stats.compressions);
+                Ok::<_, AppError>(Form::Compressed(key.coding.encode(&rendered.body).into()))
+            })?;
+            Ok(bytes(form))
+        }),
+    )
     .await
 }
 
@@ -631,30 +839,6 @@ fn decode_search_cursor(bytes: &[u8]) -> Option<Cursor> {
         millis: i64::from_be_bytes(millis.try_into().ok()?),
         key: std::str::from_utf8(key).ok()?.to_string(),
     })
-}
-
-/// The response to a feed request: `304` when the reader's validators still hold, else the
-/// feed, each with the feed's validators and caching headers.
-fn feed_response(
-    app: &AppState,
-    feed: &CachedFeed,
-    format: Format,
-    request: &HeaderMap,
-) -> Response {
-    let mut headers = HeaderMap::with_capacity(5);
-    headers.insert(header::ETAG, feed.etag_header.clone());
-    headers.insert(header::LAST_MODIFIED, feed.last_modified_header.clone());
-    headers.insert(header::CACHE_CONTROL, app.cache_control.clone());
-    if conditional::not_modified(request, &feed.etag, feed.last_modified, chrono::Utc::now()) {
-        Stats::count(&app.stats.feeds_not_modified);
-        return (StatusCode::NOT_MODIFIED, headers).into_response();
-    }
-    Stats::count(&app.stats.feeds_ok);
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(format.content_type()),
-    );
-    (StatusCode::OK, headers, feed.body.clone()).into_response()
 }
 
 /// A configured topic with its count and newest date.
@@ -853,14 +1037,15 @@ mod tests {
         )
         .expect("valid config");
         let dir = tempfile::tempdir().expect("temp dir");
-        let state = AppState {
+        let state = AppState::new(Shared {
             cache_control: HeaderValue::from_static("public, max-age=1"),
             live: Arc::new(Live::new(Arc::new(config))),
             store: Arc::new(PaperStore::new(Arc::new(FailingStore))),
             index: Arc::new(SearchIndex::open(&dir.path().join("index")).expect("index")),
-            cache: Arc::default(),
-            stats: Arc::default(),
-        };
+            cache: FeedCache::new(1 << 20),
+            stats: Stats::default(),
+            request_timeout: Duration::from_secs(5),
+        });
         let runtime = tokio::runtime::Runtime::new().expect("runtime");
         let listener = runtime
             .block_on(TcpListener::bind("127.0.0.1:0"))

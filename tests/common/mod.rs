@@ -21,6 +21,23 @@ pub(crate) fn feeds_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("feeds")
 }
 
+/// The offline config (`config/offline.toml`, its sources on the `feeds/` snapshots) written
+/// into `dir` with its store there, `server_lines` added to its `[server]` table; its path.
+pub(crate) fn offline_config(dir: &Path, server_lines: &str) -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let offline = std::fs::read_to_string(root.join("config/offline.toml")).unwrap();
+    let config = offline
+        .replace(
+            "file://../feeds/",
+            &format!("file://{}/feeds/", root.display()),
+        )
+        .replace("../data/offline.sled", "store.sled")
+        .replacen("[server]\n", &format!("[server]\n{server_lines}"), 1);
+    let path = dir.join("paperboy.toml");
+    std::fs::write(&path, config).unwrap();
+    path
+}
+
 /// What the fixture server has seen.
 #[derive(Default)]
 pub(crate) struct Hits {

@@ -130,6 +130,7 @@ fn main() {
                 self_url: "http://localhost/search.atom",
                 page_url: "http://localhost/search",
                 next_url: None,
+                hub_url: None,
             };
             let doc = Format::Atom.render(&meta, &stored);
             let render = render.elapsed();

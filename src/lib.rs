@@ -19,3 +19,4 @@ pub mod selfcheck;
 pub mod server;
 pub mod sources;
 pub mod store;
+pub mod websub;

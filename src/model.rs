@@ -323,3 +323,21 @@ mod tests {
         );
     }
 }
+
+/// A WebSub subscriber of one feed: where to push the feed when it changes, until when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Subscription {
+    /// The feed subscribed to (`hub.topic`): one of this server's feed URLs.
+    pub topic: String,
+    /// Where the feed is pushed (`hub.callback`).
+    pub callback: String,
+    /// The key of the `X-Hub-Signature` HMAC of each push (`hub.secret`), when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    /// When the lease ends and the subscription with it.
+    pub expires: DateTime<Utc>,
+    /// The ETag of the feed as the subscriber last has it (pushed, or current when it
+    /// subscribed): a feed whose ETag differs is pushed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivered: Option<String>,
+}

@@ -136,6 +136,7 @@ fn meta(self_url: &str) -> FeedMeta<'_> {
         self_url,
         page_url: "http://127.0.0.1:8080/",
         next_url: Some("http://127.0.0.1:8080/feeds/all.atom?before=x"),
+        hub_url: None,
     }
 }
 

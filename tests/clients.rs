@@ -201,25 +201,7 @@ fn newsboat_subscribes_and_its_conditional_reload_is_answered_304() {
         let urls = f.dir.join(format!("urls-{ext}"));
         std::fs::write(&urls, format!("{}/feeds/{topic}.{ext}\n", f.serve.base)).unwrap();
         let cache = f.dir.join(format!("cache-{ext}.db"));
-        let reload = || {
-            let out = Command::new(&newsboat)
-                .arg("-u")
-                .arg(&urls)
-                .arg("-c")
-                .arg(&cache)
-                .arg("-C")
-                .arg(&config)
-                .arg("-x")
-                .arg("reload")
-                .env("HOME", &f.dir)
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "newsboat: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        };
+        let reload = || newsboat_reload(&newsboat, &urls, &cache, &config, &f.dir);
         reload();
         let script = r#"
 import json, sqlite3, sys
@@ -279,6 +261,120 @@ print(json.dumps(rows))
             "{ext}: the conditional reload is answered 304"
         );
     }
+}
+
+/// `newsboat -x reload` of the feeds listed in `urls`, into `cache`, with `config`.
+fn newsboat_reload(newsboat: &Path, urls: &Path, cache: &Path, config: &Path, home: &Path) {
+    let out = Command::new(newsboat)
+        .arg("-u")
+        .arg(urls)
+        .arg("-c")
+        .arg(cache)
+        .arg("-C")
+        .arg(config)
+        .arg("-x")
+        .arg("reload")
+        .env("HOME", home)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "newsboat: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The articles newsboat's cache at `cache` holds.
+fn newsboat_articles(cache: &Path) -> usize {
+    let out = Command::new(PYTHON)
+        .arg("-c")
+        .arg("import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from rss_item').fetchone()[0])")
+        .arg(cache)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+}
+
+#[test]
+fn newsboat_misses_no_paper_when_300_arrive_between_two_reloads() {
+    let Some(newsboat) = tool("newsboat") else {
+        return;
+    };
+    if !python_with(&["sqlite3"]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("paperboy.toml");
+    let write_config = |sources: &[&str]| {
+        let mut text = "[store]\npath = \"store.sled\"\n\n".to_string();
+        for id in sources {
+            text.push_str(&format!(
+                "[[sources]]\nid = \"{id}\"\nkind = \"feed\"\nurl = \"file://{id}.xml\"\n\n"
+            ));
+        }
+        text.push_str("[[topics]]\nid = \"graphs\"\nquery = 'graph*'\n");
+        std::fs::write(&config, text).unwrap();
+    };
+    std::fs::write(dir.path().join("monday.xml"), common::generated_feed(0, 20)).unwrap();
+    write_config(&["monday"]);
+    let out = run(&config, &["ingest"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let log = dir.path().join("serve.log");
+    let serve = Serve::start_logged(&config, &log);
+    let feed_url = format!("{}/feeds/graphs.atom", serve.base);
+    let urls = dir.path().join("urls");
+    std::fs::write(&urls, format!("{feed_url}\n")).unwrap();
+    let cache = dir.path().join("cache.db");
+    let newsboat_config = dir.path().join("newsboat.conf");
+    std::fs::write(
+        &newsboat_config,
+        "download-retries 1\ndownload-timeout 20\n",
+    )
+    .unwrap();
+    let reload = || newsboat_reload(&newsboat, &urls, &cache, &newsboat_config, dir.path());
+    reload();
+    assert_eq!(newsboat_articles(&cache), 20);
+
+    // 300 new papers in one batch: a source added by a reload, polled at once.
+    std::fs::write(
+        dir.path().join("tuesday.xml"),
+        common::generated_feed(100, 300),
+    )
+    .unwrap();
+    write_config(&["monday", "tuesday"]);
+    assert!(common::signal(&serve.child, "HUP"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let count = common::entry_ids(&get(&feed_url).body).len();
+        if count == 320 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the feed holds {count} papers, not 320; serve's log:\n{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    reload();
+    assert_eq!(
+        newsboat_articles(&cache),
+        320,
+        "newsboat holds every paper, not the newest 50"
+    );
+    // `?limit=N` keeps its meaning: N papers and a next page.
+    let limited = get(&format!("{feed_url}?limit=50"));
+    assert_eq!(common::entry_ids(&limited.body).len(), 50);
+    assert!(limited.text().contains("rel=\"next\""));
 }
 
 #[test]

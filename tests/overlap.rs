@@ -166,6 +166,7 @@ fn every_source_merges_into_one_paper() {
             self_url: "http://h/feeds/mfm.atom",
             page_url: "http://h/",
             next_url: None,
+            hub_url: None,
         },
         &papers,
     );

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{entry_ids, get, request, run, FixtureServer, Serve};
+use common::{entry_ids, get, request, run, wait_for, FixtureServer, Serve};
 
 /// The config: `sources` and `topics` are TOML tables as they appear in the file.
 fn write_config(path: &Path, sources: &str, topics: &str) {
@@ -27,19 +27,6 @@ fn source(id: &str, kind: &str, url: &str) -> String {
 
 fn topic(id: &str, query: &str) -> String {
     format!("[[topics]]\nid = \"{id}\"\nquery = '{query}'\n\n")
-}
-
-/// Waits up to 30 s for `ready`, panicking with `what` (and the last log) when it never is.
-fn wait_for(what: &str, log: &Path, mut ready: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !ready() {
-        assert!(
-            Instant::now() < deadline,
-            "{what} did not happen; serve's log:\n{}",
-            std::fs::read_to_string(log).unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 fn ids(base: &str, path: &str) -> BTreeSet<String> {

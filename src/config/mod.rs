@@ -1,6 +1,6 @@
 //! Configuration: a raw, input-shaped layer read from TOML with unknown keys refused, validated
 //! into the typed [`Config`] the program uses. One file per section (`server`, `store`,
-//! `fetch`, `sources`, `topics`), with the helpers they share in `validate`. Validation collects
+//! `fetch`, `sources`, `topics`, `websub`), with the helpers they share in `validate`. Validation collects
 //! every problem, each with its key path, so `paperboy check` reports them all at once.
 //! [`Config::parse`] is pure; [`Config::from_file`] adds the file read.
 
@@ -10,6 +10,7 @@ mod sources;
 mod store;
 mod topics;
 mod validate;
+mod websub;
 
 use std::path::Path;
 
@@ -21,6 +22,7 @@ pub use sources::*;
 pub use store::*;
 pub use topics::*;
 pub use validate::{valid_id, Problem, MAX_TIMEOUT};
+pub use websub::*;
 
 /// The config path when neither `--config` nor `PAPERBOY_CONFIG` gives one.
 pub const DEFAULT_CONFIG_PATH: &str = "config/paperboy.toml";
@@ -38,6 +40,8 @@ pub struct Config {
     pub sources: Vec<SourceConfig>,
     /// `[[topics]]`, in config order.
     pub topics: Vec<TopicConfig>,
+    /// `[websub]`.
+    pub websub: WebSubConfig,
 }
 
 /// Why a config could not be used.
@@ -81,6 +85,7 @@ struct RawConfig {
     sources: Vec<sources::RawSource>,
     #[serde(default)]
     topics: Vec<topics::RawTopic>,
+    websub: Option<websub::RawWebSub>,
 }
 
 impl Config {
@@ -109,6 +114,7 @@ impl Config {
         let fetch = fetch::validate(raw.fetch, &mut problems);
         let sources = sources::validate(raw.sources, base_dir, &mut problems);
         let topics = topics::validate(raw.topics, &mut problems);
+        let websub = websub::validate(raw.websub, &mut problems);
         if problems.is_empty() {
             Ok(Config {
                 server,
@@ -116,6 +122,7 @@ impl Config {
                 fetch,
                 sources,
                 topics,
+                websub,
             })
         } else {
             Err(ConfigError::Invalid {

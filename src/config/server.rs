@@ -28,6 +28,16 @@ pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(20);
 pub const DEFAULT_FEED_CACHE_MIB: usize = 64;
 /// The largest `server.cache_mib`.
 pub const MAX_FEED_CACHE_MIB: usize = 1 << 20;
+/// `server.window` when the config does not say: a topic feed holds every paper that entered
+/// the topic this recently.
+pub const DEFAULT_WINDOW: Duration = Duration::from_secs(2 * 24 * 3600);
+/// `server.max_entries` when the config does not say.
+pub const DEFAULT_MAX_ENTRIES: usize = 1000;
+/// The largest `server.max_entries`.
+pub const MAX_MAX_ENTRIES: usize = 10_000;
+/// The fewest entries a topic feed holds, whatever its window (and the smallest
+/// `server.max_entries`).
+pub const MIN_ENTRIES: usize = 50;
 /// The most connections `server.max_connections` may allow.
 pub const MAX_CONNECTIONS: usize = 1_000_000;
 /// The largest `server.max_header_kib`.
@@ -58,6 +68,11 @@ pub struct ServerConfig {
     /// The most bytes the rendered feeds kept in memory may take, every compressed form
     /// included; the least recently used go first.
     pub cache_bytes: u64,
+    /// A topic feed without `?limit` holds every paper that entered the topic within this
+    /// long (at least [`MIN_ENTRIES`], at most `max_entries`).
+    pub window: Duration,
+    /// The most entries a topic feed's window holds; older ones are on its `next` pages.
+    pub max_entries: usize,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -73,6 +88,8 @@ pub(super) struct RawServer {
     max_connections: Option<usize>,
     shutdown_timeout: Option<String>,
     cache_mib: Option<usize>,
+    window: Option<String>,
+    max_entries: Option<usize>,
 }
 
 pub(super) fn validate(raw: Option<RawServer>, problems: &mut Vec<Problem>) -> ServerConfig {
@@ -122,6 +139,8 @@ pub(super) fn validate(raw: Option<RawServer>, problems: &mut Vec<Problem>) -> S
         raw.shutdown_timeout,
         DEFAULT_SHUTDOWN_TIMEOUT,
     );
+    // At most 7 days, as every duration of [server].
+    let window = timeout("window", raw.window, DEFAULT_WINDOW);
     let max_header_kib = count_in(
         "server.max_header_kib",
         raw.max_header_kib,
@@ -154,5 +173,13 @@ pub(super) fn validate(raw: Option<RawServer>, problems: &mut Vec<Problem>) -> S
         ) as u64
             * 1024
             * 1024,
+        window,
+        max_entries: count_in(
+            "server.max_entries",
+            raw.max_entries,
+            DEFAULT_MAX_ENTRIES,
+            MIN_ENTRIES..=MAX_MAX_ENTRIES,
+            problems,
+        ),
     }
 }

@@ -109,10 +109,12 @@ fn server_limits_have_defaults_and_bounds() {
         DEFAULT_MAX_HEADER_KIB * 1024
     );
     assert_eq!(config.server.cache_bytes, 64 << 20);
+    assert_eq!(config.server.window, Duration::from_secs(2 * 86_400));
+    assert_eq!(config.server.max_entries, 1000);
     let config = parse(
         "[server]\nheader_timeout = \"2s\"\nwrite_timeout = \"1m\"\nmax_header_kib = 8\n\
          max_connections = 10\nshutdown_timeout = \"5s\"\nrequest_timeout = \"3s\"\n\
-         cache_mib = 3\n",
+         cache_mib = 3\nwindow = \"36h\"\nmax_entries = 200\n",
     )
     .unwrap();
     assert_eq!(config.server.header_timeout, Duration::from_secs(2));
@@ -122,10 +124,13 @@ fn server_limits_have_defaults_and_bounds() {
     assert_eq!(config.server.max_header_bytes, 8192);
     assert_eq!(config.server.max_connections, 10);
     assert_eq!(config.server.cache_bytes, 3 << 20);
+    assert_eq!(config.server.window, Duration::from_secs(36 * 3600));
+    assert_eq!(config.server.max_entries, 200);
     // Zero, absurdly long (they would overflow timers) and out-of-range values are errors.
     let problems = problems_of(
         "[server]\nheader_timeout = \"0s\"\nwrite_timeout = \"30days\"\n\
-         max_connections = 0\nmax_header_kib = 4096\ncache_mib = 0\n\
+         max_connections = 0\nmax_header_kib = 4096\ncache_mib = 0\nwindow = \"2years\"\n\
+         max_entries = 10\n\
          [[sources]]\nid = \"s\"\nkind = \"feed\"\nurl = \"https://a.example/\"\nevery = \"2years\"\n",
     );
     let paths: Vec<&str> = problems.iter().map(|p| p.path.as_str()).collect();
@@ -134,9 +139,11 @@ fn server_limits_have_defaults_and_bounds() {
         vec![
             "server.header_timeout",
             "server.write_timeout",
+            "server.window",
             "server.max_header_kib",
             "server.max_connections",
             "server.cache_mib",
+            "server.max_entries",
             "sources[0].every"
         ],
         "{problems:?}"

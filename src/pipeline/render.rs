@@ -24,6 +24,8 @@ pub struct FeedMeta<'a> {
     pub page_url: &'a str,
     /// The public URL of the next (older) page of this feed, when there is one (RFC 5005).
     pub next_url: Option<&'a str>,
+    /// The WebSub hub that pushes this feed to subscribers (`rel="hub"`), when there is one.
+    pub hub_url: Option<&'a str>,
 }
 
 /// A rendered feed document.
@@ -218,6 +220,11 @@ pub fn atom(meta: &FeedMeta<'_>, papers: &[StoredPaper]) -> Rendered {
                 mime_type: Some("application/atom+xml".into()),
                 ..Default::default()
             }),
+            meta.hub_url.map(|hub| AtomLink {
+                href: hub.into(),
+                rel: "hub".into(),
+                ..Default::default()
+            }),
         ]
         .into_iter()
         .flatten()
@@ -389,6 +396,13 @@ pub fn rss(meta: &FeedMeta<'_>, papers: &[StoredPaper]) -> Rendered {
     if let Some(next) = meta.next_url {
         links.push(atom_link("next", next));
     }
+    if let Some(hub) = meta.hub_url {
+        links.push(RssAtomLink {
+            rel: "hub".into(),
+            href: hub.into(),
+            ..Default::default()
+        });
+    }
     let items = papers
         .iter()
         .map(|stored| {
@@ -499,6 +513,9 @@ pub fn json_feed(meta: &FeedMeta<'_>, papers: &[StoredPaper]) -> Rendered {
     if let Some(next) = meta.next_url {
         feed["next_url"] = next.into();
     }
+    if let Some(hub) = meta.hub_url {
+        feed["hubs"] = serde_json::json!([{ "type": "WebSub", "url": hub }]);
+    }
     let mut bytes = serde_json::to_vec_pretty(&feed)
         .expect("a serde_json::Value (string keys only) always serializes");
     bytes.push(b'\n');
@@ -561,6 +578,7 @@ mod tests {
             self_url: "http://127.0.0.1:8080/feeds/t.atom",
             page_url: "http://127.0.0.1:8080/",
             next_url: Some("http://127.0.0.1:8080/feeds/t.atom?before=abc"),
+            hub_url: Some("http://127.0.0.1:8080/websub"),
         }
     }
 
@@ -648,6 +666,15 @@ mod tests {
         );
         assert!(rss_xml.contains(r#"rel="next""#));
         assert!(
+            rss_xml.contains(r#"<atom:link href="http://127.0.0.1:8080/websub" rel="hub"/>"#),
+            "{rss_xml}"
+        );
+        let atom_xml = String::from_utf8(a.bytes.clone()).unwrap();
+        assert!(
+            atom_xml.contains(r#"<link href="http://127.0.0.1:8080/websub" rel="hub"/>"#),
+            "{atom_xml}"
+        );
+        assert!(
             rss_xml.contains(r#"<guid>https://arxiv.org/abs/2604.00009</guid>"#),
             "{rss_xml}"
         );
@@ -663,6 +690,10 @@ mod tests {
 
         let json: serde_json::Value = serde_json::from_slice(&j.bytes).unwrap();
         assert_eq!(json["version"], "https://jsonfeed.org/version/1.1");
+        assert_eq!(
+            json["hubs"],
+            serde_json::json!([{ "type": "WebSub", "url": "http://127.0.0.1:8080/websub" }])
+        );
         assert_eq!(
             json["next_url"],
             "http://127.0.0.1:8080/feeds/t.atom?before=abc"

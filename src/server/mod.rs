@@ -8,6 +8,7 @@ mod listener;
 mod pages;
 mod pollers;
 mod reload;
+mod websub;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -21,6 +22,7 @@ use axum::Router;
 use tokio::net::TcpListener;
 
 use self::encoding::Coding;
+use crate::config::MIN_ENTRIES;
 use crate::index::{Cursor, SearchIndex};
 use crate::ingest::Ingestor;
 use crate::live::{Live, Setup};
@@ -71,6 +73,8 @@ pub struct Shared {
     /// `server.request_timeout`: how long rendering or compressing a feed may take (`503`
     /// past it). A feed sent from the cache needs no timer.
     pub request_timeout: Duration,
+    /// The WebSub hub: its client, and the pushes under way.
+    hub: websub::Hub,
 }
 
 /// Counters an operator (or a test) reads at `/metrics`.
@@ -80,6 +84,9 @@ pub struct Stats {
     feeds_not_modified: std::sync::atomic::AtomicU64,
     renders: std::sync::atomic::AtomicU64,
     compressions: std::sync::atomic::AtomicU64,
+    pushes: std::sync::atomic::AtomicU64,
+    push_failures: std::sync::atomic::AtomicU64,
+    verified: std::sync::atomic::AtomicU64,
 }
 
 impl Stats {
@@ -103,12 +110,24 @@ impl Stats {
              paperboy_feed_compressions_total {}\n\
              # HELP paperboy_feed_cache_bytes Bytes the cached feeds and their forms take.\n\
              # TYPE paperboy_feed_cache_bytes gauge\n\
-             paperboy_feed_cache_bytes {}\n",
+             paperboy_feed_cache_bytes {}\n\
+             # HELP paperboy_websub_pushes_total Feeds pushed to WebSub subscribers.\n\
+             # TYPE paperboy_websub_pushes_total counter\n\
+             paperboy_websub_pushes_total {}\n\
+             # HELP paperboy_websub_push_failures_total Pushes that failed (each try).\n\
+             # TYPE paperboy_websub_push_failures_total counter\n\
+             paperboy_websub_push_failures_total {}\n\
+             # HELP paperboy_websub_verified_total WebSub (un)subscriptions verified and recorded.\n\
+             # TYPE paperboy_websub_verified_total counter\n\
+             paperboy_websub_verified_total {}\n",
             get(&self.feeds_ok),
             get(&self.feeds_not_modified),
             get(&self.renders),
             get(&self.compressions),
-            cache_bytes
+            cache_bytes,
+            get(&self.pushes),
+            get(&self.push_failures),
+            get(&self.verified)
         )
     }
 }
@@ -150,6 +169,12 @@ pub fn router(state: AppState) -> Router {
             }),
         )
         .route("/topics/{topic}", get(topic_page))
+        .route(
+            "/websub",
+            axum::routing::post(websub::request).layer(axum::extract::DefaultBodyLimit::max(
+                websub::MAX_REQUEST_BYTES,
+            )),
+        )
         .layer(tower_http::compression::CompressionLayer::new())
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -198,7 +223,9 @@ pub async fn serve(
             hangups,
         ))
     });
-    let app = router(AppState::new(Shared {
+    let hub = websub::Hub::new(listener.local_addr().ok(), config.websub.deliveries)
+        .map_err(ServeError::WebSub)?;
+    let state = AppState::new(Shared {
         live: ingestor.live().clone(),
         store: store.clone(),
         index,
@@ -207,7 +234,11 @@ pub async fn serve(
         cache_control: HeaderValue::from_str(&format!("public, max-age={}", config.server.max_age))
             .expect("`public, max-age=` and a number is a valid header value"),
         request_timeout: config.server.request_timeout,
-    }));
+        hub,
+    });
+    // Pushes changed feeds to WebSub subscribers, beside serving and polling.
+    let distributing = tokio::spawn(websub::distribute(state.clone()));
+    let app = router(state);
     let addr = listener.local_addr().ok();
     tracing::info!(?addr, "serving");
     let stopping_at = Arc::new(std::sync::OnceLock::new());
@@ -223,6 +254,7 @@ pub async fn serve(
                 // whose re-tagging it did not finish is re-tagged at the next start.
                 reloading.abort();
             }
+            distributing.abort();
             pollers.lock().await.stop_all()
         }
     };
@@ -282,6 +314,9 @@ pub enum ServeError {
     #[error(transparent)]
     /// The store failed (while flushing at shutdown).
     Store(#[from] StoreError),
+    /// The WebSub hub could not start (its HTTP client).
+    #[error("{0}")]
+    WebSub(String),
 }
 
 /// A short plain-text response.
@@ -366,7 +401,8 @@ async fn blocking<T: Send + 'static>(
 
 /// What a feed request asks for, from its query string.
 struct FeedParams {
-    limit: usize,
+    /// `None`: the feed's default (a topic's window, or [`DEFAULT_LIMIT`]).
+    limit: Option<usize>,
     before: Option<Vec<u8>>,
 }
 
@@ -374,21 +410,23 @@ struct FeedParams {
 /// else malformed is a 400. Unknown parameters are ignored, as caches and readers add some.
 fn parse_params(query: Option<&str>) -> Result<FeedParams, String> {
     let mut params = FeedParams {
-        limit: DEFAULT_LIMIT,
+        limit: None,
         before: None,
     };
     for (key, value) in url::form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
         match key.as_ref() {
             "limit" => {
-                params.limit = value
-                    .parse::<usize>()
-                    .ok()
-                    .filter(|n| (1..=MAX_LIMIT).contains(n))
-                    .ok_or_else(|| {
-                        format!(
+                params.limit = Some(
+                    value
+                        .parse::<usize>()
+                        .ok()
+                        .filter(|n| (1..=MAX_LIMIT).contains(n))
+                        .ok_or_else(|| {
+                            format!(
                             "bad limit {value:?}: expected a whole number from 1 to {MAX_LIMIT}"
                         )
-                    })?;
+                        })?,
+                );
             }
             "before" => {
                 params.before = Some(decode_cursor(&value).ok_or_else(|| {
@@ -419,8 +457,8 @@ enum FeedOf {
     Search(String),
 }
 
-/// A feed's papers, format, limit and page cursor.
-type CacheKey = (FeedOf, Format, usize, Option<Vec<u8>>);
+/// A feed's papers, format, limit (`None`: the feed's default) and page cursor.
+type CacheKey = (FeedOf, Format, Option<usize>, Option<Vec<u8>>);
 
 /// The store's (or index's) generation and the config's epoch a feed was rendered at.
 type Generation = (u64, u64);
@@ -442,10 +480,12 @@ struct CachedFeed {
     etags: [(String, HeaderValue); 3],
     last_modified: chrono::DateTime<chrono::Utc>,
     last_modified_header: HeaderValue,
+    /// `Link` to the WebSub hub and the feed itself, when they make a valid header.
+    links: Option<HeaderValue>,
 }
 
 impl CachedFeed {
-    fn new(rendered: render::Rendered) -> Self {
+    fn new(rendered: render::Rendered, links: Option<HeaderValue>) -> Self {
         // An ETag is a quoted hex digest and an HTTP date is ASCII letters, digits, spaces,
         // commas and colons: both are always valid header values.
         let header = |text: &str| {
@@ -472,6 +512,7 @@ impl CachedFeed {
             last_modified_header: header(&conditional::http_date(rendered.last_modified)),
             last_modified: rendered.last_modified,
             body: rendered.bytes.into(),
+            links,
         }
     }
 }
@@ -629,6 +670,9 @@ async fn serve_feed(
     headers.insert(header::LAST_MODIFIED, rendered.last_modified_header.clone());
     headers.insert(header::CACHE_CONTROL, app.cache_control.clone());
     headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    if let Some(links) = &rendered.links {
+        headers.insert(header::LINK, links.clone());
+    }
     if conditional::not_modified(request, etag, rendered.last_modified) {
         Stats::count(&app.stats.feeds_not_modified);
         return Ok((StatusCode::NOT_MODIFIED, headers).into_response());
@@ -676,8 +720,8 @@ async fn cached_feed(
         app,
         blocking(app, move |app| {
             let form = app.cache.forms.get_or_insert_with(&key, || {
-                let rendered = render_feed(app, &setup, &key.feed)?;
-                Ok::<_, AppError>(Form::Rendered(Arc::new(CachedFeed::new(rendered))))
+                let (rendered, links) = render_feed(app, &setup, &key.feed)?;
+                Ok::<_, AppError>(Form::Rendered(Arc::new(CachedFeed::new(rendered, links))))
             })?;
             Ok((key, rendered_form(form)))
         }),
@@ -737,13 +781,9 @@ fn render_feed(
     app: &AppState,
     setup: &Setup,
     (of, format, limit, before): &CacheKey,
-) -> Result<render::Rendered, AppError> {
+) -> Result<(render::Rendered, Option<HeaderValue>), AppError> {
     let base = &setup.config.server.base_url;
-    let limit_param = if *limit == DEFAULT_LIMIT {
-        String::new()
-    } else {
-        format!("&limit={limit}")
-    };
+    let limit_param = limit.map_or(String::new(), |limit| format!("&limit={limit}"));
     // `next` of a URL that may already carry a query string.
     let with = |url: &str, params: &str| -> String {
         match (url.contains('?'), params.strip_prefix('&')) {
@@ -767,7 +807,23 @@ fn render_feed(
                 .config
                 .topic(id)
                 .ok_or_else(|| AppError::NotFound(format!("no topic {id:?}")))?;
-            let (papers, next) = app.store.topic_page(&topic.id, before.as_deref(), *limit)?;
+            let (papers, next) = match (limit, before) {
+                // The first page without a limit: every paper of the window, so that no
+                // reader polling at least that often misses one.
+                (None, None) => {
+                    let server = &setup.config.server;
+                    let since = chrono::Utc::now()
+                        - chrono::TimeDelta::from_std(server.window)
+                            .unwrap_or(chrono::TimeDelta::MAX);
+                    app.store
+                        .topic_window(&topic.id, since, MIN_ENTRIES, server.max_entries)?
+                }
+                (limit, before) => app.store.topic_page(
+                    &topic.id,
+                    before.as_deref(),
+                    limit.unwrap_or(DEFAULT_LIMIT),
+                )?,
+            };
             (
                 papers,
                 next,
@@ -789,7 +845,7 @@ fn render_feed(
             };
             let (hits, next) = app
                 .index
-                .page(&query, cursor.as_ref(), *limit)
+                .page(&query, cursor.as_ref(), limit.unwrap_or(DEFAULT_LIMIT))
                 .map_err(AppError::Index)?;
             let mut papers = Vec::with_capacity(hits.len());
             for hit in hits {
@@ -808,6 +864,7 @@ fn render_feed(
             )
         }
     };
+    let hub = format!("{base}/websub");
     let self_url = match before {
         Some(cursor) => with(&feed_url, &format!("&before={}{limit_param}", hex(cursor))),
         None => with(&feed_url, &limit_param),
@@ -821,9 +878,13 @@ fn render_feed(
         self_url: &self_url,
         page_url: &page_url,
         next_url: next_url.as_deref(),
+        hub_url: Some(&hub),
     };
     Stats::count(&app.stats.renders);
-    Ok(format.render(&meta, &papers))
+    // WebSub discovery (§4): the hub and the feed's own URL, in the document and as headers.
+    let links =
+        HeaderValue::from_str(&format!("<{hub}>; rel=\"hub\", <{feed_url}>; rel=\"self\"")).ok();
+    Ok((format.render(&meta, &papers), links))
 }
 
 /// A query feed's cursor as bytes: the date (milliseconds, big-endian) and the key.
@@ -1045,6 +1106,7 @@ mod tests {
             cache: FeedCache::new(1 << 20),
             stats: Stats::default(),
             request_timeout: Duration::from_secs(5),
+            hub: websub::Hub::new(None, 1).expect("the hub's client"),
         });
         let runtime = tokio::runtime::Runtime::new().expect("runtime");
         let listener = runtime

@@ -27,11 +27,13 @@ pub enum Tree {
     /// Paper key → the date its topic index entries are filed under and its topics, so a
     /// topic's papers change without reading or writing the papers themselves.
     Memberships,
+    /// Feed URL, 0 and callback URL → JSON WebSub subscription.
+    Subscriptions,
 }
 
 impl Tree {
     /// Every tree.
-    pub const ALL: [Tree; 8] = [
+    pub const ALL: [Tree; 9] = [
         Tree::Papers,
         Tree::Aliases,
         Tree::TopicIndex,
@@ -40,6 +42,7 @@ impl Tree {
         Tree::Meta,
         Tree::Changes,
         Tree::Memberships,
+        Tree::Subscriptions,
     ];
 
     /// The tree's name in the database.
@@ -53,6 +56,7 @@ impl Tree {
             Tree::Meta => "meta",
             Tree::Changes => "changes",
             Tree::Memberships => "memberships",
+            Tree::Subscriptions => "subscriptions",
         }
     }
 

@@ -19,6 +19,8 @@
 //!   index has taken it in
 //! - `meta`: named values (schema version, last change number, the fingerprint of each topic
 //!   the papers are tagged for)
+//! - `subscriptions`: `feed URL \0 callback URL` → JSON WebSub [`Subscription`]
+//!   ([`subscriptions`]), so pushes go on after a restart
 
 mod keys;
 mod kv;
@@ -27,6 +29,7 @@ mod papers;
 mod plan;
 mod retag;
 mod sled_store;
+mod subscriptions;
 
 pub use keys::SCHEMA_VERSION;
 pub use kv::{BackendError, Op, Row, Store, StoreError, Tree};

@@ -54,6 +54,14 @@ pub struct PaperStore {
     pub(super) write: Mutex<()>,
 }
 
+/// How long before a feed's window [`PaperStore::topic_window`] looks for papers that entered
+/// it: a paper enters a topic within days of its date (arXiv announces a submission one to four
+/// days after it, more over holidays).
+pub(crate) const ANNOUNCEMENT_LAG: chrono::TimeDelta = chrono::TimeDelta::days(7);
+
+/// How many topic index entries [`PaperStore::topic_window`] reads at a time.
+const WINDOW_CHUNK: usize = 256;
+
 impl PaperStore {
     /// Wraps a key-value store.
     pub fn new(kv: Arc<dyn Store>) -> Self {
@@ -391,17 +399,82 @@ impl PaperStore {
         } else {
             None
         };
-        let mut out = Vec::with_capacity(rows.len());
-        for (index_key, _) in rows {
-            let key = paper_key_of(&index_key, prefix.len())?;
-            let paper = self.get(key)?.ok_or_else(|| StoreError::Corrupt {
-                tree: Tree::TopicIndex.name(),
-                key: String::from_utf8_lossy(&index_key).into_owned(),
-                reason: format!("points at missing paper {key:?}"),
-            })?;
-            out.push(paper);
-        }
+        let out = rows
+            .iter()
+            .map(|(index_key, _)| self.paper_at(index_key, prefix.len()))
+            .collect::<Result<_, _>>()?;
         Ok((out, next))
+    }
+
+    /// The first page of a topic's feed that no reader polling at least every `window`
+    /// misses a paper from: newest first, every paper down to the oldest-dated one that
+    /// entered the topic since `since` (first seen by paperboy then, or dated then), at least
+    /// `min` papers and at most `max`, and the cursor of the next page when there are more.
+    /// The page is a run of the topic's date order, so its `next` pages skip nothing. Papers
+    /// dated more than [`ANNOUNCEMENT_LAG`] before `since` are not looked at: a paper enters a
+    /// topic within days of its date (arXiv announces a submission a few days after it).
+    pub fn topic_window(
+        &self,
+        topic: &str,
+        since: DateTime<Utc>,
+        min: usize,
+        max: usize,
+    ) -> Result<(Vec<StoredPaper>, Option<Vec<u8>>), StoreError> {
+        let prefix = index_prefix(topic);
+        let horizon = since - ANNOUNCEMENT_LAG;
+        let mut papers = Vec::new();
+        // Each paper's position in the index: the cursor of the page after it.
+        let mut positions: Vec<Vec<u8>> = Vec::new();
+        // How many of the papers read the page holds: up to the last one that entered.
+        let mut take = 0;
+        let mut more = false;
+        let mut from: Option<Vec<u8>> = None;
+        'scan: loop {
+            let rows = self.kv.scan(
+                Tree::TopicIndex,
+                &prefix,
+                from.as_deref(),
+                true,
+                WINDOW_CHUNK,
+            )?;
+            let full = rows.len() == WINDOW_CHUNK;
+            for (index_key, _) in rows {
+                if papers.len() == max {
+                    more = true;
+                    break 'scan;
+                }
+                let paper = self.paper_at(&index_key, prefix.len())?;
+                let date = paper.updated();
+                if date < horizon && papers.len() >= min {
+                    more = true;
+                    break 'scan;
+                }
+                if date >= since || paper.first_seen >= since {
+                    take = papers.len() + 1;
+                }
+                positions.push(index_key[prefix.len()..].to_vec());
+                from = Some(index_key);
+                papers.push(paper);
+            }
+            if !full {
+                break;
+            }
+        }
+        let take = take.max(min).min(papers.len());
+        more |= take < papers.len();
+        papers.truncate(take);
+        positions.truncate(take);
+        Ok((papers, positions.pop().filter(|_| more)))
+    }
+
+    /// The paper a topic index entry points at.
+    fn paper_at(&self, index_key: &[u8], prefix_len: usize) -> Result<StoredPaper, StoreError> {
+        let key = paper_key_of(index_key, prefix_len)?;
+        self.get(key)?.ok_or_else(|| StoreError::Corrupt {
+            tree: Tree::TopicIndex.name(),
+            key: String::from_utf8_lossy(index_key).into_owned(),
+            reason: format!("points at missing paper {key:?}"),
+        })
     }
 
     /// A number that changes whenever any topic's papers may have changed, for caches of

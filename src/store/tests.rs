@@ -564,3 +564,98 @@ fn a_version_1_store_gets_its_topics_moved_to_membership_records() {
     assert_eq!(record["key"], key.as_str());
     assert_eq!(titles(&store, "a"), vec!["alpha three", "beta two"]);
 }
+
+#[test]
+fn a_feed_window_holds_every_paper_that_entered_it_and_skips_none_when_paged() {
+    let t = tagger(&[("all", "*")]);
+    let at = |day: u32, hour: u32| Utc.with_ymd_and_hms(2026, 5, day, hour, 0, 0).unwrap();
+    let dated = |id: String, date: chrono::DateTime<Utc>| Paper {
+        published: Some(date),
+        updated: Some(date),
+        ..paper(&id, &format!("Paper {id}"), 1)
+    };
+    let keys = |papers: &[crate::model::StoredPaper]| {
+        papers.iter().map(|p| p.key.clone()).collect::<Vec<_>>()
+    };
+    for (name, store, _dir) in stores() {
+        // 120 papers first seen on May 10, dated hourly back from May 10 to May 5.
+        let first: Vec<Paper> = (0..120)
+            .map(|i| {
+                dated(
+                    format!("2605.{i:05}"),
+                    at(10, 0) - chrono::TimeDelta::hours(i),
+                )
+            })
+            .collect();
+        store
+            .apply_batch("src", &first, &t, |_| SourceState::default(), at(10, 0))
+            .unwrap();
+        let (all, _) = store.topic_page("all", None, 1000).unwrap();
+        assert_eq!(all.len(), 120, "{name}");
+
+        // All of them entered on May 10: a window since May 9 holds them all, up to `max`,
+        // and the next page goes on exactly after it.
+        let (window, next) = store.topic_window("all", at(9, 0), 50, 1000).unwrap();
+        assert_eq!(keys(&window), keys(&all), "{name}");
+        assert_eq!(next, None, "{name}: nothing after the last paper");
+        let (window, next) = store.topic_window("all", at(9, 0), 50, 100).unwrap();
+        assert_eq!(keys(&window), keys(&all[..100]), "{name}: at most max");
+        let (rest, after) = store.topic_page("all", next.as_deref(), 50).unwrap();
+        assert_eq!(keys(&rest), keys(&all[100..]), "{name}: next skips nothing");
+        assert_eq!(after, None, "{name}");
+
+        // Nothing entered since May 12: the newest `min` papers, and a next page.
+        let (window, next) = store.topic_window("all", at(12, 0), 50, 1000).unwrap();
+        assert_eq!(keys(&window), keys(&all[..50]), "{name}: at least min");
+        let (rest, _) = store.topic_page("all", next.as_deref(), 100).unwrap();
+        assert_eq!(keys(&rest), keys(&all[50..]), "{name}: next skips nothing");
+
+        // On May 13, 60 papers of that day arrive, with one dated May 8 (announced late) and
+        // one dated a month before (older than the look-back of ANNOUNCEMENT_LAG).
+        let mut second: Vec<Paper> = (0..60)
+            .map(|i| {
+                dated(
+                    format!("2605.{:05}", 500 + i),
+                    at(13, 0) - chrono::TimeDelta::minutes(i),
+                )
+            })
+            .collect();
+        second.push(dated("2605.00900".into(), at(8, 12)));
+        second.push(dated(
+            "2605.00901".into(),
+            at(12, 0) - chrono::TimeDelta::days(30),
+        ));
+        store
+            .apply_batch("src", &second, &t, |_| SourceState::default(), at(13, 0))
+            .unwrap();
+        let (all, _) = store.topic_page("all", None, 1000).unwrap();
+        let (window, next) = store.topic_window("all", at(12, 0), 50, 1000).unwrap();
+        let late = all
+            .iter()
+            .position(|p| p.paper.ids.arxiv.as_deref() == Some("2605.00900"))
+            .unwrap();
+        assert_eq!(
+            keys(&window),
+            keys(&all[..=late]),
+            "{name}: every paper down to the late one, in date order"
+        );
+        assert!(late > 60, "{name}: the late paper sits among older ones");
+        let (rest, _) = store.topic_page("all", next.as_deref(), 1000).unwrap();
+        assert_eq!(
+            keys(&rest),
+            keys(&all[late + 1..]),
+            "{name}: next skips nothing"
+        );
+        assert!(
+            rest.iter()
+                .any(|p| p.paper.ids.arxiv.as_deref() == Some("2605.00901")),
+            "{name}: a paper dated before the look-back is on the next pages"
+        );
+        // An empty topic is an empty page.
+        assert_eq!(
+            store.topic_window("none", at(12, 0), 50, 1000).unwrap(),
+            (Vec::new(), None),
+            "{name}"
+        );
+    }
+}

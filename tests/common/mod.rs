@@ -38,6 +38,44 @@ pub(crate) fn offline_config(dir: &Path, server_lines: &str) -> PathBuf {
     path
 }
 
+/// An Atom feed of `count` papers numbered from `first` (arXiv ids `2612.NNNNN`, titles on
+/// sparse graphs), dated a minute apart back from now.
+pub(crate) fn generated_feed(first: usize, count: usize) -> String {
+    let now = chrono::Utc::now();
+    let entries: String = (first..first + count)
+        .map(|n| {
+            let date = (now - chrono::TimeDelta::minutes((n - first) as i64)).to_rfc3339();
+            format!(
+                "<entry><id>https://arxiv.org/abs/2612.{n:05}</id>\
+                 <title>Sparse graphs and rigidity, part {n}</title>\
+                 <link href=\"https://arxiv.org/abs/2612.{n:05}\"/>\
+                 <author><name>Ada Example</name></author>\
+                 <summary>Abstract of paper {n} on sparse graphs.</summary>\
+                 <published>{date}</published><updated>{date}</updated></entry>\n"
+            )
+        })
+        .collect();
+    format!(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n\
+         <feed xmlns=\"http://www.w3.org/2005/Atom\"><title>generated</title>\
+         <id>urn:test:generated</id><updated>{}</updated>\n{entries}</feed>\n",
+        now.to_rfc3339()
+    )
+}
+
+/// Waits up to 30 s for `ready`, panicking with `what` and the log at `log` when it never is.
+pub(crate) fn wait_for(what: &str, log: &Path, mut ready: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !ready() {
+        assert!(
+            Instant::now() < deadline,
+            "{what} did not happen; serve's log:\n{}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// What the fixture server has seen.
 #[derive(Default)]
 pub(crate) struct Hits {
@@ -567,6 +605,25 @@ pub(crate) fn request(method: &str, url: &str, headers: &[(&str, &str)]) -> Resu
             headers,
             body,
         })
+    })
+}
+
+/// `POST url` with a form body (`application/x-www-form-urlencoded`), panicking on a
+/// transport error.
+pub(crate) fn post_form(url: &str, body: &str) -> Reply {
+    runtime().block_on(async {
+        let resp = ::reqwest::Client::new()
+            .post(url)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("POST {url}: {e}"));
+        Reply {
+            status: resp.status().as_u16(),
+            headers: resp.headers().clone(),
+            body: resp.bytes().await.expect("body").to_vec(),
+        }
     })
 }
 

@@ -8,6 +8,7 @@ use crate::config::TopicConfig;
 use crate::index::Hit;
 use crate::model::StoredPaper;
 use crate::pipeline::query::Document;
+use crate::pipeline::redact;
 use crate::store::{PaperStore, StoreError};
 
 /// How a paper is named in listings: its arXiv id, else its DOI, else its store key.
@@ -97,11 +98,13 @@ pub fn status(config: &crate::config::Config, store: &PaperStore) -> Result<Stri
             .last_result
             .as_ref()
             .map_or_else(|| "not fetched yet".into(), ToString::to_string);
+        // A source URL's credentials stay private, in the URL and in messages that quote it.
+        let result = redact::in_text(&result, &source.url);
         out.push_str(&format!(
             "{} ({}) {}\n",
             source.id,
             source.kind.name(),
-            source.url
+            redact::url(&source.url)
         ));
         out.push_str(&format!(
             "  last fetch:  {}\n  result:      {result}\n",

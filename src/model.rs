@@ -325,7 +325,8 @@ mod tests {
 }
 
 /// A WebSub subscriber of one feed: where to push the feed when it changes, until when.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// (`Debug` leaves the secret out.)
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Subscription {
     /// The feed subscribed to (`hub.topic`): one of this server's feed URLs.
     pub topic: String,
@@ -340,4 +341,16 @@ pub struct Subscription {
     /// subscribed): a feed whose ETag differs is pushed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivered: Option<String>,
+}
+
+impl std::fmt::Debug for Subscription {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Subscription")
+            .field("topic", &self.topic)
+            .field("callback", &self.callback)
+            .field("secret", &self.secret.as_ref().map(|_| "…"))
+            .field("expires", &self.expires)
+            .field("delivered", &self.delivered)
+            .finish()
+    }
 }

@@ -31,8 +31,8 @@ impl Mode {
     }
 }
 
-/// A checked subscription request (`POST /websub`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A checked subscription request (`POST /websub`). (`Debug` leaves the secret out.)
+#[derive(Clone, PartialEq, Eq)]
 pub struct HubRequest {
     /// Subscribe or unsubscribe.
     pub mode: Mode,
@@ -44,6 +44,50 @@ pub struct HubRequest {
     pub lease: Duration,
     /// `hub.secret`, the key of each push's signature.
     pub secret: Option<String>,
+}
+
+impl std::fmt::Debug for HubRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HubRequest")
+            .field("mode", &self.mode)
+            .field("topic", &self.topic)
+            .field("callback", &self.callback.host_str())
+            .field("lease", &self.lease)
+            .field("secret", &self.secret.as_ref().map(|_| "…"))
+            .finish()
+    }
+}
+
+/// Whether a callback names a host no public hub should call: a loopback, private, link-local,
+/// shared, documentation or unspecified address written as such, or `localhost`. (A name that
+/// resolves to such an address is not caught here.)
+pub fn is_private_host(callback: &url::Url) -> bool {
+    fn v4(ip: std::net::Ipv4Addr) -> bool {
+        ip.is_loopback()
+            || ip.is_private()
+            || ip.is_link_local()
+            || ip.is_unspecified()
+            || ip.is_broadcast()
+            || ip.is_documentation()
+            // 100.64.0.0/10, carrier-grade NAT.
+            || (ip.octets()[0] == 100 && ip.octets()[1] & 0xc0 == 64)
+    }
+    match callback.host() {
+        Some(url::Host::Ipv4(ip)) => v4(ip),
+        Some(url::Host::Ipv6(ip)) => {
+            ip.is_loopback()
+                || ip.is_unspecified()
+                || ip.to_ipv4_mapped().is_some_and(v4)
+                // fc00::/7 (unique local) and fe80::/10 (link-local).
+                || (ip.segments()[0] & 0xfe00) == 0xfc00
+                || (ip.segments()[0] & 0xffc0) == 0xfe80
+        }
+        Some(url::Host::Domain(name)) => {
+            let name = name.trim_end_matches('.').to_ascii_lowercase();
+            name == "localhost" || name.ends_with(".localhost")
+        }
+        None => true,
+    }
 }
 
 /// The longest callback or topic URL accepted.
@@ -211,8 +255,13 @@ pub async fn push(
         .post(&subscription.callback)
         .header(reqwest::header::CONTENT_TYPE, content_type)
         .header(reqwest::header::LINK, links);
-    if let Some(secret) = &subscription.secret {
-        request = request.header("X-Hub-Signature", signature(secret, &body));
+    if let Some(secret) = subscription.secret.clone() {
+        // Hashing a large feed is CPU work: off the async threads.
+        let signed = body.clone();
+        match tokio::task::spawn_blocking(move || signature(&secret, &signed)).await {
+            Ok(signature) => request = request.header("X-Hub-Signature", signature),
+            Err(e) => return Pushed::Failed(format!("signing the push failed: {e}")),
+        }
     }
     match request.body(body).send().await {
         Ok(response) if response.status().is_success() => Pushed::Taken,
@@ -310,6 +359,39 @@ mod tests {
         .unwrap();
         assert_eq!(unsubscribe.mode, Mode::Unsubscribe);
         assert_eq!(unsubscribe.secret, None);
+    }
+
+    #[test]
+    fn private_callbacks_are_recognized() {
+        for private in [
+            "http://127.0.0.1/cb",
+            "http://10.1.2.3/cb",
+            "http://192.168.0.1:8080/cb",
+            "http://169.254.169.254/latest/meta-data",
+            "http://100.64.0.1/cb",
+            "http://[::1]/cb",
+            "http://[::ffff:127.0.0.1]/cb",
+            "http://[fd00::1]/cb",
+            "http://[fe80::1]/cb",
+            "http://localhost./cb",
+            "http://api.localhost/cb",
+            "http://0.0.0.0/cb",
+        ] {
+            assert!(
+                is_private_host(&url::Url::parse(private).unwrap()),
+                "{private}"
+            );
+        }
+        for public in [
+            "https://reader.example.net/cb",
+            "http://93.184.216.34/cb",
+            "http://[2606:4700::1]/cb",
+        ] {
+            assert!(
+                !is_private_host(&url::Url::parse(public).unwrap()),
+                "{public}"
+            );
+        }
     }
 
     #[test]

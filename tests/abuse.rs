@@ -209,3 +209,136 @@ fn connections_past_the_limit_wait_for_a_free_slot() {
     assert!(closed_by_server(&mut idle, Duration::from_secs(1)));
     assert!(serve.stop().success());
 }
+
+/// The status line of a raw request `head` (ending in an empty line) sent to `serve`.
+fn raw_status(serve: &Serve, head: &str) -> String {
+    let mut stream = TcpStream::connect(addr(serve)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream.write_all(head.as_bytes()).unwrap();
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    response.lines().next().unwrap_or_default().to_string()
+}
+
+#[test]
+fn a_public_instance_keeps_secrets_headers_and_the_rfcs() {
+    let dir = tempfile::tempdir().unwrap();
+    // A second source whose URL carries credentials, and which fails (nothing listens).
+    let path = config(&dir, "");
+    let secret = "http://alice:s3cretPassw0rd@127.0.0.1:9/feed.xml?api_key=TOPSECRET123";
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    text.push_str(&format!(
+        "[[sources]]\nid = \"private\"\nkind = \"feed\"\nurl = \"{secret}\"\n"
+    ));
+    std::fs::write(&path, text).unwrap();
+    let out = common::run(&path, &["ingest"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("private: error"));
+    // Secrets stay private: `status`, the index page and the log show no userinfo or key.
+    let leaks = |text: &str| text.contains("s3cretPassw0rd") || text.contains("TOPSECRET123");
+    let status = common::run(&path, &["status"]);
+    let status_text = String::from_utf8_lossy(&status.stdout);
+    assert!(status_text.contains("private (feed)"), "{status_text}");
+    assert!(status_text.contains("error"), "{status_text}");
+    assert!(!leaks(&status_text), "{status_text}");
+    let log = dir.path().join("serve.log");
+    let serve = Serve::start_logged(&path, &log);
+    reader_is_served(&serve);
+    let index = common::get(&format!("{}/", serve.base)).text();
+    assert!(
+        index.contains("127.0.0.1:9/feed.xml"),
+        "the source is listed"
+    );
+    assert!(!leaks(&index), "{index}");
+    // serve polled the failing source at start and logged it.
+    common::wait_for("the failing poll logged", &log, || {
+        std::fs::read_to_string(&log).is_ok_and(|l| l.contains("fetch failed"))
+    });
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(!leaks(&logged), "{logged}");
+
+    // Headers: nosniff everywhere; the pages' policy and referrer policy.
+    for path in [
+        "/",
+        "/feeds/all.atom",
+        "/feeds/all.json",
+        "/search?q=x",
+        "/topics/all",
+        "/feeds.opml",
+        "/metrics",
+        "/healthz",
+        "/nowhere",
+        "/feeds/all.atom?limit=0",
+    ] {
+        let reply = request("GET", &format!("{}{path}", serve.base), &[]).unwrap();
+        assert_eq!(
+            reply.header("x-content-type-options").as_deref(),
+            Some("nosniff"),
+            "{path}"
+        );
+    }
+    for path in ["/", "/search?q=x", "/topics/all"] {
+        let reply = common::get(&format!("{}{path}", serve.base));
+        let policy = reply.header("content-security-policy").unwrap_or_default();
+        assert!(
+            policy.contains("default-src 'none'") && policy.contains("frame-ancestors 'none'"),
+            "{path}: {policy}"
+        );
+        assert!(reply.header("referrer-policy").is_some(), "{path}");
+    }
+
+    // HTTP/1.1 needs exactly one Host; HTTP/1.0 may omit it.
+    let get = |headers: &str, version: &str| {
+        raw_status(
+            &serve,
+            &format!("GET /healthz HTTP/{version}\r\n{headers}Connection: close\r\n\r\n"),
+        )
+    };
+    assert!(get("Host: a\r\n", "1.1").contains("200"), "one Host");
+    assert!(get("", "1.1").contains("400"), "no Host");
+    assert!(
+        get("Host: a\r\nHost: b\r\n", "1.1").contains("400"),
+        "two Hosts"
+    );
+    assert!(get("", "1.0").contains("200"), "HTTP/1.0 without Host");
+
+    // A cursor that is no position is 400; one of the right shape that is not a paper's
+    // position is answered but not cached.
+    let bad = common::get(&format!("{}/feeds/all.atom?before=00", serve.base));
+    assert_eq!(bad.status, 400, "{}", bad.text());
+    let made_up = format!("{}{}", "00".repeat(8), "61626364");
+    let renders = || common::metric(&serve.base, "paperboy_feed_renders_total ");
+    let before = renders();
+    for _ in 0..3 {
+        let reply = common::get(&format!("{}/feeds/all.atom?before={made_up}", serve.base));
+        assert_eq!(reply.status, 200);
+    }
+    assert_eq!(
+        renders() - before,
+        3,
+        "a made-up position is rendered each time, never cached"
+    );
+    // A real next link's page is cached.
+    let first = common::get(&format!("{}/feeds/all.atom?limit=1", serve.base)).text();
+    let next = first
+        .split("rel=\"next\"")
+        .next()
+        .and_then(|s| s.rsplit("href=\"").next())
+        .map(|s| {
+            s.split('"')
+                .next()
+                .unwrap_or_default()
+                .replace("&amp;", "&")
+        })
+        .expect("a next link");
+    let next = next.replacen("http://127.0.0.1:8080", &serve.base, 1);
+    common::get(&next);
+    let before = renders();
+    common::get(&next);
+    assert_eq!(
+        renders(),
+        before,
+        "a real position's page comes from the cache"
+    );
+}

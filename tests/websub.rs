@@ -152,7 +152,7 @@ impl Instance {
         self.days.push(day);
         let mut text = format!(
             "[server]\nbase_url = \"{PUBLIC}\"\n\n[store]\npath = \"store.sled\"\n\n\
-             [websub]\nretries = 2\nretry_delay = \"50ms\"\n\n"
+             [websub]\nretries = 2\nretry_delay = \"50ms\"\nallow_private_callbacks = true\n\n"
         );
         for id in &self.days {
             text.push_str(&format!(
@@ -264,6 +264,20 @@ fn subscribers_are_verified_pushed_signed_feeds_and_dropped_when_they_fail() {
         );
     }
     assert_eq!(common::get(&format!("{}/websub", serve.base)).status, 405);
+    let reply = hub_post(
+        &serve,
+        &[
+            ("hub.mode", "unsubscribe"),
+            ("hub.topic", &feed_url),
+            ("hub.callback", "http://127.0.0.1:9/nobody"),
+        ],
+    );
+    assert_eq!(reply.status, 400);
+    assert!(
+        reply.text().contains("no such subscription"),
+        "{}",
+        reply.text()
+    );
 
     // Three subscribers: one that echoes (with a secret), one that does not, one that fails.
     let verified = |serve: &Serve| metric(&serve.base, "paperboy_websub_verified_total ");

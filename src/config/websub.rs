@@ -41,6 +41,9 @@ pub struct WebSubConfig {
     pub retry_delay: Duration,
     /// How many pushes are sent at once.
     pub deliveries: usize,
+    /// Whether a callback may be a loopback, private, link-local or unspecified address (off:
+    /// a public hub is no way into the network it runs in).
+    pub allow_private_callbacks: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -53,6 +56,7 @@ pub(super) struct RawWebSub {
     retries: Option<usize>,
     retry_delay: Option<String>,
     deliveries: Option<usize>,
+    allow_private_callbacks: Option<bool>,
 }
 
 /// A duration at `path` within `range`, `default` when absent.
@@ -142,5 +146,6 @@ pub(super) fn validate(raw: Option<RawWebSub>, problems: &mut Vec<Problem>) -> W
             1..=64,
             problems,
         ),
+        allow_private_callbacks: raw.allow_private_callbacks.unwrap_or(false),
     }
 }

@@ -309,7 +309,9 @@ impl Ingestor {
                 }
             }
             Outcome::Failed(error) => {
-                tracing::warn!(source = %source.id, %error, "fetch failed");
+                let text = error.to_string();
+                let shown = crate::pipeline::redact::in_text(&text, &source.url);
+                tracing::warn!(source = %source.id, error = %shown, "fetch failed");
                 state.failures_in_row = state.failures_in_row.saturating_add(1);
                 state.gone = error.is_gone();
             }

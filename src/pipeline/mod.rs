@@ -7,6 +7,7 @@ pub(crate) mod matcher;
 pub(crate) mod merge;
 pub(crate) mod normalize;
 pub mod query;
+pub mod redact;
 pub mod render;
 pub mod tag;
 pub mod text;

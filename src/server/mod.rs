@@ -75,6 +75,11 @@ pub struct Shared {
     pub request_timeout: Duration,
     /// The WebSub hub: its client, and the pushes under way.
     hub: websub::Hub,
+    /// The HTML pages' `Content-Security-Policy`, built once from `server.base_url`.
+    page_policy: HeaderValue,
+    /// Feeds rendered or compressed at once (two per core): a flood of uncached URLs costs
+    /// CPU at a bounded rate, and the async threads stay free for everyone else.
+    renders: tokio::sync::Semaphore,
 }
 
 /// Counters an operator (or a test) reads at `/metrics`.
@@ -176,6 +181,12 @@ pub fn router(state: AppState) -> Router {
             )),
         )
         .layer(tower_http::compression::CompressionLayer::new())
+        .layer(
+            tower_http::set_header::SetResponseHeaderLayer::if_not_present(
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            ),
+        )
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             // `[server]` is bound at start: a reload keeps it.
@@ -190,6 +201,7 @@ pub fn router(state: AppState) -> Router {
                 "method not allowed: use GET or HEAD",
             )
         })
+        .layer(axum::middleware::from_fn(require_host))
         .with_state(state)
 }
 
@@ -235,6 +247,8 @@ pub async fn serve(
             .expect("`public, max-age=` and a number is a valid header value"),
         request_timeout: config.server.request_timeout,
         hub,
+        page_policy: page_policy(&config.server.base_url),
+        renders: tokio::sync::Semaphore::new(render_slots()),
     });
     // Pushes changed feeds to WebSub subscribers, beside serving and polling.
     let distributing = tokio::spawn(websub::distribute(state.clone()));
@@ -323,10 +337,71 @@ pub enum ServeError {
 fn plain(status: StatusCode, body: &str) -> Response {
     (
         status,
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        [
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
         format!("{body}\n"),
     )
         .into_response()
+}
+
+/// An HTML page, with the headers that keep it to what it is: no sniffing, a
+/// `Content-Security-Policy` that allows only what the pages use (their inline style sheet,
+/// and the search form sent to this server), no framing, no referrer sent elsewhere.
+fn html_page(app: &AppState, page: String) -> Response {
+    (
+        [
+            (
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            ),
+            (header::CONTENT_SECURITY_POLICY, app.page_policy.clone()),
+            (
+                header::REFERRER_POLICY,
+                HeaderValue::from_static("strict-origin-when-cross-origin"),
+            ),
+        ],
+        Html(page),
+    )
+        .into_response()
+}
+
+/// The `Content-Security-Policy` of the HTML pages: nothing but their inline style sheet, the
+/// search form sent to this server (at the address it was reached by, or its public one), and
+/// no framing.
+fn page_policy(base_url: &str) -> HeaderValue {
+    let public = url::Url::parse(base_url)
+        .map(|u| u.origin().ascii_serialization())
+        .ok()
+        .filter(|o| o != "null");
+    let form = match public {
+        Some(origin) => format!("'self' {origin}"),
+        None => "'self'".to_string(),
+    };
+    HeaderValue::from_str(&format!(
+        "default-src 'none'; style-src 'unsafe-inline'; form-action {form}; \
+         frame-ancestors 'none'; base-uri 'none'"
+    ))
+    .unwrap_or(HeaderValue::from_static(
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; \
+         frame-ancestors 'none'; base-uri 'none'",
+    ))
+}
+
+/// HTTP/1.1 requires exactly one `Host` (RFC 9112 §3.2): without one, or with two, the
+/// request is `400`, so no page or link is built from a guessed or ambiguous address.
+async fn require_host(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    if request.version() == axum::http::Version::HTTP_11 {
+        let mut hosts = request.headers().get_all(header::HOST).iter();
+        if hosts.next().is_none() || hosts.next().is_some() {
+            return plain(
+                StatusCode::BAD_REQUEST,
+                "bad request: an HTTP/1.1 request needs exactly one Host header",
+            );
+        }
+    }
+    next.run(request).await
 }
 
 /// Why a request failed, as the one type handlers return with `?`; it becomes a response in
@@ -439,14 +514,18 @@ fn parse_params(query: Option<&str>) -> Result<FeedParams, String> {
     Ok(params)
 }
 
+/// A `before` cursor's bytes, when they have the shape of a position in a feed: a date (8
+/// bytes) and a paper key (text). Anything else is refused before it reaches the cache.
 fn decode_cursor(text: &str) -> Option<Vec<u8>> {
     if text.is_empty() || text.len() % 2 != 0 || text.len() > 2048 {
         return None;
     }
-    (0..text.len())
+    let bytes: Vec<u8> = (0..text.len())
         .step_by(2)
         .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
-        .collect()
+        .collect::<Option<_>>()?;
+    let (_, key) = bytes.split_at_checked(8)?;
+    (!key.is_empty() && std::str::from_utf8(key).is_ok()).then_some(bytes)
 }
 
 /// What a feed lists: a configured topic's papers (by its id), or a query's.
@@ -482,6 +561,8 @@ struct CachedFeed {
     last_modified_header: HeaderValue,
     /// `Link` to the WebSub hub and the feed itself, when they make a valid header.
     links: Option<HeaderValue>,
+    /// Whether the feed is in the cache (so its compressed forms may be too).
+    cached: bool,
 }
 
 impl CachedFeed {
@@ -513,6 +594,7 @@ impl CachedFeed {
             last_modified: rendered.last_modified,
             body: rendered.bytes.into(),
             links,
+            cached: true,
         }
     }
 }
@@ -560,12 +642,26 @@ pub struct FeedCache {
 impl FeedCache {
     /// A cache holding at most `bytes` of feeds.
     pub fn new(bytes: u64) -> Self {
-        // quick_cache sizes its tables from an estimate of the entries: say 16 KB each.
+        // quick_cache sizes its tables from an estimate of the entries (say 16 KB each), and
+        // splits the budget into shards that each refuse an entry near their own size: two
+        // shards, so that a feed of up to half the budget is kept (its default would be four
+        // per core: a few MiB each on a large machine, less than a long window's feed).
         let estimated = usize::try_from(bytes / 16_384)
             .unwrap_or(usize::MAX)
-            .max(16);
+            .max(64);
+        let options = quick_cache::OptionsBuilder::new()
+            .estimated_items_capacity(estimated)
+            .weight_capacity(bytes)
+            .shards(2)
+            .build()
+            .expect("a capacity and a shard count are all the options there are");
         FeedCache {
-            forms: quick_cache::sync::Cache::with_weighter(estimated, bytes, FormWeight),
+            forms: quick_cache::sync::Cache::with_options(
+                options,
+                FormWeight,
+                quick_cache::DefaultHashBuilder::default(),
+                quick_cache::sync::DefaultLifecycle::default(),
+            ),
         }
     }
 
@@ -670,6 +766,10 @@ async fn serve_feed(
     headers.insert(header::LAST_MODIFIED, rendered.last_modified_header.clone());
     headers.insert(header::CACHE_CONTROL, app.cache_control.clone());
     headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     if let Some(links) = &rendered.links {
         headers.insert(header::LINK, links.clone());
     }
@@ -719,6 +819,12 @@ async fn cached_feed(
     timed(
         app,
         blocking(app, move |app| {
+            if !is_canonical(app, &key.feed)? {
+                let (rendered, links) = render_feed(app, &setup, &key.feed)?;
+                let mut feed = CachedFeed::new(rendered, links);
+                feed.cached = false;
+                return Ok((key, Arc::new(feed)));
+            }
             let form = app.cache.forms.get_or_insert_with(&key, || {
                 let (rendered, links) = render_feed(app, &setup, &key.feed)?;
                 Ok::<_, AppError>(Form::Rendered(Arc::new(CachedFeed::new(rendered, links))))
@@ -729,15 +835,40 @@ async fn cached_feed(
     .await
 }
 
-/// `work` within `server.request_timeout` (the work itself goes on, and what it makes is
-/// cached for the next request).
+/// Whether a feed request names a page that exists now, and so may be cached: any first page,
+/// and a topic's page whose cursor is a paper's position in the topic's index (query feeds'
+/// later pages are not cached). A cursor of
+/// the right shape that is not (made up, or left by a paper that has since moved) is still
+/// answered, from where it falls in the index, but not cached: requests cannot fill the cache
+/// with pages of their own making.
+fn is_canonical(app: &AppState, (of, _, _, before): &CacheKey) -> Result<bool, AppError> {
+    match (of, before) {
+        (FeedOf::Topic(topic), Some(cursor)) => Ok(app.store.is_topic_position(topic, cursor)?),
+        // A query feed's later pages are rendered for whoever asks, not kept.
+        (FeedOf::Search(_), Some(_)) => Ok(false),
+        (_, None) => Ok(true),
+    }
+}
+
+/// `work` (rendering or compressing) once one of the render slots is free, all within
+/// `server.request_timeout` (work that has started goes on, and what it makes is cached for
+/// the next request).
 async fn timed<T>(
     app: &AppState,
     work: impl std::future::Future<Output = Result<T, AppError>>,
 ) -> Result<T, AppError> {
-    tokio::time::timeout(app.request_timeout, work)
+    let slotted = async {
+        let _slot = app.renders.acquire().await.map_err(|_| AppError::Timeout)?;
+        work.await
+    };
+    tokio::time::timeout(app.request_timeout, slotted)
         .await
         .unwrap_or(Err(AppError::Timeout))
+}
+
+/// How many feeds are rendered or compressed at once: two per core.
+fn render_slots() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| 2 * n.get())
 }
 
 /// The rendered feed an identity key holds.
@@ -765,6 +896,10 @@ async fn compressed(
     timed(
         app,
         blocking(app, move |app| {
+            if !rendered.cached {
+                Stats::count(&app.stats.compressions);
+                return Ok(key.coding.encode(&rendered.body).into());
+            }
             let form = app.cache.forms.get_or_insert_with(&key, || {
                 Stats::count(&app.stats.compressions);
                 Ok::<_, AppError>(Form::Compressed(key.coding.encode(&rendered.body).into()))
@@ -928,7 +1063,7 @@ fn topic_rows<'a>(
     config.topics.iter().map(|t| topic_row(app, t)).collect()
 }
 
-async fn index(State(app): State<AppState>) -> Result<Html<String>, AppError> {
+async fn index(State(app): State<AppState>) -> Result<Response, AppError> {
     let page = blocking(&app, |app| {
         let setup = app.live.get();
         let topics = topic_rows(app, &setup.config)?;
@@ -952,7 +1087,7 @@ async fn index(State(app): State<AppState>) -> Result<Html<String>, AppError> {
         ))
     })
     .await?;
-    Ok(Html(page))
+    Ok(html_page(&app, page))
 }
 
 /// `/search?q=QUERY`: how many papers a query matches, the newest of them, its feeds and the
@@ -961,7 +1096,7 @@ async fn index(State(app): State<AppState>) -> Result<Html<String>, AppError> {
 async fn search_page(
     State(app): State<AppState>,
     request: axum::extract::Request,
-) -> Result<Html<String>, AppError> {
+) -> Result<Response, AppError> {
     let text = search_text(request.uri().query())?;
     let page = blocking(&app, move |app| {
         let setup = app.live.get();
@@ -984,7 +1119,7 @@ async fn search_page(
         Ok(pages::search(base, &text, Ok(Some((total, papers)))))
     })
     .await?;
-    Ok(Html(page))
+    Ok(html_page(&app, page))
 }
 
 /// How many papers a topic's page shows.
@@ -993,7 +1128,7 @@ const TOPIC_PAGE_PAPERS: usize = 50;
 async fn topic_page(
     State(app): State<AppState>,
     Path(topic_id): Path<String>,
-) -> Result<Html<String>, AppError> {
+) -> Result<Response, AppError> {
     let page = blocking(&app, move |app| {
         let setup = app.live.get();
         let topic = setup
@@ -1005,7 +1140,7 @@ async fn topic_page(
         Ok(pages::topic(&setup.config.server.base_url, &row, &papers))
     })
     .await?;
-    Ok(Html(page))
+    Ok(html_page(&app, page))
 }
 
 async fn opml(State(app): State<AppState>) -> Result<Response, AppError> {
@@ -1107,6 +1242,8 @@ mod tests {
             stats: Stats::default(),
             request_timeout: Duration::from_secs(5),
             hub: websub::Hub::new(None, 1).expect("the hub's client"),
+            page_policy: page_policy("http://localhost"),
+            renders: tokio::sync::Semaphore::new(2),
         });
         let runtime = tokio::runtime::Runtime::new().expect("runtime");
         let listener = runtime
@@ -1127,6 +1264,26 @@ mod tests {
             head.lines().next().unwrap_or_default().to_string(),
             body.to_string(),
         )
+    }
+
+    #[test]
+    fn the_feed_cache_keeps_a_feed_of_up_to_half_its_budget() {
+        let cache = FeedCache::new(64 << 20);
+        let key = |n: usize| FormKey {
+            feed: (FeedOf::Topic(format!("t{n}")), Format::Atom, None, None),
+            generation: (1, 0),
+            coding: Coding::Gzip,
+        };
+        let big = axum::body::Bytes::from(vec![b'x'; 20 << 20]);
+        cache.forms.insert(key(0), Form::Compressed(big));
+        assert!(cache.forms.get(&key(0)).is_some(), "a 20 MiB form is kept");
+        assert!(cache.weight() >= 20 << 20);
+        // Past the budget, the least recently used go.
+        for n in 1..=8 {
+            let form = axum::body::Bytes::from(vec![b'y'; 10 << 20]);
+            cache.forms.insert(key(n), Form::Compressed(form));
+        }
+        assert!(cache.weight() <= 64 << 20, "{} bytes", cache.weight());
     }
 
     #[test]

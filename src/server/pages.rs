@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use html_escape::{encode_double_quoted_attribute as attr, encode_text as text};
 
 use crate::model::{LinkKind, PollResult, SourceState, StoredPaper};
+use crate::pipeline::redact;
 use crate::pipeline::render::Format;
 
 /// A topic as the pages show it.
@@ -124,6 +125,8 @@ pub(super) fn index(base_url: &str, topics: &[TopicRow<'_>], sources: &[SourceRo
             .last_result
             .as_ref()
             .map_or_else(|| "not fetched yet".into(), ToString::to_string);
+        // A source URL's credentials stay private, in the URL and in messages that quote it.
+        let result = redact::in_text(&result, s.url);
         let class = match &s.state.last_result {
             Some(PollResult::Failed { .. }) => " class=\"err\"",
             _ => "",
@@ -132,14 +135,19 @@ pub(super) fn index(base_url: &str, topics: &[TopicRow<'_>], sources: &[SourceRo
             .state
             .moved_to
             .as_ref()
-            .map(|to| format!("<br><small>moved permanently to {}</small>", text(to)))
+            .map(|to| {
+                format!(
+                    "<br><small>moved permanently to {}</small>",
+                    text(&redact::url(to))
+                )
+            })
             .unwrap_or_default();
         source_rows.push_str(&format!(
             "<tr><td><strong>{}</strong> <small>({})</small><br><small>{}</small>{moved}</td><td>{}</td>\
              <td{}>{}</td><td>{}</td></tr>\n",
             text(s.id),
             text(s.kind),
-            text(s.url),
+            text(&redact::url(s.url)),
             when(s.state.last_fetch, "never"),
             class,
             text(&result),

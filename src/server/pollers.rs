@@ -116,7 +116,8 @@ async fn poll_forever(ingestor: Ingestor, source: SourceConfig, stop: watch::Rec
     loop {
         let next = match ingestor.poll_unless(&source, stopped(stop.clone())).await {
             Ok(Some(report)) => {
-                tracing::info!("{report}");
+                let line = report.to_string();
+                tracing::info!("{}", crate::pipeline::redact::in_text(&line, &source.url));
                 report.next_poll
             }
             Ok(None) => return,

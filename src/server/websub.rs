@@ -46,7 +46,15 @@ pub(super) struct Hub {
     in_flight: Mutex<HashSet<(String, String)>>,
     /// Pushes under way at once.
     slots: Arc<Semaphore>,
+    /// Verifications under way at once: each is a request to a URL a client chose.
+    verifying: Arc<Semaphore>,
+    /// Held while a subscription is read and written back, so that a renewal, an
+    /// unsubscription and a push's outcome never overwrite one another.
+    writes: tokio::sync::Mutex<()>,
 }
+
+/// How many verifications may be under way at once; more requests are `503`.
+const VERIFICATIONS: usize = 16;
 
 impl Hub {
     /// The hub of a server listening at `listen`, pushing `deliveries` feeds at once.
@@ -57,6 +65,8 @@ impl Hub {
             again: AtomicBool::new(true),
             in_flight: Mutex::default(),
             slots: Arc::new(Semaphore::new(deliveries.max(1))),
+            verifying: Arc::new(Semaphore::new(VERIFICATIONS)),
+            writes: tokio::sync::Mutex::new(()),
         })
     }
 }
@@ -109,6 +119,19 @@ pub(super) fn feed_of_url(setup: &Setup, url: &str) -> Result<CacheKey, String> 
     Ok((FeedOf::Search(q), format, None, None))
 }
 
+/// The canonical URL of a feed (what its documents and `Link` headers call `self`), which
+/// subscriptions are stored and pushed under.
+fn canonical_url(setup: &Setup, (of, format, _, _): &CacheKey) -> String {
+    let base = &setup.config.server.base_url;
+    match of {
+        FeedOf::Topic(id) => format!("{base}/feeds/{id}.{}", format.extension()),
+        FeedOf::Search(q) => {
+            let q: String = url::form_urlencoded::byte_serialize(q.as_bytes()).collect();
+            format!("{base}/search.{}?q={q}", format.extension())
+        }
+    }
+}
+
 /// Whether `callback` would reach this server itself: its public address, or its listening
 /// port on a loopback or unspecified address.
 fn is_this_server(callback: &url::Url, server: &ServerConfig, listen: Option<SocketAddr>) -> bool {
@@ -137,48 +160,92 @@ pub(super) async fn request(
 ) -> Result<Response, AppError> {
     let setup = app.live.get();
     let config = &setup.config;
-    let request = hub::parse_request(&body, &config.websub).map_err(AppError::BadRequest)?;
+    let mut request = hub::parse_request(&body, &config.websub).map_err(AppError::BadRequest)?;
     let feed = feed_of_url(&setup, &request.topic).map_err(AppError::BadRequest)?;
+    request.topic = canonical_url(&setup, &feed);
     if is_this_server(&request.callback, &config.server, app.hub.listen) {
         return Err(AppError::BadRequest(format!(
             "hub.callback {} is this server",
             request.callback
         )));
     }
-    if request.mode == Mode::Subscribe {
-        let (topic, callback) = (request.topic.clone(), request.callback.to_string());
-        let (max_total, max_feed) = (config.websub.max_subscriptions, config.websub.max_per_feed);
-        blocking(&app, move |app| {
-            let all = app.store.subscriptions()?;
-            if all
-                .iter()
-                .any(|s| s.topic == topic && s.callback == callback)
-            {
-                return Ok(());
-            }
-            if all.len() >= max_total {
-                return Err(AppError::BadRequest(format!(
-                    "this hub holds its limit of {max_total} subscriptions"
-                )));
-            }
-            if all.iter().filter(|s| s.topic == topic).count() >= max_feed {
-                return Err(AppError::BadRequest(format!(
-                    "this feed has its limit of {max_feed} subscribers"
-                )));
-            }
-            Ok(())
-        })
-        .await?;
+    if !config.websub.allow_private_callbacks && hub::is_private_host(&request.callback) {
+        return Err(AppError::BadRequest(format!(
+            "hub.callback {} is a loopback, private or link-local address; this hub pushes \
+             to public addresses only (websub.allow_private_callbacks)",
+            request.callback
+        )));
     }
-    tokio::spawn(verify(app.clone(), request, feed));
+    let (topic, callback) = (request.topic.clone(), request.callback.to_string());
+    let mode = request.mode;
+    let websub = config.websub.clone();
+    blocking(&app, move |app| match mode {
+        Mode::Subscribe => within_limits(app, &topic, &callback, &websub),
+        Mode::Unsubscribe => match app.store.subscription(&topic, &callback)? {
+            Some(_) => Ok(()),
+            None => Err(AppError::BadRequest(
+                "no such subscription: this callback is not subscribed to this feed".into(),
+            )),
+        },
+    })
+    .await?;
+    let Ok(slot) = app.hub.verifying.clone().try_acquire_owned() else {
+        return Ok(plain(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many subscription requests are being verified; try again shortly",
+        ));
+    };
+    tokio::spawn(async move {
+        verify(app.clone(), request, feed).await;
+        drop(slot);
+    });
     Ok(plain(
         StatusCode::ACCEPTED,
         "accepted: the callback will be asked to confirm with hub.challenge",
     ))
 }
 
+/// Whether one more subscription, of `callback` to `topic`, fits the limits (renewing one
+/// that exists always does).
+fn within_limits(
+    app: &AppState,
+    topic: &str,
+    callback: &str,
+    websub: &crate::config::WebSubConfig,
+) -> Result<(), AppError> {
+    let all = app.store.subscriptions()?;
+    if all
+        .iter()
+        .any(|s| s.topic == topic && s.callback == callback)
+    {
+        return Ok(());
+    }
+    if all.len() >= websub.max_subscriptions {
+        return Err(AppError::BadRequest(format!(
+            "this hub holds its limit of {} subscriptions",
+            websub.max_subscriptions
+        )));
+    }
+    if all.iter().filter(|s| s.topic == topic).count() >= websub.max_per_feed {
+        return Err(AppError::BadRequest(format!(
+            "this feed has its limit of {} subscribers",
+            websub.max_per_feed
+        )));
+    }
+    Ok(())
+}
+
+/// Where a callback points, for logs: its host only (the rest may be a capability).
+fn host_of(callback: &str) -> String {
+    url::Url::parse(callback)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
 /// Verifies a request with its subscriber, then records (or ends) the subscription.
 async fn verify(app: AppState, request: HubRequest, feed: CacheKey) {
+    let host = request.callback.host_str().unwrap_or_default().to_string();
     let challenge = match hub::challenge() {
         Ok(challenge) => challenge,
         Err(error) => {
@@ -187,50 +254,53 @@ async fn verify(app: AppState, request: HubRequest, feed: CacheKey) {
         }
     };
     if let Err(reason) = hub::verify(&app.hub.client, &request, &challenge).await {
-        tracing::info!(callback = %request.callback, topic = %request.topic, %reason, "WebSub {} not verified", request.mode.name());
+        // The reason may quote the callback URL (and the challenge): not logged whole.
+        let reason = reason.replace(request.callback.as_str(), &host);
+        tracing::info!(callback = %host, topic = %request.topic, %reason, "WebSub {} not verified", request.mode.name());
         return;
     }
-    let callback = request.callback.to_string();
-    let done = match request.mode {
-        Mode::Unsubscribe => {
-            let topic = request.topic.clone();
-            blocking(&app, move |app| {
-                Ok(app.store.remove_subscription(&topic, &callback)?)
-            })
+    // What the subscriber has now: only a change is pushed. Without it (the feed could not be
+    // rendered just now), the next look pushes the feed once.
+    let current = match request.mode {
+        Mode::Subscribe => cached_feed(&app, app.live.get(), feed)
             .await
-            .map(|_| ())
-        }
-        Mode::Subscribe => {
-            // The subscriber has the feed as it is now: only a change is pushed.
-            match cached_feed(&app, app.live.get(), feed).await {
-                Ok((_, now)) => {
-                    let etag = now.etags[0].0.clone();
-                    let topic = request.topic.clone();
-                    blocking(&app, move |app| {
-                        let before = app.store.subscription(&topic, &callback)?;
-                        let subscription = Subscription {
-                            topic,
-                            callback,
-                            secret: request.secret,
-                            expires: Utc::now()
-                                + chrono::TimeDelta::from_std(request.lease)
-                                    .unwrap_or(chrono::TimeDelta::MAX),
-                            delivered: before.and_then(|b| b.delivered).or(Some(etag)),
-                        };
-                        Ok(app.store.put_subscription(&subscription)?)
-                    })
-                    .await
-                }
-                Err(error) => Err(error),
-            }
-        }
+            .ok()
+            .map(|(_, now)| now.etags[0].0.clone()),
+        Mode::Unsubscribe => None,
     };
+    let websub = app.live.get().config.websub.clone();
+    let _writing = app.hub.writes.lock().await;
+    let (topic, callback) = (request.topic.clone(), request.callback.to_string());
+    let mode = request.mode;
+    let done = blocking(&app, move |app| match mode {
+        Mode::Unsubscribe => Ok(app
+            .store
+            .remove_subscription(&topic, &callback)
+            .map(|_| ())?),
+        Mode::Subscribe => {
+            // The limits again: other requests may have been verified meanwhile.
+            within_limits(app, &topic, &callback, &websub)?;
+            let before = app.store.subscription(&topic, &callback)?;
+            let subscription = Subscription {
+                topic,
+                callback,
+                secret: request.secret,
+                expires: Utc::now()
+                    + chrono::TimeDelta::from_std(request.lease).unwrap_or(chrono::TimeDelta::MAX),
+                delivered: before.and_then(|b| b.delivered).or(current),
+            };
+            Ok(app.store.put_subscription(&subscription)?)
+        }
+    })
+    .await;
     match done {
         Ok(()) => {
             Stats::count(&app.stats.verified);
-            tracing::info!(callback = %request.callback, topic = %request.topic, "WebSub {} verified", request.mode.name());
+            tracing::info!(callback = %host, topic = %request.topic, "WebSub {} verified", mode.name());
         }
-        Err(error) => tracing::error!(?error, "a verified WebSub request could not be recorded"),
+        Err(error) => {
+            tracing::warn!(?error, callback = %host, "a verified WebSub request could not be recorded");
+        }
     }
 }
 
@@ -260,7 +330,8 @@ pub(super) async fn distribute(app: AppState) {
 }
 
 /// One look at every subscription: ended leases and feeds that no longer exist are dropped;
-/// every subscriber whose copy of its feed is not the current one is pushed the feed.
+/// every subscriber whose copy of its feed is not the current one is pushed the feed. A feed
+/// that cannot be rendered now is skipped (and looked at again soon), not the others.
 async fn round(app: &AppState, setup: &Arc<Setup>) -> Result<(), AppError> {
     let subscriptions = blocking(app, |app| Ok(app.store.subscriptions()?)).await?;
     let now = Utc::now();
@@ -276,16 +347,29 @@ async fn round(app: &AppState, setup: &Arc<Setup>) -> Result<(), AppError> {
                 .push(subscription);
         }
     }
+    for (subscription, reason) in ended {
+        drop_subscription(app, &subscription, &reason).await;
+    }
+    let mut failed = false;
     for (url, subscribers) in by_feed {
         let feed = match feed_of_url(setup, &url) {
             Ok(feed) => feed,
             Err(reason) => {
-                ended.extend(subscribers.into_iter().map(|s| (s, reason.clone())));
+                for subscription in subscribers {
+                    drop_subscription(app, &subscription, &reason).await;
+                }
                 continue;
             }
         };
         let format = feed.1;
-        let (_, current) = cached_feed(app, setup.clone(), feed).await?;
+        let current = match cached_feed(app, setup.clone(), feed).await {
+            Ok((_, current)) => current,
+            Err(error) => {
+                tracing::warn!(feed = %url, ?error, "WebSub: the feed could not be rendered; pushing it later");
+                failed = true;
+                continue;
+            }
+        };
         let etag = &current.etags[0].0;
         let links = format!(
             "<{}/websub>; rel=\"hub\", <{url}>; rel=\"self\"",
@@ -307,45 +391,78 @@ async fn round(app: &AppState, setup: &Arc<Setup>) -> Result<(), AppError> {
             }
             tokio::spawn(deliver(
                 app.clone(),
-                subscriber,
+                key,
                 current.body.clone(),
                 format,
                 etag.clone(),
                 links.clone(),
-                key,
             ));
         }
     }
-    for (subscription, reason) in ended {
-        tracing::info!(callback = %subscription.callback, topic = %subscription.topic, %reason, "WebSub subscription dropped");
-        blocking(app, move |app| {
-            Ok(app
-                .store
-                .remove_subscription(&subscription.topic, &subscription.callback)?)
-        })
-        .await?;
+    if failed {
+        app.hub.again.store(true, Ordering::Release);
     }
     Ok(())
 }
 
+/// Removes `seen` for `reason`, unless it changed since it was read (renewed, say).
+async fn drop_subscription(app: &AppState, seen: &Subscription, reason: &str) {
+    let _writing = app.hub.writes.lock().await;
+    let seen_now = seen.clone();
+    let dropped = blocking(app, move |app| {
+        let now = app
+            .store
+            .subscription(&seen_now.topic, &seen_now.callback)?;
+        if now.as_ref().map(|s| s.expires) == Some(seen_now.expires) {
+            app.store
+                .remove_subscription(&seen_now.topic, &seen_now.callback)?;
+            return Ok(true);
+        }
+        Ok(false)
+    })
+    .await;
+    match dropped {
+        Ok(true) => {
+            tracing::info!(callback = %host_of(&seen.callback), topic = %seen.topic, %reason, "WebSub subscription dropped");
+        }
+        Ok(false) => {}
+        Err(error) => tracing::warn!(?error, "WebSub: a subscription could not be dropped"),
+    }
+}
+
 /// Pushes one feed to one subscriber, trying again after `websub.retry_delay`, doubled each
 /// time, up to `websub.retries` times; then (or on `410 Gone`) the subscription is dropped.
+/// Before each try the subscription is read again: one that ended, or that already has this
+/// version of the feed, gets nothing, and a renewed one is signed with its new secret.
 async fn deliver(
     app: AppState,
-    subscriber: Subscription,
+    key: (String, String),
     body: axum::body::Bytes,
     format: Format,
     etag: String,
     links: String,
-    key: (String, String),
 ) {
     let config = app.live.get().config.websub.clone();
+    let host = host_of(&key.1);
     let mut delay = config.retry_delay;
     let mut attempt = 0;
     let outcome = loop {
+        let (topic, callback) = key.clone();
+        let now = blocking(&app, move |app| {
+            Ok(app.store.subscription(&topic, &callback)?)
+        })
+        .await;
+        let subscriber = match now {
+            Ok(Some(s)) if s.delivered.as_deref() != Some(etag.as_str()) => s,
+            Ok(_) => break None,
+            Err(error) => {
+                tracing::warn!(?error, "WebSub: a subscription could not be read");
+                break None;
+            }
+        };
         let pushed = {
             let Ok(_slot) = app.hub.slots.clone().acquire_owned().await else {
-                return;
+                break None;
             };
             hub::push(
                 &app.hub.client,
@@ -359,19 +476,22 @@ async fn deliver(
         match pushed {
             Pushed::Failed(reason) if attempt < config.retries => {
                 Stats::count(&app.stats.push_failures);
-                tracing::info!(callback = %subscriber.callback, %reason, "WebSub push failed; trying again in {delay:?}");
+                let reason = reason.replace(&subscriber.callback, &host);
+                tracing::info!(callback = %host, %reason, "WebSub push failed; trying again in {delay:?}");
                 attempt += 1;
                 tokio::time::sleep(delay).await;
                 delay = delay.saturating_mul(2);
             }
-            other => break other,
+            other => break Some((subscriber, other)),
         }
     };
-    let (topic, callback) = (subscriber.topic.clone(), subscriber.callback.clone());
-    let recorded = match outcome {
-        Pushed::Taken => {
+    match outcome {
+        None => {}
+        Some((_, Pushed::Taken)) => {
             Stats::count(&app.stats.pushes);
-            blocking(&app, move |app| {
+            let _writing = app.hub.writes.lock().await;
+            let (topic, callback) = key.clone();
+            let recorded = blocking(&app, move |app| {
                 // The subscription as it is now (renewed, maybe), with what was pushed.
                 if let Some(mut now) = app.store.subscription(&topic, &callback)? {
                     now.delivered = Some(etag);
@@ -379,26 +499,23 @@ async fn deliver(
                 }
                 Ok(())
             })
-            .await
-        }
-        Pushed::Gone | Pushed::Failed(_) => {
-            if let Pushed::Failed(reason) = &outcome {
-                Stats::count(&app.stats.push_failures);
-                tracing::warn!(callback = %subscriber.callback, topic = %subscriber.topic, %reason, "WebSub push failed {} times; subscription dropped", attempt + 1);
-            } else {
-                tracing::info!(callback = %subscriber.callback, topic = %subscriber.topic, "WebSub callback is gone; subscription dropped");
+            .await;
+            if let Err(error) = recorded {
+                tracing::warn!(?error, "WebSub: a push's outcome could not be recorded");
             }
-            blocking(&app, move |app| {
-                Ok(app
-                    .store
-                    .remove_subscription(&topic, &callback)
-                    .map(|_| ())?)
-            })
-            .await
         }
-    };
-    if let Err(error) = recorded {
-        tracing::error!(?error, "WebSub: a push's outcome could not be recorded");
+        Some((subscriber, Pushed::Gone)) => {
+            drop_subscription(&app, &subscriber, "the callback answered 410 Gone").await;
+        }
+        Some((subscriber, Pushed::Failed(reason))) => {
+            Stats::count(&app.stats.push_failures);
+            let reason = format!(
+                "{} tries failed, the last: {}",
+                attempt + 1,
+                reason.replace(&subscriber.callback, &host)
+            );
+            drop_subscription(&app, &subscriber, &reason).await;
+        }
     }
     app.hub
         .in_flight

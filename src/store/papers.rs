@@ -467,6 +467,13 @@ impl PaperStore {
         Ok((papers, positions.pop().filter(|_| more)))
     }
 
+    /// Whether `cursor` (from a `next` link of the topic's feed) is a position in the topic's
+    /// index: a paper of the topic at that date.
+    pub fn is_topic_position(&self, topic: &str, cursor: &[u8]) -> Result<bool, StoreError> {
+        let key = [index_prefix(topic).as_slice(), cursor].concat();
+        Ok(self.kv.get(Tree::TopicIndex, &key)?.is_some())
+    }
+
     /// The paper a topic index entry points at.
     fn paper_at(&self, index_key: &[u8], prefix_len: usize) -> Result<StoredPaper, StoreError> {
         let key = paper_key_of(index_key, prefix_len)?;

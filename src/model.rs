@@ -169,6 +169,12 @@ impl StoredPaper {
         )
     }
 
+    /// When the paper last changed for a feed: its date, or when paperboy first saw it if that
+    /// is later (a paper dated days ago that arrived just now).
+    pub fn arrived_or_updated(&self) -> DateTime<Utc> {
+        writable(self.updated().max(self.first_seen))
+    }
+
     /// The entry's `published`: the oldest date known.
     pub fn published(&self) -> DateTime<Utc> {
         writable(

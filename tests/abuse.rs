@@ -257,6 +257,21 @@ fn a_public_instance_keeps_secrets_headers_and_the_rfcs() {
     });
     let logged = std::fs::read_to_string(&log).unwrap();
     assert!(!leaks(&logged), "{logged}");
+    drop(serve);
+    // `server.show_sources = false` leaves the sources table out of the index page.
+    let text = std::fs::read_to_string(&path).unwrap().replacen(
+        "[server]\n",
+        "[server]\nshow_sources = false\n",
+        1,
+    );
+    std::fs::write(&path, text).unwrap();
+    let serve = Serve::start(&path);
+    let index = common::get(&format!("{}/", serve.base)).text();
+    assert!(index.contains("<h2>Topics</h2>"), "{index}");
+    assert!(
+        !index.contains("<h2>Sources</h2>") && !index.contains("127.0.0.1:9"),
+        "{index}"
+    );
 
     // Headers: nosniff everywhere; the pages' policy and referrer policy.
     for path in [
@@ -341,4 +356,94 @@ fn a_public_instance_keeps_secrets_headers_and_the_rfcs() {
         before,
         "a real position's page comes from the cache"
     );
+}
+
+#[test]
+fn one_address_cannot_take_every_slot_and_the_open_file_limit_is_raised() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = config(
+        &dir,
+        "max_connections_per_ip = 40\nheader_timeout = \"30s\"\n",
+    );
+    let port = common::free_port();
+    let log = dir.path().join("serve.log");
+    // Started with a soft limit of 1,024 open files, as systemd's default gives.
+    let mut child = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -Sn 1024 && exec \"$0\" \"$@\"")
+        .arg(env!("CARGO_BIN_EXE_paperboy"))
+        .args(["--config", path.to_str().unwrap(), "serve", "--listen"])
+        .arg(format!("127.0.0.1:{port}"))
+        .env("RUST_LOG", "info")
+        .env_remove("PAPERBOY_CONFIG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    common::wait_for("serve answering", &log, || {
+        request("GET", &format!("{base}/healthz"), &[]).is_ok_and(|r| r.status == 200)
+    });
+    let logged = std::fs::read_to_string(&log).unwrap();
+    let line = logged
+        .lines()
+        .find(|l| l.contains("open-file limit"))
+        .unwrap_or_else(|| panic!("the limits are logged: {logged}"));
+    assert!(line.contains("soft=1024"), "{line}");
+    let hard: u64 = line
+        .split("hard=")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{line}"));
+    assert!(
+        line.contains(&format!("now={hard}")),
+        "raised to the hard limit: {line}"
+    );
+
+    // 200 idle connections from 127.0.0.1: 40 are kept, the rest closed at once.
+    let mut idle: Vec<TcpStream> = (0..200)
+        .map(|_| TcpStream::connect(format!("127.0.0.1:{port}")).unwrap())
+        .collect();
+    let mut closed = 0;
+    for stream in &mut idle {
+        if closed_by_server(stream, Duration::from_millis(100)) {
+            closed += 1;
+        }
+    }
+    assert!(
+        closed >= 160,
+        "{closed} of 200 closed: each address keeps at most 40"
+    );
+    // A client from another address is served meanwhile.
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket
+        .bind(
+            &"127.0.0.2:0"
+                .parse::<std::net::SocketAddr>()
+                .unwrap()
+                .into(),
+        )
+        .unwrap();
+    socket
+        .connect(
+            &format!("127.0.0.1:{port}")
+                .parse::<std::net::SocketAddr>()
+                .unwrap()
+                .into(),
+        )
+        .unwrap();
+    let mut other: TcpStream = socket.into();
+    other
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    other
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    let _ = other.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    drop(idle);
+    assert!(common::sigterm(&child));
+    let _ = child.wait();
 }

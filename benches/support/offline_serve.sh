@@ -10,7 +10,9 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 # background and waits until it answers. Sets PAPERBOY_PID.
 start_offline_paperboy() {
   local dir=$1 port=$2
+  # Every load-generating connection comes from 127.0.0.1: no per-address limit.
   sed -e "s#file://../feeds/#file://$(pwd)/feeds/#" -e "s#../data/offline.sled#$dir/store.sled#" \
+    -e 's#^\[server\]$#[server]\nmax_connections_per_ip = 0#' \
     config/offline.toml > "$dir/paperboy.toml"
   cat >> "$dir/paperboy.toml" <<TOML
 

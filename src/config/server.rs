@@ -38,6 +38,8 @@ pub const MAX_MAX_ENTRIES: usize = 10_000;
 /// The fewest entries a topic feed holds, whatever its window (and the smallest
 /// `server.max_entries`).
 pub const MIN_ENTRIES: usize = 50;
+/// `server.max_connections_per_ip` when the config does not say.
+pub const DEFAULT_MAX_CONNECTIONS_PER_IP: usize = 256;
 /// The most connections `server.max_connections` may allow.
 pub const MAX_CONNECTIONS: usize = 1_000_000;
 /// The largest `server.max_header_kib`.
@@ -63,6 +65,11 @@ pub struct ServerConfig {
     pub max_header_bytes: usize,
     /// How many connections are served at once; more wait to be accepted.
     pub max_connections: usize,
+    /// How many connections one client address may hold at once; more are closed as they
+    /// come (0: no limit, for use behind a reverse proxy, where every client is the proxy).
+    pub max_connections_per_ip: usize,
+    /// Whether the index page lists the sources (their URLs, last results and next polls).
+    pub show_sources: bool,
     /// How long shutdown waits for requests in flight and for the write in progress.
     pub shutdown_timeout: Duration,
     /// The most bytes the rendered feeds kept in memory may take, every compressed form
@@ -86,6 +93,8 @@ pub(super) struct RawServer {
     write_timeout: Option<String>,
     max_header_kib: Option<usize>,
     max_connections: Option<usize>,
+    max_connections_per_ip: Option<usize>,
+    show_sources: Option<bool>,
     shutdown_timeout: Option<String>,
     cache_mib: Option<usize>,
     window: Option<String>,
@@ -164,6 +173,14 @@ pub(super) fn validate(raw: Option<RawServer>, problems: &mut Vec<Problem>) -> S
             problems,
         ),
         shutdown_timeout,
+        max_connections_per_ip: count_in(
+            "server.max_connections_per_ip",
+            raw.max_connections_per_ip,
+            DEFAULT_MAX_CONNECTIONS_PER_IP,
+            0..=MAX_CONNECTIONS,
+            problems,
+        ),
+        show_sources: raw.show_sources.unwrap_or(true),
         cache_bytes: count_in(
             "server.cache_mib",
             raw.cache_mib,

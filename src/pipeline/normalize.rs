@@ -55,13 +55,48 @@ pub(crate) fn clean(mut paper: Paper, now: DateTime<Utc>) -> Paper {
     paper
 }
 
-/// Whether a link's declared type looks like a media type (`type/subtype`, parameters
-/// allowed): feed parsers pass attribute values through as they are, control characters and
-/// all (the adapters fuzzer found one).
+/// Whether a link's declared type is a media type as RFC 6838 §4.2 writes one (`type/subtype`
+/// of restricted names, then `; name=value` parameters, values a token or a quoted string):
+/// feed parsers pass attribute values through as they are, control characters, quotes and
+/// all (the adapters fuzzer found one; a hostile feed can try `application/pdf" onmouseover=`).
 fn plausible_media_type(text: &str) -> bool {
-    text.len() <= 200
-        && text.contains('/')
-        && text.bytes().all(|b| b.is_ascii_graphic() || b == b' ')
+    /// `restricted-name` (RFC 6838 §4.2).
+    fn restricted_name(name: &str) -> bool {
+        let mut bytes = name.bytes();
+        name.len() <= 127
+            && bytes.next().is_some_and(|b| b.is_ascii_alphanumeric())
+            && bytes.all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b))
+    }
+    /// A parameter value: a `token` or a `quoted-string` without escapes (RFC 9110 §5.6).
+    fn value(text: &str) -> bool {
+        let token = !text.is_empty()
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+        let quoted = text.len() >= 2
+            && text.starts_with('"')
+            && text.ends_with('"')
+            && text[1..text.len() - 1]
+                .bytes()
+                .all(|b| (b.is_ascii_graphic() || b == b' ') && b != b'"' && b != b'\\');
+        token || quoted
+    }
+    if text.len() > 200 {
+        return false;
+    }
+    let mut parts = text.split(';');
+    let essence = parts.next().unwrap_or_default().trim();
+    let Some((kind, subtype)) = essence.split_once('/') else {
+        return false;
+    };
+    restricted_name(kind)
+        && restricted_name(subtype)
+        && parts.all(|parameter| {
+            parameter
+                .trim()
+                .split_once('=')
+                .is_some_and(|(name, v)| restricted_name(name.trim()) && value(v.trim()))
+        })
 }
 
 /// Splits an arXiv listing description into its id, announce type and the bare abstract.
@@ -207,6 +242,32 @@ mod tests {
         ];
         for (text, expected) in cases {
             assert_eq!(split_authors(text), *expected, "for {text:?}");
+        }
+    }
+
+    #[test]
+    fn media_types_are_what_rfc_6838_allows() {
+        for good in [
+            "application/pdf",
+            "text/html; charset=utf-8",
+            "application/atom+xml",
+            "application/vnd.ms-excel",
+            "text/plain; format=\"flowed\"",
+        ] {
+            assert!(plausible_media_type(good), "{good}");
+        }
+        for bad in [
+            "application/pdf\" onmouseover=\"alert(1)",
+            "text/html; charset=\"a\"b\"",
+            "text",
+            "/pdf",
+            "text/ html",
+            "text/html; =x",
+            "text/html;charset",
+            "\u{1b}text/html",
+            "te<xt/html",
+        ] {
+            assert!(!plausible_media_type(bad), "{bad}");
         }
     }
 

@@ -173,11 +173,14 @@ pub fn rendered_entry_id(stored: &StoredPaper) -> std::borrow::Cow<'_, str> {
     crate::pipeline::identity::entry_urn(&format!("{id}\u{1}{}", stored.key)).into()
 }
 
-/// The date a feed of these papers (newest first) was last modified.
+/// The date a feed of these papers (newest first) was last modified: its newest paper's date,
+/// or the last time one of its papers was first seen when that is later (a paper dated days
+/// ago that arrived just now changes the feed now, and a reader asking `If-Modified-Since`
+/// must get it).
 pub fn newest(papers: &[StoredPaper]) -> DateTime<Utc> {
     papers
         .iter()
-        .map(StoredPaper::updated)
+        .map(StoredPaper::arrived_or_updated)
         .max()
         .unwrap_or(DateTime::<Utc>::UNIX_EPOCH)
 }
@@ -594,6 +597,16 @@ mod tests {
         );
         assert_eq!(Format::split_file_name("generalization.xml"), None);
         assert_eq!(Format::split_file_name("atom"), None);
+    }
+
+    #[test]
+    fn a_late_arrival_moves_last_modified() {
+        let old = stored("Old", "a", 1);
+        let mut late = stored("Late", "b", 2);
+        assert_eq!(newest(&[old.clone(), late.clone()]), late.updated());
+        // Dated April 2, first seen April 9: the feed changed on April 9.
+        late.first_seen = Utc.with_ymd_and_hms(2026, 4, 9, 0, 0, 0).unwrap();
+        assert_eq!(newest(&[old, late.clone()]), late.first_seen);
     }
 
     #[test]

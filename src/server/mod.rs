@@ -273,7 +273,20 @@ pub async fn serve(
         }
     };
     // Connections drain here while the pollers stop, both within `shutdown_timeout`.
-    let mut tasks = listener::run(listener, app, &config.server, signal)
+    // As many connections as the open-file limit (raised to its hard limit) leaves room for.
+    let mut limits = config.server.clone();
+    if let Some(room) = listener::open_files() {
+        if limits.max_connections > room {
+            tracing::warn!(
+                max_connections = limits.max_connections,
+                room,
+                "server.max_connections is more than the open-file limit allows; serving at \
+                 most {room} connections at once"
+            );
+            limits.max_connections = room.max(1);
+        }
+    }
+    let mut tasks = listener::run(listener, app, &limits, signal)
         .await
         .unwrap_or_default();
     let deadline = stopping_at
@@ -1067,9 +1080,12 @@ async fn index(State(app): State<AppState>) -> Result<Response, AppError> {
     let page = blocking(&app, |app| {
         let setup = app.live.get();
         let topics = topic_rows(app, &setup.config)?;
-        let sources = setup
-            .config
-            .sources
+        let shown = if setup.config.server.show_sources {
+            setup.config.sources.as_slice()
+        } else {
+            &[]
+        };
+        let sources = shown
             .iter()
             .map(|s| {
                 Ok(pages::SourceRow {

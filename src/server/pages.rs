@@ -162,11 +162,19 @@ pub(super) fn index(base_url: &str, topics: &[TopicRow<'_>], sources: &[SourceRo
          feed reader, or to <a href=\"{base}/feeds.opml\">all of them at once (OPML)</a>. Any \
          query is a feed too: try one.</p>\n{form}\
          <h2>Topics</h2>\n<table>\n<thead><tr><th>Topic</th><th>Papers</th><th>Newest</th><th>Feeds</th></tr></thead>\n\
-         <tbody>\n{topic_rows}</tbody>\n</table>\n<h2>Sources</h2>\n<table>\n\
-         <thead><tr><th>Source</th><th>Last fetch</th><th>Last result</th><th>Next poll</th></tr></thead>\n\
-         <tbody>\n{source_rows}</tbody>\n</table>\n",
+         <tbody>\n{topic_rows}</tbody>\n</table>\n{sources}",
         base = attr(base_url),
-        form = search_form(base_url, "")
+        form = search_form(base_url, ""),
+        // `server.show_sources = false` (no rows given) leaves the table out.
+        sources = if sources.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "<h2>Sources</h2>\n<table>\n\
+                 <thead><tr><th>Source</th><th>Last fetch</th><th>Last result</th><th>Next poll</th></tr></thead>\n\
+                 <tbody>\n{source_rows}</tbody>\n</table>\n"
+            )
+        }
     );
     page("paperboy", &head, &body)
 }

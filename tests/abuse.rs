@@ -447,3 +447,168 @@ fn one_address_cannot_take_every_slot_and_the_open_file_limit_is_raised() {
     assert!(common::sigterm(&child));
     let _ = child.wait();
 }
+
+#[test]
+fn markup_in_a_sources_title_reaches_no_output_as_a_tag() {
+    let dir = tempfile::tempdir().unwrap();
+    let feed = dir.path().join("hostile.xml");
+    std::fs::write(
+        &feed,
+        "<?xml version=\"1.0\"?>\n<rss version=\"2.0\" xmlns:dc=\"http://purl.org/dc/elements/1.1/\"><channel><title>t</title><link>https://h.example/</link>\
+         <description>d</description><item>\
+         <title>Generalization bounds &lt;script&gt;alert(1)&lt;/script&gt; for XSS</title>\
+         <link>https://h.example/p1</link><guid>https://h.example/p1</guid>\
+         <dc:creator>&lt;b&gt;Eve&lt;/b&gt; Example</dc:creator>\
+         <category>&lt;i&gt;cs.LG&lt;/i&gt;</category>\
+         <description>An abstract.</description>\
+         <pubDate>Mon, 30 Nov 2026 10:00:00 GMT</pubDate></item></channel></rss>\n",
+    )
+    .unwrap();
+    let path = dir.path().join("paperboy.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[store]\npath = \"s.sled\"\n[[sources]]\nid = \"h\"\nkind = \"feed\"\nurl = \"file://{}\"\n\
+             [[topics]]\nid = \"all\"\nquery = \"*\"\n",
+            feed.display()
+        ),
+    )
+    .unwrap();
+    let out = common::run(&path, &["ingest"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let serve = Serve::start(&path);
+    for page in [
+        "/feeds/all.atom",
+        "/feeds/all.rss",
+        "/feeds/all.json",
+        "/search.rss?q=generalization",
+        "/topics/all",
+        "/search?q=generalization",
+        "/",
+    ] {
+        let text = common::get(&format!("{}{page}", serve.base)).text();
+        for tag in [
+            "<script",
+            "&lt;script",
+            "\\u003cscript",
+            "<b>",
+            "&lt;b&gt;",
+            "<i>",
+            "&lt;i&gt;",
+            "alert(1)",
+        ] {
+            assert!(!text.contains(tag), "{page} carries {tag}: {text}");
+        }
+        if page != "/" {
+            assert!(
+                text.contains("Generalization bounds for XSS"),
+                "{page}: {text}"
+            );
+        }
+    }
+    let rss = common::get(&format!("{}/feeds/all.rss", serve.base)).text();
+    assert!(
+        rss.contains("Eve Example") && rss.contains("<category>cs.LG</category>"),
+        "{rss}"
+    );
+}
+
+/// The resident memory of a process, in KiB, from `/proc`.
+fn resident_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next().and_then(|n| n.parse().ok()))
+        .expect("VmRSS in /proc")
+}
+
+#[test]
+fn a_flood_of_made_up_cursors_costs_no_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let feed = dir.path().join("big.xml");
+    let abstract_text = "A long abstract about sparse graphs and their rigidity. ".repeat(70);
+    let entries: String = (0..600)
+        .map(|n| {
+            format!(
+                "<entry><id>https://arxiv.org/abs/2611.{n:05}</id><title>Paper {n}</title>\
+                 <link href=\"https://arxiv.org/abs/2611.{n:05}\"/><author><name>A. B.</name></author>\
+                 <summary>{abstract_text}</summary><updated>2026-11-{:02}T00:00:00Z</updated></entry>",
+                1 + n % 28
+            )
+        })
+        .collect();
+    std::fs::write(
+        &feed,
+        format!("<feed xmlns=\"http://www.w3.org/2005/Atom\"><title>t</title><id>urn:t</id><updated>2026-11-30T00:00:00Z</updated>{entries}</feed>"),
+    )
+    .unwrap();
+    let path = dir.path().join("paperboy.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[server]\ncache_mib = 16\n[store]\npath = \"s.sled\"\n[[sources]]\nid = \"big\"\nkind = \"feed\"\n\
+             url = \"file://{}\"\n[[topics]]\nid = \"all\"\nquery = \"*\"\n",
+            feed.display()
+        ),
+    )
+    .unwrap();
+    assert!(common::run(&path, &["ingest"]).status.success());
+    let serve = Serve::start(&path);
+    let pid = serve.child.id();
+    // Warm up: the real pages, rendered and cached once.
+    common::get(&format!("{}/feeds/all.atom?limit=500", serve.base));
+    let before = resident_kib(pid);
+    // 300 distinct cursors of the right shape, each asking for 500 entries of about 4 KB.
+    let renders = || common::metric(&serve.base, "paperboy_feed_renders_total ");
+    let rendered = renders();
+    for n in 0..300u32 {
+        // A date after every paper's (the index orders dates with the sign bit flipped).
+        let cursor: String = [0xffu8; 8]
+            .iter()
+            .chain(format!("arxiv:2611.{n:05}x").as_bytes())
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let reply = request(
+            "HEAD",
+            &format!("{}/feeds/all.atom?before={cursor}&limit=500", serve.base),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(reply.status, 200);
+    }
+    let after = resident_kib(pid);
+    assert_eq!(
+        renders() - rendered,
+        300,
+        "each made-up page rendered, none cached"
+    );
+    let page = common::get(&format!(
+        "{}/feeds/all.atom?before={}&limit=500",
+        serve.base,
+        [0xffu8; 8]
+            .iter()
+            .chain(b"arxiv:x")
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    ));
+    assert_eq!(
+        common::entry_ids(&page.body).len(),
+        500,
+        "the pages are full ones"
+    );
+    let cached = common::metric(&serve.base, "paperboy_feed_cache_bytes ");
+    assert!(
+        cached <= 16 << 20,
+        "the cache holds {cached} bytes of 16 MiB"
+    );
+    // Each of those pages is about 2.5 MB rendered: kept, they would be 750 MB.
+    assert!(
+        after < before + 96 * 1024,
+        "resident memory grew from {before} KiB to {after} KiB"
+    );
+}

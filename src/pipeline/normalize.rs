@@ -7,7 +7,7 @@ use chrono::{DateTime, Datelike, Duration, Utc};
 use regex::Regex;
 
 use super::identity::{parse_arxiv_id, ArxivRef};
-use super::text::collapse_whitespace;
+use super::text::{collapse_whitespace, html_to_text};
 use crate::model::{Author, Paper};
 
 /// The prefix arXiv's 2024 listing feeds put before the abstract:
@@ -42,6 +42,21 @@ pub(crate) fn clean(mut paper: Paper, now: DateTime<Utc>) -> Paper {
     };
     paper.published = plausible(paper.published);
     paper.updated = plausible(paper.updated);
+    // Text stays text: a title, an author or a category that a source wrote as HTML (or that
+    // carries markup, escaped or not) is reduced to its text, as an abstract is, so no output
+    // carries a sequence a reader could take for a tag.
+    paper.title = html_to_text(&paper.title);
+    for author in &mut paper.authors {
+        author.name = html_to_text(&author.name);
+        if let Some(affiliation) = author.affiliation.as_mut() {
+            *affiliation = html_to_text(affiliation);
+        }
+    }
+    paper.authors.retain(|a| !a.name.is_empty());
+    for category in &mut paper.categories {
+        *category = html_to_text(category);
+    }
+    paper.categories.retain(|c| !c.is_empty());
     paper
         .links
         .retain_mut(|link| match url::Url::parse(&link.href) {
@@ -243,6 +258,30 @@ mod tests {
         for (text, expected) in cases {
             assert_eq!(split_authors(text), *expected, "for {text:?}");
         }
+    }
+
+    #[test]
+    fn titles_authors_and_categories_stay_text() {
+        let now = chrono::Utc::now();
+        let paper = Paper {
+            title: "Generalization bounds <script>alert(1)</script> for <i>XSS</i> &amp; n < m"
+                .into(),
+            authors: vec![
+                Author::named("<b>Eve</b> Example"),
+                Author::named("<img src=x onerror=alert(1)>"),
+            ],
+            categories: vec!["<i>cs.LG</i>".into(), "<br>".into()],
+            ..Default::default()
+        };
+        let cleaned = clean(paper, now);
+        assert_eq!(cleaned.title, "Generalization bounds for XSS & n < m");
+        let names: Vec<&str> = cleaned.authors.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(
+            names,
+            vec!["Eve Example"],
+            "an author that was only markup is gone"
+        );
+        assert_eq!(cleaned.categories, vec!["cs.LG"]);
     }
 
     #[test]

@@ -30,7 +30,8 @@ impl Coding {
         }
     }
 
-    /// The coding's place in [`Coding::PREFERRED`]-independent tables (identity, gzip, br).
+    /// The coding's place in per-coding tables such as a cached feed's ETags (identity,
+    /// gzip, br).
     pub(super) fn index(self) -> usize {
         match self {
             Coding::Identity => 0,

@@ -612,3 +612,183 @@ fn a_flood_of_made_up_cursors_costs_no_memory() {
         "resident memory grew from {before} KiB to {after} KiB"
     );
 }
+
+/// A connection to the server at `port` from the loopback address `source` (127.0.0.2, say:
+/// a client other than the flood's).
+fn connect_from(source: &str, port: u16) -> TcpStream {
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    let from: std::net::SocketAddr = format!("{source}:0").parse().unwrap();
+    socket.bind(&from.into()).unwrap();
+    let to: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    socket.connect(&to.into()).unwrap();
+    let stream: TcpStream = socket.into();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream
+}
+
+/// Sends `head` (a whole request without a body) on `stream` and reads one response: its
+/// head, lower-cased, and its body (by `Content-Length`), leaving the connection open.
+fn exchange(stream: &mut TcpStream, head: &str) -> (String, Vec<u8>) {
+    stream.write_all(head.as_bytes()).unwrap();
+    let mut bytes = Vec::new();
+    let mut buf = [0u8; 4096];
+    let end = loop {
+        if let Some(at) = bytes.windows(4).position(|w| w == b"\r\n\r\n") {
+            break at + 4;
+        }
+        let n = stream.read(&mut buf).expect("a response");
+        assert!(n > 0, "closed before a response: {bytes:?}");
+        bytes.extend_from_slice(&buf[..n]);
+    };
+    let head = String::from_utf8_lossy(&bytes[..end]).to_ascii_lowercase();
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .map_or(0, |n| n.trim().parse().unwrap());
+    let mut body = bytes[end..].to_vec();
+    while body.len() < length {
+        let n = stream.read(&mut buf).expect("the body");
+        assert!(n > 0, "closed in the body");
+        body.extend_from_slice(&buf[..n]);
+    }
+    (head, body)
+}
+
+const HEALTHZ: &str = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+
+#[test]
+fn idle_connections_give_way_when_the_slots_are_nearly_full() {
+    let dir = tempfile::tempdir().unwrap();
+    // 16 slots, and a head timeout long enough that only the pressure rule closes anything.
+    let path = config(
+        &dir,
+        "max_connections = 16\nmax_connections_per_ip = 0\nheader_timeout = \"60s\"\n",
+    );
+    let log = dir.path().join("serve.log");
+    let serve = Serve::start_logged(&path, &log);
+    let port: u16 = addr(&serve).rsplit(':').next().unwrap().parse().unwrap();
+
+    // Eight readers that made a request and keep their connections alive, as readers do.
+    let mut kept: Vec<TcpStream> = (0..8)
+        .map(|_| {
+            let mut stream = connect_from("127.0.0.1", port);
+            let (head, body) = exchange(&mut stream, HEALTHZ);
+            assert!(head.starts_with("http/1.1 200"), "{head}");
+            assert!(!head.contains("connection: close"), "kept alive: {head}");
+            assert_eq!(body, b"ok\n");
+            stream
+        })
+        .collect();
+    // Six clients that connect and send nothing: 14 of 16 slots taken.
+    let silent: Vec<TcpStream> = (0..6).map(|_| connect_from("127.0.0.1", port)).collect();
+    // The idle kept-alive connections are closed first, long before the 60 s head timeout
+    // (which frees enough slots that the silent ones may stay).
+    for (n, stream) in kept.iter_mut().enumerate() {
+        assert!(
+            closed_by_server(stream, Duration::from_secs(10)),
+            "idle kept-alive connection {n} still open: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+    }
+    drop(silent);
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(logged.contains("connection slots nearly full"), "{logged}");
+    std::thread::sleep(Duration::from_millis(300));
+
+    // Fourteen silent clients: while the slots are nearly full, a new client is answered and
+    // told the connection closes after the answer, and the silent ones get the shortened
+    // time to send a request head.
+    let mut silent: Vec<TcpStream> = (0..14).map(|_| connect_from("127.0.0.1", port)).collect();
+    let mut other = connect_from("127.0.0.2", port);
+    let (head, body) = exchange(&mut other, HEALTHZ);
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(head.contains("connection: close"), "{head}");
+    assert_eq!(body, b"ok\n");
+    assert!(closed_by_server(&mut other, Duration::from_secs(5)));
+    for (n, stream) in silent.iter_mut().enumerate() {
+        assert!(
+            closed_by_server(stream, Duration::from_secs(15)),
+            "silent connection {n} still open"
+        );
+    }
+    // Then the slots are free again, and readers keep their connections.
+    common::wait_for("the slots freed twice", &log, || {
+        std::fs::read_to_string(&log)
+            .is_ok_and(|l| l.matches("connection slots free again").count() >= 2)
+    });
+    let mut reader = connect_from("127.0.0.2", port);
+    for _ in 0..2 {
+        let (head, _) = exchange(&mut reader, HEALTHZ);
+        assert!(head.starts_with("http/1.1 200"), "{head}");
+        assert!(!head.contains("connection: close"), "{head}");
+    }
+    assert!(serve.stop().success());
+}
+
+#[test]
+fn behind_a_trusted_proxy_the_forwarded_client_is_limited_not_the_proxy() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = config(
+        &dir,
+        "max_connections_per_ip = 2\ntrusted_proxies = [\"127.0.0.1\"]\nrequest_timeout = \"20s\"\n",
+    );
+    let serve = Serve::start(&path);
+    let port: u16 = addr(&serve).rsplit(':').next().unwrap().parse().unwrap();
+
+    // The proxy (127.0.0.1) holds more connections than the per-address limit.
+    let mut proxy: Vec<TcpStream> = (0..6).map(|_| connect_from("127.0.0.1", port)).collect();
+    for stream in &mut proxy {
+        let (head, _) = exchange(stream, HEALTHZ);
+        assert!(head.starts_with("http/1.1 200"), "{head}");
+    }
+    // Client 203.0.113.9 has two requests in flight (bodies that do not come)...
+    let hanging = "POST /websub HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 203.0.113.9\r\n\
+                   Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\n";
+    for stream in &mut proxy[..2] {
+        stream.write_all(hanging.as_bytes()).unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    // ...so a third from it is refused, however it dresses its own part of the chain...
+    for forwarded in [
+        "X-Forwarded-For: 203.0.113.9",
+        "X-Forwarded-For: 198.51.100.7, 203.0.113.9",
+        "Forwarded: for=\"203.0.113.9:5123\"",
+    ] {
+        let (head, _) = exchange(
+            &mut proxy[2],
+            &format!("GET /healthz HTTP/1.1\r\nHost: x\r\n{forwarded}\r\n\r\n"),
+        );
+        assert!(head.starts_with("http/1.1 429"), "{forwarded}: {head}");
+        assert!(head.contains("retry-after: 1"), "{head}");
+    }
+    // ...while other clients through the same proxy are answered.
+    let (head, _) = exchange(
+        &mut proxy[3],
+        "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 203.0.113.10\r\n\r\n",
+    );
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    // A peer that is not a trusted proxy is held to its connections, whatever it forwards.
+    let mut direct: Vec<TcpStream> = (0..3).map(|_| connect_from("127.0.0.2", port)).collect();
+    let closed: Vec<bool> = direct
+        .iter_mut()
+        .map(|s| closed_by_server(s, Duration::from_millis(300)))
+        .collect();
+    assert_eq!(
+        closed.iter().filter(|c| **c).count(),
+        1,
+        "two connections per address from 127.0.0.2"
+    );
+    let open = &mut direct[closed.iter().position(|c| !c).unwrap()];
+    let (head, _) = exchange(
+        open,
+        "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 203.0.113.9\r\n\r\n",
+    );
+    assert!(
+        head.starts_with("http/1.1 200"),
+        "not the proxied client: {head}"
+    );
+    drop(proxy);
+    assert!(serve.stop().success());
+}

@@ -68,6 +68,10 @@ pub struct ServerConfig {
     /// How many connections one client address may hold at once; more are closed as they
     /// come (0: no limit, for use behind a reverse proxy, where every client is the proxy).
     pub max_connections_per_ip: usize,
+    /// Reverse proxies whose `Forwarded` / `X-Forwarded-For` headers name the client: their
+    /// connections are not held to `max_connections_per_ip`; the requests in flight of each
+    /// client they forward are, instead (429 past it).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Whether the index page lists the sources (their URLs, last results and next polls).
     pub show_sources: bool,
     /// How long shutdown waits for requests in flight and for the write in progress.
@@ -94,6 +98,7 @@ pub(super) struct RawServer {
     max_header_kib: Option<usize>,
     max_connections: Option<usize>,
     max_connections_per_ip: Option<usize>,
+    trusted_proxies: Option<Vec<String>>,
     show_sources: Option<bool>,
     shutdown_timeout: Option<String>,
     cache_mib: Option<usize>,
@@ -157,6 +162,23 @@ pub(super) fn validate(raw: Option<RawServer>, problems: &mut Vec<Problem>) -> S
         1..=MAX_HEADER_KIB,
         problems,
     );
+    let trusted_proxies = raw
+        .trusted_proxies
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|text| match proxy_net(text) {
+            Some(net) => Some(net),
+            None => {
+                problems.push(Problem::new(
+                    "server.trusted_proxies",
+                    format!(
+                        "{text:?} is not an address or a network such as \"10.0.0.0/8\" or \"::1\""
+                    ),
+                ));
+                None
+            }
+        })
+        .collect();
     ServerConfig {
         listen,
         base_url: base_url.trim_end_matches('/').to_string(),
@@ -180,6 +202,7 @@ pub(super) fn validate(raw: Option<RawServer>, problems: &mut Vec<Problem>) -> S
             0..=MAX_CONNECTIONS,
             problems,
         ),
+        trusted_proxies,
         show_sources: raw.show_sources.unwrap_or(true),
         cache_bytes: count_in(
             "server.cache_mib",
@@ -199,4 +222,17 @@ pub(super) fn validate(raw: Option<RawServer>, problems: &mut Vec<Problem>) -> S
             problems,
         ),
     }
+}
+
+/// A trusted proxy: one address (`"127.0.0.1"`, `"::1"`) or a network (`"10.0.0.0/8"`).
+fn proxy_net(text: &str) -> Option<ipnet::IpNet> {
+    let text = text.trim();
+    text.parse::<ipnet::IpNet>()
+        .ok()
+        .map(|net| net.trunc())
+        .or_else(|| {
+            text.parse::<std::net::IpAddr>()
+                .ok()
+                .map(ipnet::IpNet::from)
+        })
 }

@@ -151,6 +151,26 @@ fn server_limits_have_defaults_and_bounds() {
 }
 
 #[test]
+fn trusted_proxies_are_addresses_or_networks() {
+    assert!(parse("").unwrap().server.trusted_proxies.is_empty());
+    let config = parse(
+        "[server]\ntrusted_proxies = [\"127.0.0.1\", \"10.1.2.3/8\", \"::1\", \"fd00::/8\"]\n",
+    )
+    .unwrap();
+    let shown: Vec<String> = config
+        .server
+        .trusted_proxies
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(shown, ["127.0.0.1/32", "10.0.0.0/8", "::1/128", "fd00::/8"]);
+    let problems = problems_of("[server]\ntrusted_proxies = [\"nginx\", \"10.0.0.0/33\"]\n");
+    assert_eq!(problems.len(), 2, "{problems:?}");
+    assert!(problems.iter().all(|p| p.path == "server.trusted_proxies"));
+    assert!(problems[0].message.contains("\"nginx\""), "{}", problems[0]);
+}
+
+#[test]
 fn unknown_keys_are_errors() {
     let err = parse("[server]\nlisten = \"127.0.0.1:1\"\nport = 3\n").expect_err("unknown key");
     assert!(err.to_string().contains("port"), "{err}");

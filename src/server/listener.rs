@@ -5,10 +5,16 @@
 //!   kernel's accept queue until one closes; the soft open-file limit is raised to the hard
 //!   one at start, and `max_connections` lowered to what it allows ([`open_files`]);
 //! - at most `server.max_connections_per_ip` of them from one client address: one client
-//!   cannot take every slot;
+//!   cannot take every slot. A peer in `server.trusted_proxies` is not counted so; each client
+//!   it forwards (named by `Forwarded` / `X-Forwarded-For`, [`super::forwarded`]) may have as
+//!   many requests in flight instead, and gets `429` past it;
 //! - `server.header_timeout` to send a request's head, which is also how long a kept-alive
 //!   connection may sit idle: a slowloris client, or a flood of idle connections, is dropped
 //!   after it, so it cannot hold the connection slots;
+//! - when the slots are nearly full (an eighth free), kept-alive connections that are idle are
+//!   closed at once, every connection that is not answering a request has
+//!   [`PRESSED_HEADER_TIMEOUT`] to send one, and responses close their connection, so the
+//!   slots go to clients with requests ([`Pressure`]);
 //! - `server.max_header_kib` for the request head (431 past it) and at most 100 header fields;
 //! - `server.write_timeout` of no progress writing a response (a client that stops reading);
 //! - `server.request_timeout` for answering a request (in the router, [`super::router`]).
@@ -16,23 +22,35 @@
 //! Shutting down stops accepting at once, lets the requests in flight finish (idle
 //! connections close), and gives up on the rest after `server.shutdown_timeout`.
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::http::{header, HeaderValue, Request, StatusCode};
+use axum::response::Response;
 use axum::Router;
+use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
+use ipnet::IpNet;
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::sync::{watch, Semaphore};
+use tokio::time::Instant;
 
+use super::forwarded;
 use crate::config::ServerConfig;
 
 /// How long to wait before accepting again after an accept error that is not a client's
 /// (out of file descriptors, say), so the loop does not spin.
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
+
+/// The time a connection has to send a request head while the slots are nearly full (or
+/// `server.header_timeout`, if that is shorter): a request head is one packet, so a real
+/// client sends it at once.
+pub(super) const PRESSED_HEADER_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Serves `app` on `listener` until `shutdown` completes, then drains connections. Returns
 /// what `shutdown` gave.
@@ -51,7 +69,14 @@ pub(super) async fn run<T>(
         .max_header_size(limits.max_header_bytes);
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let per_ip = PerAddress::new(limits.max_connections_per_ip);
-    let graceful = GracefulShutdown::new();
+    let shared = Arc::new(Listening {
+        pressure: Pressure::new(limits.max_connections),
+        trusted: limits.trusted_proxies.clone(),
+        requests_per_client: PerAddress::new(limits.max_connections_per_ip),
+        pressed_header_timeout: PRESSED_HEADER_TIMEOUT.min(limits.header_timeout),
+    });
+    // Told to every connection when shutting down; `closed()` once every one has ended.
+    let (stop, _) = watch::channel(false);
     let mut shutdown = std::pin::pin!(shutdown);
     let mut stopped = None;
     loop {
@@ -67,20 +92,13 @@ pub(super) async fn run<T>(
                 Err(_) => break,
             },
         };
-        let (stream, admitted) = tokio::select! {
+        let (stream, peer) = tokio::select! {
             given = &mut shutdown => {
                 stopped = Some(given);
                 break;
             }
             accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => match per_ip.admit(peer.ip()) {
-                    Some(admitted) => (stream, admitted),
-                    None => {
-                        // Over its address's share: closed at once, the slot given back.
-                        tracing::debug!(peer = %peer.ip(), "connection refused: too many from this address");
-                        continue;
-                    }
-                },
+                Ok((stream, peer)) => (stream, peer.ip()),
                 Err(e) => {
                     if !is_connection_error(&e) {
                         tracing::error!("accepting a connection failed: {e}");
@@ -90,6 +108,24 @@ pub(super) async fn run<T>(
                 }
             },
         };
+        // A trusted proxy carries many clients on its connections: it is held to the
+        // requests in flight per client it forwards, not to a count of connections.
+        let proxied = shared.trusted.iter().any(|net| net.contains(&peer));
+        let admitted = if proxied {
+            None
+        } else {
+            match per_ip.admit(peer) {
+                Some(admitted) => Some(admitted),
+                None => {
+                    // Over its address's share: closed at once, the slot given back.
+                    tracing::debug!(%peer, "connection refused: too many from this address");
+                    continue;
+                }
+            }
+        };
+        shared.pressure.update(slots.available_permits());
+        let sweeps = shared.pressure.sweeps.subscribe();
+        let swept = shared.pressure.is_pressed();
         // Small responses (304s) go out at once rather than waiting for more to send.
         if let Err(e) = stream.set_nodelay(true) {
             tracing::debug!("TCP_NODELAY: {e}");
@@ -97,22 +133,37 @@ pub(super) async fn run<T>(
         let mut stream = tokio_io_timeout::TimeoutStream::new(stream);
         stream.set_write_timeout(Some(limits.write_timeout));
         let io = TokioIo::new(Box::pin(stream));
-        let connection = http.serve_connection(io, TowerToHyperService::new(app.clone()));
-        let connection = graceful.watch(connection);
+        let connection = Arc::new(Connection {
+            app: TowerToHyperService::new(app.clone()),
+            peer,
+            proxied,
+            started: AtomicU64::new(0),
+            in_flight: AtomicUsize::new(0),
+            shared: shared.clone(),
+        });
+        let serving = http.serve_connection(
+            io,
+            hyper::service::service_fn({
+                let connection = connection.clone();
+                move |request| connection.clone().answer(request)
+            }),
+        );
+        let stop = stop.subscribe();
+        let shared = shared.clone();
+        let slots = slots.clone();
         tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                // Timeouts, resets and malformed requests: the client's problem, not ours.
-                tracing::debug!("connection ended: {e}");
-            }
+            connection.watch(serving, stop, sweeps, swept).await;
             drop(admitted);
             drop(slot);
+            shared.pressure.update(slots.available_permits());
         });
     }
     // Stop accepting: new clients are refused from here on.
     drop(listener);
-    let open = graceful.count();
+    let open = stop.receiver_count();
+    stop.send_replace(true);
     tokio::select! {
-        () = graceful.shutdown() => {
+        () = stop.closed() => {
             tracing::info!(connections = open, "every connection finished");
         }
         () = tokio::time::sleep(limits.shutdown_timeout) => {
@@ -123,6 +174,213 @@ pub(super) async fn run<T>(
         }
     }
     stopped
+}
+
+/// What the accept loop shares with every connection.
+struct Listening {
+    pressure: Pressure,
+    trusted: Vec<IpNet>,
+    /// Requests in flight per client that a trusted proxy forwards.
+    requests_per_client: PerAddress,
+    pressed_header_timeout: Duration,
+}
+
+/// Whether the connection slots are nearly full. When they become so, every kept-alive
+/// connection that is idle is closed, and every connection that is not answering a request has
+/// [`PRESSED_HEADER_TIMEOUT`] to send one; while they are, new connections get that shorter
+/// time too and responses close their connection, so the slots go to clients with requests.
+struct Pressure {
+    /// Free slots at or below which the slots count as nearly full: an eighth of them.
+    low: usize,
+    /// Read per response; written under `changing`.
+    pressed: AtomicBool,
+    changing: std::sync::Mutex<()>,
+    /// How many times the slots have become nearly full: each time is one sweep.
+    sweeps: watch::Sender<u64>,
+}
+
+impl Pressure {
+    fn new(slots: usize) -> Self {
+        Pressure {
+            low: (slots / 8).max(1),
+            pressed: AtomicBool::new(false),
+            changing: std::sync::Mutex::new(()),
+            sweeps: watch::channel(0).0,
+        }
+    }
+
+    fn is_pressed(&self) -> bool {
+        self.pressed.load(Ordering::Relaxed)
+    }
+
+    /// Takes note of how many slots are free now. Pressed at an eighth free or fewer, relieved
+    /// at more than a quarter free (between the two it stays as it was, so it does not flap).
+    fn update(&self, free: usize) {
+        let _one_at_a_time = self
+            .changing
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let was = self.is_pressed();
+        let now = if was {
+            free <= self.low * 2
+        } else {
+            free <= self.low
+        };
+        if now == was {
+            return;
+        }
+        self.pressed.store(now, Ordering::Relaxed);
+        if now {
+            self.sweeps.send_modify(|n| *n += 1);
+            tracing::warn!(
+                free,
+                "connection slots nearly full: closing idle connections, shortening the time \
+                 to send a request"
+            );
+        } else {
+            tracing::info!(free, "connection slots free again");
+        }
+    }
+}
+
+/// One client connection: what it is serving, so that it can be closed when it is idle.
+struct Connection {
+    app: TowerToHyperService<Router>,
+    peer: IpAddr,
+    /// Whether `peer` is a trusted proxy.
+    proxied: bool,
+    /// Requests whose head has arrived, ever.
+    started: AtomicU64,
+    /// Requests being answered now.
+    in_flight: AtomicUsize,
+    shared: Arc<Listening>,
+}
+
+/// Counts a request as in flight until dropped.
+struct Busy<'a>(&'a AtomicUsize);
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl Connection {
+    /// Answers one request through the router.
+    async fn answer(self: Arc<Self>, request: Request<Incoming>) -> Result<Response, Infallible> {
+        self.started.fetch_add(1, Ordering::Relaxed);
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        let _busy = Busy(&self.in_flight);
+        let _admitted = if self.proxied {
+            let client =
+                forwarded::client_address(self.peer, request.headers(), &self.shared.trusted);
+            match self.shared.requests_per_client.admit(client) {
+                Some(admitted) => Some(admitted),
+                None => {
+                    tracing::debug!(%client, "request refused: too many in flight from this client");
+                    let mut refused = super::plain(
+                        StatusCode::TOO_MANY_REQUESTS,
+                        "too many requests at once from this address",
+                    );
+                    refused
+                        .headers_mut()
+                        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                    return Ok(refused);
+                }
+            }
+        } else {
+            None
+        };
+        let Ok(mut response) = hyper::service::Service::call(&self.app, request).await;
+        if self.shared.pressure.is_pressed() {
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        Ok(response)
+    }
+
+    /// Drives `serving` to its end: closes it gracefully when `stop` says so, and closes it
+    /// early while the slots are nearly full and it is not answering a request.
+    /// `swept` says the connection was accepted while the slots were nearly full, `sweeps`
+    /// tells of the times they become so after that.
+    async fn watch<F>(
+        &self,
+        serving: F,
+        mut stop: watch::Receiver<bool>,
+        mut sweeps: watch::Receiver<u64>,
+        mut swept: bool,
+    ) where
+        F: Future<Output = hyper::Result<()>> + GracefulConnection,
+    {
+        let mut serving = std::pin::pin!(serving);
+        let mut stopping = false;
+        // When the connection must have started a request by, and how many it had started
+        // when the clock began.
+        let mut deadline: Option<(Instant, u64)> = None;
+        loop {
+            if std::mem::take(&mut swept)
+                && !stopping
+                && deadline.is_none()
+                && self.in_flight.load(Ordering::Relaxed) == 0
+            {
+                let started = self.started.load(Ordering::Relaxed);
+                if started > 0 {
+                    // Kept alive after a response: closed now (at once when no byte of the
+                    // next request has come, else after answering it).
+                    serving.as_mut().graceful_shutdown();
+                }
+                deadline = Some((Instant::now() + self.shared.pressed_header_timeout, started));
+            }
+            let expiry = async {
+                match deadline {
+                    Some((at, _)) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                ended = serving.as_mut() => {
+                    if let Err(e) = ended {
+                        // Timeouts, resets and malformed requests: the client's problem.
+                        tracing::debug!("connection ended: {e}");
+                    }
+                    return;
+                }
+                Ok(()) = stop.changed(), if !stopping => {
+                    stopping = true;
+                    serving.as_mut().graceful_shutdown();
+                }
+                Ok(()) = sweeps.changed() => swept = true,
+                () = expiry => {
+                    let (_, started) = deadline.take().unwrap_or((Instant::now(), 0));
+                    if self.started.load(Ordering::Relaxed) == started
+                        && self.in_flight.load(Ordering::Relaxed) == 0
+                    {
+                        tracing::debug!(peer = %self.peer, "connection closed: no request while the slots are nearly full");
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A connection that can be asked to finish what it is doing and close.
+trait GracefulConnection {
+    fn graceful_shutdown(self: std::pin::Pin<&mut Self>);
+}
+
+impl<I, S> GracefulConnection for hyper::server::conn::http1::Connection<I, S>
+where
+    S: hyper::service::HttpService<Incoming>,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    I: hyper::rt::Read + hyper::rt::Write + Unpin,
+    S::ResBody: 'static,
+    <S::ResBody as hyper::body::Body>::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    fn graceful_shutdown(self: std::pin::Pin<&mut Self>) {
+        hyper::server::conn::http1::Connection::graceful_shutdown(self);
+    }
 }
 
 /// Files paperboy keeps open beside its connections: the store's and the index's files, the

@@ -4,6 +4,7 @@
 
 mod conditional;
 mod encoding;
+mod forwarded;
 mod listener;
 mod pages;
 mod pollers;

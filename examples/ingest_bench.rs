@@ -4,6 +4,13 @@
 //!
 //!   cargo run --release --example ingest_bench -- generate DIR PAPERS [PER_FILE] [VERSION]
 //!   cargo run --release --example ingest_bench -- parse FILE...
+//!   cargo run --release --example ingest_bench -- topics COUNT [GROUPS]
+//!
+//!   cargo run --release --example ingest_bench -- memberships TOPICS PAPERS
+//!
+//! `memberships` prints how many topics the generated papers are in, on average, and how long
+//! tagging them took. `topics` prints `COUNT` `[[topics]]` tables generated from the abstracts' vocabulary (as
+//! the tagging benchmark makes them), spread over `GROUPS` groups when given.
 
 #[path = "../benches/support/mod.rs"]
 mod support;
@@ -20,14 +27,55 @@ fn main() {
     let result = match args.first().map(String::as_str) {
         Some("generate") => generate(&args[1..]),
         Some("parse") => parse(&args[1..]),
+        Some("topics") => topics(&args[1..]),
+        Some("memberships") => memberships(&args[1..]),
         _ => Err(
-            "usage: ingest_bench generate DIR PAPERS [PER_FILE] [VERSION] | parse FILE...".into(),
+            "usage: ingest_bench generate DIR PAPERS [PER_FILE] [VERSION] | parse FILE... \
+                  | topics COUNT [GROUPS] | memberships TOPICS PAPERS"
+                .into(),
         ),
     };
     if let Err(error) = result {
         eprintln!("ingest_bench: {error}");
         std::process::exit(2);
     }
+}
+
+/// Prints `COUNT` generated topics as TOML, in `GROUPS` groups (`group-0`, …) when given.
+fn topics(args: &[String]) -> Result<(), String> {
+    let number = |text: &String| {
+        text.parse::<usize>()
+            .map_err(|e| format!("{text:?} is not a count: {e}"))
+    };
+    let count = number(args.first().ok_or("topics COUNT [GROUPS]")?)?;
+    let groups = args.get(1).map(number).transpose()?;
+    let toml = support::topics_toml(count, groups);
+    std::io::stdout()
+        .write_all(toml.as_bytes())
+        .map_err(|e| e.to_string())
+}
+
+/// Tags `PAPERS` generated papers with `TOPICS` generated topics; prints the memberships per
+/// paper and the tagging rate.
+fn memberships(args: &[String]) -> Result<(), String> {
+    let [topics, papers] = args else {
+        return Err("memberships TOPICS PAPERS".into());
+    };
+    let count = |text: &String| {
+        text.parse::<usize>()
+            .map_err(|e| format!("{text:?} is not a count: {e}"))
+    };
+    let tagger = paperboy::pipeline::tag::Tagger::new(support::topics(count(topics)?));
+    let papers = support::papers(count(papers)?);
+    let started = Instant::now();
+    let total: usize = papers.iter().map(|p| tagger.tag(p).len()).sum();
+    let took = started.elapsed();
+    println!(
+        "{:.1} topics per paper, tagged at {:.0} papers/s",
+        total as f64 / papers.len().max(1) as f64,
+        papers.len() as f64 / took.as_secs_f64()
+    );
+    Ok(())
 }
 
 /// Writes `PAPERS` papers into feeds of `PER_FILE` entries (default 5,000) under `DIR`, every

@@ -280,6 +280,7 @@ fn a_public_instance_keeps_secrets_headers_and_the_rfcs() {
         "/feeds/all.json",
         "/search?q=x",
         "/topics/all",
+        "/groups/nobody",
         "/feeds.opml",
         "/metrics",
         "/healthz",

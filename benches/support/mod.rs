@@ -65,8 +65,21 @@ impl Lcg {
 }
 
 /// `n` topic queries of the shapes researchers write (terms, prefixes, phrases, fields,
-/// AND/OR/ANDNOT, categories), over words that occur in the real abstracts.
+/// AND/OR/ANDNOT, categories), over words that occur in the real abstracts; the `i`-th is
+/// topic `topic-i`.
 pub(crate) fn topics(n: usize) -> Vec<TopicQuery> {
+    topic_texts(n)
+        .into_iter()
+        .enumerate()
+        .map(|(i, text)| TopicQuery {
+            id: format!("topic-{i}"),
+            query: Query::parse(&text).expect("generated queries parse"),
+        })
+        .collect()
+}
+
+/// The text of the queries of [`topics`], all different.
+pub(crate) fn topic_texts(n: usize) -> Vec<String> {
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     for p in real_papers() {
         for w in paperboy::pipeline::text::words(&format!("{} {}", p.title, p.abstract_text)) {
@@ -109,11 +122,23 @@ pub(crate) fn topics(n: usize) -> Vec<TopicQuery> {
             _ => format!("{a} {b} -{c}"),
         };
         if seen.insert(text.clone()) {
-            out.push(TopicQuery {
-                id: format!("topic-{}", out.len()),
-                query: Query::parse(&text).expect("generated queries parse"),
-            });
+            out.push(text);
         }
     }
     out
+}
+
+/// The `[[topics]]` tables of [`topics`] as TOML, spread over `groups` groups (`group-0`, …;
+/// topic `i` in group `i % groups`) when given.
+pub(crate) fn topics_toml(count: usize, groups: Option<usize>) -> String {
+    use std::fmt::Write as _;
+    let mut toml = String::new();
+    for (i, query) in topic_texts(count).iter().enumerate() {
+        let _ = writeln!(toml, "[[topics]]\nid = \"topic-{i}\"");
+        if let Some(groups) = groups.filter(|g| *g > 0) {
+            let _ = writeln!(toml, "group = \"group-{}\"", i % groups);
+        }
+        let _ = writeln!(toml, "query = {}\n", toml::Value::String(query.clone()));
+    }
+    toml
 }

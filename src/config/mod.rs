@@ -42,6 +42,11 @@ pub struct Config {
     pub topics: Vec<TopicConfig>,
     /// `[websub]`.
     pub websub: WebSubConfig,
+    /// Each topic's position in `topics`, by id: a request finds its topic at once among
+    /// 10,000.
+    by_id: std::collections::HashMap<String, usize>,
+    /// Each group's topics' positions in `topics`, in config order, by group name.
+    groups: std::collections::BTreeMap<String, Vec<usize>>,
 }
 
 /// Why a config could not be used.
@@ -116,6 +121,17 @@ impl Config {
         let topics = topics::validate(raw.topics, &mut problems);
         let websub = websub::validate(raw.websub, &mut problems);
         if problems.is_empty() {
+            let by_id = topics
+                .iter()
+                .enumerate()
+                .map(|(i, t)| (t.id.clone(), i))
+                .collect();
+            let mut groups = std::collections::BTreeMap::<String, Vec<usize>>::new();
+            for (i, topic) in topics.iter().enumerate() {
+                if let Some(group) = &topic.group {
+                    groups.entry(group.clone()).or_default().push(i);
+                }
+            }
             Ok(Config {
                 server,
                 store,
@@ -123,6 +139,8 @@ impl Config {
                 sources,
                 topics,
                 websub,
+                by_id,
+                groups,
             })
         } else {
             Err(ConfigError::Invalid {
@@ -134,7 +152,25 @@ impl Config {
 
     /// The topic with this id.
     pub fn topic(&self, id: &str) -> Option<&TopicConfig> {
-        self.topics.iter().find(|t| t.id == id)
+        self.by_id.get(id).and_then(|&i| self.topics.get(i))
+    }
+
+    /// The topics of the group `name`, in config order; `None` when no topic is in it.
+    pub fn group(&self, name: &str) -> Option<Vec<&TopicConfig>> {
+        let positions = self.groups.get(name)?;
+        Some(
+            positions
+                .iter()
+                .filter_map(|&i| self.topics.get(i))
+                .collect(),
+        )
+    }
+
+    /// Every group's name and how many topics it has, by name.
+    pub fn groups(&self) -> impl Iterator<Item = (&str, usize)> {
+        self.groups
+            .iter()
+            .map(|(name, topics)| (name.as_str(), topics.len()))
     }
 
     /// The fingerprint of each configured topic's query ([`crate::pipeline::tag::topic_fingerprint`]):

@@ -171,6 +171,34 @@ fn trusted_proxies_are_addresses_or_networks() {
 }
 
 #[test]
+fn topics_may_have_groups() {
+    let config = parse(
+        "[[topics]]\nid = \"a\"\nquery = \"x\"\ngroup = \"alice\"\n\
+         [[topics]]\nid = \"b\"\nquery = \"y\"\n\
+         [[topics]]\nid = \"c\"\nquery = \"z\"\ngroup = \"alice\"\n\
+         [[topics]]\nid = \"d\"\nquery = \"w\"\ngroup = \"bob\"\n",
+    )
+    .unwrap();
+    let ids = |group: &str| -> Option<Vec<String>> {
+        config
+            .group(group)
+            .map(|topics| topics.iter().map(|t| t.id.clone()).collect())
+    };
+    assert_eq!(ids("alice"), Some(vec!["a".into(), "c".into()]));
+    assert_eq!(ids("bob"), Some(vec!["d".into()]));
+    assert_eq!(ids("carol"), None);
+    assert_eq!(
+        config.groups().collect::<Vec<_>>(),
+        [("alice", 2), ("bob", 1)]
+    );
+    assert_eq!(config.topic("c").map(|t| t.query_text.as_str()), Some("z"));
+    assert!(config.topic("e").is_none());
+    let problems = problems_of("[[topics]]\nid = \"a\"\nquery = \"x\"\ngroup = \"Alice Smith\"\n");
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!(problems[0].path, "topics[0] (a).group");
+}
+
+#[test]
 fn unknown_keys_are_errors() {
     let err = parse("[server]\nlisten = \"127.0.0.1:1\"\nport = 3\n").expect_err("unknown key");
     assert!(err.to_string().contains("port"), "{err}");

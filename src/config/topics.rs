@@ -4,7 +4,7 @@ use std::collections::HashSet;
 
 use serde::Deserialize;
 
-use super::validate::{check_id, Problem};
+use super::validate::{check_id, valid_id, Problem};
 use crate::pipeline::query::Query;
 use crate::pipeline::tag::TopicQuery;
 
@@ -19,6 +19,9 @@ pub struct TopicConfig {
     pub query_text: String,
     /// The query, parsed.
     pub query: Query,
+    /// The group the topic belongs to (`[a-z0-9-]+`, often whoever follows it): its topics are
+    /// listed together on `/groups/<group>` and in `/groups/<group>.opml`.
+    pub group: Option<String>,
 }
 
 impl From<&TopicConfig> for TopicQuery {
@@ -36,6 +39,7 @@ pub(super) struct RawTopic {
     id: Option<String>,
     title: Option<String>,
     query: Option<String>,
+    group: Option<String>,
 }
 
 pub(super) fn validate(raw: Vec<RawTopic>, problems: &mut Vec<Problem>) -> Vec<TopicConfig> {
@@ -67,6 +71,16 @@ pub(super) fn validate(raw: Vec<RawTopic>, problems: &mut Vec<Problem>) -> Vec<T
                 }
             },
         };
+        let group = match topic.group {
+            Some(group) if !valid_id(&group) => {
+                problems.push(Problem::new(
+                    format!("{label}.group"),
+                    format!("{group:?} must be lower-case letters, digits and '-' only"),
+                ));
+                None
+            }
+            group => group,
+        };
         if let (Some(id), Some((query_text, query))) = (id, query) {
             out.push(TopicConfig {
                 title: topic
@@ -76,6 +90,7 @@ pub(super) fn validate(raw: Vec<RawTopic>, problems: &mut Vec<Problem>) -> Vec<T
                 id,
                 query_text,
                 query,
+                group,
             });
         }
     }

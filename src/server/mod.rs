@@ -175,6 +175,7 @@ pub fn router(state: AppState) -> Router {
             }),
         )
         .route("/topics/{topic}", get(topic_page))
+        .route("/groups/{group}", get(group))
         .route(
             "/websub",
             axum::routing::post(websub::request).layer(axum::extract::DefaultBodyLimit::max(
@@ -1062,21 +1063,73 @@ fn topic_row<'a>(
             .topic_papers(&topic.id, 1)?
             .first()
             .map(super::model::StoredPaper::updated),
+        group: topic.group.as_deref(),
     })
 }
 
-/// Every configured topic with its count and newest date.
+/// Each of `topics` with its count and newest date.
 fn topic_rows<'a>(
     app: &AppState,
-    config: &'a crate::config::Config,
+    topics: impl IntoIterator<Item = &'a crate::config::TopicConfig>,
 ) -> Result<Vec<pages::TopicRow<'a>>, StoreError> {
-    config.topics.iter().map(|t| topic_row(app, t)).collect()
+    topics.into_iter().map(|t| topic_row(app, t)).collect()
 }
 
-async fn index(State(app): State<AppState>) -> Result<Response, AppError> {
-    let page = blocking(&app, |app| {
+/// `?filter=TEXT` of the index and group pages: only the groups and topics whose names, titles
+/// or queries hold the text (ignoring case).
+#[derive(serde::Deserialize, Default)]
+struct Filter {
+    #[serde(default)]
+    filter: String,
+}
+
+impl Filter {
+    /// The filter as matched: trimmed, lower-cased, at most [`MAX_FILTER_CHARS`] characters.
+    fn text(&self) -> String {
+        self.filter
+            .trim()
+            .chars()
+            .take(MAX_FILTER_CHARS)
+            .collect::<String>()
+            .to_lowercase()
+    }
+}
+
+/// The longest filter of the index and group pages.
+const MAX_FILTER_CHARS: usize = 200;
+
+fn topic_filtered(topic: &crate::config::TopicConfig, filter: &str) -> bool {
+    pages::filter_matches(filter, &[&topic.id, &topic.title, &topic.query_text])
+}
+
+async fn index(
+    State(app): State<AppState>,
+    axum::extract::Query(filter): axum::extract::Query<Filter>,
+) -> Result<Response, AppError> {
+    let page = blocking(&app, move |app| {
         let setup = app.live.get();
-        let topics = topic_rows(app, &setup.config)?;
+        let filter = filter.text();
+        // Topics in a group are on the group's page; the index lists the groups.
+        let topics = topic_rows(
+            app,
+            setup
+                .config
+                .topics
+                .iter()
+                .filter(|t| t.group.is_none() && topic_filtered(t, &filter)),
+        )?;
+        let groups: Vec<pages::GroupRow<'_>> = setup
+            .config
+            .groups()
+            .filter(|(name, _)| {
+                pages::filter_matches(&filter, &[name])
+                    || setup
+                        .config
+                        .group(name)
+                        .is_some_and(|topics| topics.iter().any(|t| topic_filtered(t, &filter)))
+            })
+            .map(|(name, topics)| pages::GroupRow { name, topics })
+            .collect();
         let shown = if setup.config.server.show_sources {
             setup.config.sources.as_slice()
         } else {
@@ -1096,7 +1149,9 @@ async fn index(State(app): State<AppState>) -> Result<Response, AppError> {
         Ok(pages::index(
             &setup.config.server.base_url,
             &topics,
+            &groups,
             &sources,
+            &filter,
         ))
     })
     .await?;
@@ -1159,16 +1214,67 @@ async fn topic_page(
 async fn opml(State(app): State<AppState>) -> Result<Response, AppError> {
     let body = blocking(&app, |app| {
         let setup = app.live.get();
-        let rows = topic_rows(app, &setup.config)?;
-        let created = rows
-            .iter()
-            .filter_map(|r| r.newest)
-            .max()
-            .unwrap_or(chrono::DateTime::UNIX_EPOCH);
-        Ok(pages::opml(&setup.config.server.base_url, &rows, created))
+        let rows = topic_rows(app, &setup.config.topics)?;
+        Ok(opml_of(
+            &setup.config.server.base_url,
+            "paperboy topics",
+            &rows,
+        ))
     })
     .await?;
-    Ok(([(header::CONTENT_TYPE, "text/x-opml; charset=utf-8")], body).into_response())
+    Ok(opml_response(body))
+}
+
+/// The OPML of `rows`, dated by the newest paper among them.
+fn opml_of(base_url: &str, title: &str, rows: &[pages::TopicRow<'_>]) -> String {
+    let created = rows
+        .iter()
+        .filter_map(|r| r.newest)
+        .max()
+        .unwrap_or(chrono::DateTime::UNIX_EPOCH);
+    pages::opml(base_url, title, rows, created)
+}
+
+fn opml_response(body: String) -> Response {
+    ([(header::CONTENT_TYPE, "text/x-opml; charset=utf-8")], body).into_response()
+}
+
+/// `/groups/<group>`: the group's topics; `/groups/<group>.opml`: their feeds, to subscribe a
+/// reader to exactly those. `404` for a group no topic is in.
+async fn group(
+    State(app): State<AppState>,
+    Path(file): Path<String>,
+    axum::extract::Query(filter): axum::extract::Query<Filter>,
+) -> Result<Response, AppError> {
+    // Group names are `[a-z0-9-]+`, so a dot can only be the OPML's.
+    let (name, is_opml) = match file.strip_suffix(".opml") {
+        Some(name) => (name.to_string(), true),
+        None => (file, false),
+    };
+    let body = blocking(&app, move |app| {
+        let setup = app.live.get();
+        let topics = setup
+            .config
+            .group(&name)
+            .ok_or_else(|| AppError::NotFound(format!("no group {name:?}")))?;
+        let base = &setup.config.server.base_url;
+        if is_opml {
+            let rows = topic_rows(app, topics)?;
+            return Ok(opml_of(base, &format!("paperboy topics: {name}"), &rows));
+        }
+        let filter = filter.text();
+        let rows = topic_rows(
+            app,
+            topics.into_iter().filter(|t| topic_filtered(t, &filter)),
+        )?;
+        Ok(pages::group(base, &name, &rows, &filter))
+    })
+    .await?;
+    Ok(if is_opml {
+        opml_response(body)
+    } else {
+        html_page(&app, body)
+    })
 }
 
 /// Resolves when the process gets SIGINT or SIGTERM.

@@ -16,6 +16,20 @@ pub(super) struct TopicRow<'a> {
     pub query: &'a str,
     pub count: u64,
     pub newest: Option<DateTime<Utc>>,
+    pub group: Option<&'a str>,
+}
+
+/// A group of topics as the index shows it.
+pub(super) struct GroupRow<'a> {
+    pub name: &'a str,
+    /// How many topics it has.
+    pub topics: usize,
+}
+
+/// Whether `filter` (lower-cased) is in any of `texts`, ignoring case; an empty filter is in
+/// everything.
+pub(super) fn filter_matches(filter: &str, texts: &[&str]) -> bool {
+    filter.is_empty() || texts.iter().any(|t| t.to_lowercase().contains(filter))
 }
 
 /// A source as the index shows it.
@@ -87,9 +101,16 @@ fn day(date: Option<DateTime<Utc>>) -> String {
     date.map_or_else(|| "–".into(), |d| d.format("%Y-%m-%d").to_string())
 }
 
-/// The index page: every topic with its feeds, page and autodiscovery links, every source
-/// with its last fetch, result and next poll.
-pub(super) fn index(base_url: &str, topics: &[TopicRow<'_>], sources: &[SourceRow<'_>]) -> String {
+/// The index page: the groups of topics (with how many each has) and every topic in no group
+/// with its feeds, page and autodiscovery links, both narrowed by `filter` (its form is on the
+/// page); then every source with its last fetch, result and next poll.
+pub(super) fn index(
+    base_url: &str,
+    topics: &[TopicRow<'_>],
+    groups: &[GroupRow<'_>],
+    sources: &[SourceRow<'_>],
+    filter: &str,
+) -> String {
     let mut head = String::new();
     for t in topics {
         head.push_str(&discovery(base_url, t.id, t.title));
@@ -98,20 +119,36 @@ pub(super) fn index(base_url: &str, topics: &[TopicRow<'_>], sources: &[SourceRo
         "<link rel=\"outline\" type=\"text/x-opml\" title=\"All topic feeds\" href=\"{}/feeds.opml\">\n",
         attr(base_url)
     ));
-    let mut topic_rows = String::new();
-    for t in topics {
-        topic_rows.push_str(&format!(
-            "<tr><td><a href=\"{}/topics/{}\"><strong>{}</strong></a><br><code>{}</code></td>\
-             <td class=\"n\">{}</td><td>{}</td><td>{}</td></tr>\n",
-            attr(base_url),
-            attr(t.id),
-            text(t.title),
-            text(t.query),
-            t.count,
-            day(t.newest),
-            feed_links(base_url, t.id),
+    let topic_rows = topic_table(base_url, topics);
+    let mut group_rows = String::new();
+    for g in groups {
+        group_rows.push_str(&format!(
+            "<tr><td><a href=\"{base}/groups/{name}\"><strong>{shown}</strong></a></td>\
+             <td class=\"n\">{}</td><td><a href=\"{base}/groups/{name}.opml\">OPML</a></td></tr>\n",
+            g.topics,
+            base = attr(base_url),
+            name = attr(g.name),
+            shown = text(g.name),
         ));
     }
+    let groups_table = if group_rows.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "<h2>Groups</h2>\n<table>\n<thead><tr><th>Group</th><th>Topics</th><th>Subscribe</th></tr></thead>\n\
+             <tbody>\n{group_rows}</tbody>\n</table>\n"
+        )
+    };
+    let topics_table = if topics.is_empty() && !groups.is_empty() {
+        String::new()
+    } else {
+        format!("<h2>Topics</h2>\n{topic_rows}")
+    };
+    let nothing = if topics.is_empty() && groups.is_empty() && !filter.is_empty() {
+        "<p>No group or topic matches the filter.</p>\n"
+    } else {
+        ""
+    };
     let mut source_rows = String::new();
     for s in sources {
         let when = |d: Option<DateTime<Utc>>, none: &str| {
@@ -160,11 +197,10 @@ pub(super) fn index(base_url: &str, topics: &[TopicRow<'_>], sources: &[SourceRo
     let body = format!(
         "<h1>paperboy</h1>\n<p>One feed per research topic. Subscribe to a topic's feed in any \
          feed reader, or to <a href=\"{base}/feeds.opml\">all of them at once (OPML)</a>. Any \
-         query is a feed too: try one.</p>\n{form}\
-         <h2>Topics</h2>\n<table>\n<thead><tr><th>Topic</th><th>Papers</th><th>Newest</th><th>Feeds</th></tr></thead>\n\
-         <tbody>\n{topic_rows}</tbody>\n</table>\n{sources}",
+         query is a feed too: try one.</p>\n{form}{filter_form}{nothing}{groups_table}{topics_table}{sources}",
         base = attr(base_url),
         form = search_form(base_url, ""),
+        filter_form = filter_form(&format!("{base_url}/"), filter),
         // `server.show_sources = false` (no rows given) leaves the table out.
         sources = if sources.is_empty() {
             String::new()
@@ -179,13 +215,87 @@ pub(super) fn index(base_url: &str, topics: &[TopicRow<'_>], sources: &[SourceRo
     page("paperboy", &head, &body)
 }
 
+/// Topics as a table: title (linked to its page) and query, papers, newest, feeds.
+fn topic_table(base_url: &str, topics: &[TopicRow<'_>]) -> String {
+    let mut rows = String::new();
+    for t in topics {
+        rows.push_str(&format!(
+            "<tr><td><a href=\"{}/topics/{}\"><strong>{}</strong></a><br><code>{}</code></td>\
+             <td class=\"n\">{}</td><td>{}</td><td>{}</td></tr>\n",
+            attr(base_url),
+            attr(t.id),
+            text(t.title),
+            text(t.query),
+            t.count,
+            day(t.newest),
+            feed_links(base_url, t.id),
+        ));
+    }
+    format!(
+        "<table>\n<thead><tr><th>Topic</th><th>Papers</th><th>Newest</th><th>Feeds</th></tr></thead>\n\
+         <tbody>\n{rows}</tbody>\n</table>\n"
+    )
+}
+
+/// A form that narrows the page at `action` to the groups and topics whose names, titles or
+/// queries hold the text (sent to this server: the pages run no scripts).
+fn filter_form(action: &str, filter: &str) -> String {
+    format!(
+        "<form action=\"{}\" method=\"get\"><input type=\"search\" name=\"filter\" value=\"{}\" \
+         size=\"30\" placeholder=\"group, topic or word\" aria-label=\"Filter topics\"> \
+         <button type=\"submit\">Filter</button></form>\n",
+        attr(action),
+        attr(filter)
+    )
+}
+
+/// A group's page: its topics, as the index lists topics, with the OPML that subscribes a
+/// reader to exactly those.
+pub(super) fn group(base_url: &str, name: &str, topics: &[TopicRow<'_>], filter: &str) -> String {
+    let mut head = String::new();
+    for t in topics {
+        head.push_str(&discovery(base_url, t.id, t.title));
+    }
+    head.push_str(&format!(
+        "<link rel=\"outline\" type=\"text/x-opml\" title=\"{} topic feeds\" href=\"{}/groups/{}.opml\">\n",
+        attr(name),
+        attr(base_url),
+        attr(name)
+    ));
+    let body = format!(
+        "<nav><a href=\"{base}/\">← all topics</a></nav>\n<h1>{shown}</h1>\n<p>{count} · subscribe to \
+         <a href=\"{base}/groups/{name}.opml\">all of them at once (OPML)</a>.</p>\n{form}{table}",
+        base = attr(base_url),
+        shown = text(name),
+        name = attr(name),
+        count = if topics.len() == 1 && filter.is_empty() {
+            "1 topic".to_string()
+        } else if filter.is_empty() {
+            format!("{} topics", topics.len())
+        } else {
+            format!("{} topics match the filter", topics.len())
+        },
+        form = filter_form(&format!("{base_url}/groups/{name}"), filter),
+        table = topic_table(base_url, topics),
+    );
+    page(&format!("{name} · paperboy"), &head, &body)
+}
+
 /// A topic's newest papers as a page: title, authors, date, abstract and links of each.
 pub(super) fn topic(base_url: &str, row: &TopicRow<'_>, papers: &[StoredPaper]) -> String {
     let head = discovery(base_url, row.id, row.title);
     let mut body = format!(
-        "<nav><a href=\"{}/\">← all topics</a></nav>\n<h1>{}</h1>\n<p class=\"meta\"><code>{}</code><br>\
+        "<nav><a href=\"{}/\">← all topics</a>{}</nav>\n<h1>{}</h1>\n<p class=\"meta\"><code>{}</code><br>\
          {} papers · feeds: {}</p>\n",
         attr(base_url),
+        row.group
+            .map(|g| format!(
+                "<a href=\"{}/groups/{}\">group {}</a>",
+                attr(base_url),
+                attr(g),
+                text(g)
+            ))
+            .unwrap_or_default(),
         text(row.title),
         text(row.query),
         row.count,
@@ -316,8 +426,14 @@ pub(super) fn search(
     page("Search · paperboy", &head, &body)
 }
 
-/// OPML 2.0 listing every topic's Atom feed, so a reader subscribes to all at once.
-pub(super) fn opml(base_url: &str, topics: &[TopicRow<'_>], created: DateTime<Utc>) -> String {
+/// OPML 2.0 titled `title` listing each topic's Atom feed, so a reader subscribes to all at
+/// once.
+pub(super) fn opml(
+    base_url: &str,
+    title: &str,
+    topics: &[TopicRow<'_>],
+    created: DateTime<Utc>,
+) -> String {
     use html_escape::encode_double_quoted_attribute as xml_attr;
     let mut outlines = String::new();
     for t in topics {
@@ -332,7 +448,8 @@ pub(super) fn opml(base_url: &str, topics: &[TopicRow<'_>], created: DateTime<Ut
     }
     format!(
         "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<opml version=\"2.0\">\n  <head>\n    \
-         <title>paperboy topics</title>\n    <dateCreated>{}</dateCreated>\n  </head>\n  <body>\n{outlines}  </body>\n</opml>\n",
+         <title>{}</title>\n    <dateCreated>{}</dateCreated>\n  </head>\n  <body>\n{outlines}  </body>\n</opml>\n",
+        html_escape::encode_text(title),
         created.to_rfc2822()
     )
 }

@@ -82,12 +82,11 @@ fn keep_bound_sections(running: &Config, next: Config) -> Config {
             tracing::warn!("{section} changed: it takes effect at the next restart, not on reload");
         }
     }
-    Config {
-        server: running.server.clone(),
-        store: running.store.clone(),
-        fetch: running.fetch.clone(),
-        ..next
-    }
+    let mut next = next;
+    next.server = running.server.clone();
+    next.store = running.store.clone();
+    next.fetch = running.fetch.clone();
+    next
 }
 
 /// The `SIGHUP`s this process gets, from now on (the default action, ending the process, is

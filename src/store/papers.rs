@@ -389,9 +389,13 @@ impl PaperStore {
     ) -> Result<(Vec<StoredPaper>, Option<Vec<u8>>), StoreError> {
         let prefix = index_prefix(topic);
         let from = before.map(|cursor| [prefix.as_slice(), cursor].concat());
-        let mut rows = self
-            .kv
-            .scan(Tree::TopicIndex, &prefix, from.as_deref(), true, limit + 1)?;
+        let mut rows = self.kv.scan(
+            Tree::TopicIndex,
+            &prefix,
+            from.as_deref(),
+            true,
+            limit.saturating_add(1),
+        )?;
         let more = rows.len() > limit;
         rows.truncate(limit);
         let next = if more {

@@ -157,6 +157,13 @@ pub trait Store: Send + Sync {
     ) -> Result<Vec<Row>, StoreError>;
     /// Applies every op or none.
     fn commit(&self, ops: &[Op]) -> Result<(), StoreError>;
+    /// Applies `ops` in order, each on its own rather than all in one transaction: for records
+    /// whose intent is already committed elsewhere, so that a crash part way through is redone
+    /// from that record ([`super::journal`]). A backend whose transactions cost nothing beyond
+    /// their writes may commit them at once, as this default does.
+    fn apply(&self, ops: &[Op]) -> Result<(), StoreError> {
+        self.commit(ops)
+    }
     /// Makes everything committed so far durable.
     fn flush(&self) -> Result<(), StoreError>;
 }

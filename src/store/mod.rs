@@ -18,10 +18,12 @@
 //! - `changes`: change number (u64 BE) → key of a paper written or removed, until the search
 //!   index has taken it in
 //! - `meta`: named values (schema version, last change number, the fingerprint of each topic
-//!   the papers are tagged for)
+//!   the papers are tagged for, the journal of a large commit's topic index writes
+//!   ([`journal`]))
 //! - `subscriptions`: `feed URL \0 callback URL` → JSON WebSub [`Subscription`]
 //!   ([`subscriptions`]), so pushes go on after a restart
 
+mod journal;
 mod keys;
 mod kv;
 mod memory;

@@ -86,6 +86,13 @@ impl PaperStore {
     fn open_with_cache(path: &Path, cache_bytes: u64) -> Result<Self, StoreError> {
         let store = Self::new(Arc::new(SledStore::open(path, cache_bytes)?));
         store.check_schema(&path.display().to_string())?;
+        let finished = super::journal::finish(&*store.kv)?;
+        if finished > 0 {
+            tracing::info!(
+                writes = finished,
+                "finished the topic index writes of a batch cut short by a crash"
+            );
+        }
         Ok(store)
     }
 
@@ -315,7 +322,7 @@ impl PaperStore {
             source_id.as_bytes().to_vec(),
             encode(Tree::Sources, source_id.as_bytes(), &state(counts))?,
         ));
-        self.kv.commit(&ops)?;
+        super::journal::commit(&*self.kv, ops)?;
         if papers_changed {
             self.bump();
         }
@@ -638,6 +645,8 @@ impl PaperStore {
         deltas: &HashMap<String, i64>,
         ops: &mut Vec<Op>,
     ) -> Result<(), StoreError> {
+        // The counts read must be what the last commit left, journalled writes included.
+        super::journal::finish(&*self.kv)?;
         for (topic, delta) in deltas {
             if *delta == 0 {
                 continue;

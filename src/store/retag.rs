@@ -80,7 +80,7 @@ impl PaperStore {
             }
             if !ops.is_empty() {
                 self.count_ops(&deltas, &mut ops)?;
-                self.kv.commit(&ops)?;
+                super::journal::commit(&*self.kv, ops)?;
                 self.bump();
             }
         }
@@ -187,7 +187,7 @@ impl PaperStore {
         }
         if !ops.is_empty() {
             self.count_ops(&deltas, &mut ops)?;
-            self.kv.commit(&ops)?;
+            super::journal::commit(&*self.kv, ops)?;
             self.bump();
         }
         Ok(moved)

@@ -1,84 +1,138 @@
-//! Large commits of topic index entries, journalled. A batch of 5,000 papers against 10,000
-//! topics writes about 300,000 `topic_index` entries and 10,000 `topic_counts`; in one sled
-//! transaction they cost 1.6 GB and most of the batch's time (sled keeps every version of
-//! every page a transaction touches until it ends). So when a commit holds more than
-//! [`INLINE_INDEX_OPS`] of them, the papers, memberships and a journal record listing those
-//! writes are committed together, atomically; then the writes are applied one by one
-//! ([`super::Store::apply`], sorted by key, on every core), and the journal record is removed.
-//! A crash in between leaves the record, and the writes are applied again (they are
-//! idempotent: puts of whole values, and deletes) before anything else writes: at open, and
-//! before every batch ([`finish`]).
+//! Large commits, journalled. A batch of 5,000 papers writes about 20,000 records (papers,
+//! aliases, memberships), and against 10,000 topics another 300,000 topic index entries and
+//! 10,000 counts. In one sled transaction sled keeps every version of every page it touches
+//! until the end: that took 2.0 GB and most of the batch's time (10,000 papers, 10,000 topics),
+//! and is most of an ingest's peak memory with few topics. So a commit of more than
+//! [`INLINE_OPS`] writes is done in three steps:
 //!
-//! The journal record (`meta` key `pending-topic-index`): for each op, `P` or `D`, the tree
-//! (`i` for `topic_index`, `c` for `topic_counts`), the key's length (u32 BE) and the key, and
-//! for a put the value's length and the value.
+//! 1. the journal record, every write of the commit (the last one of each key), is committed
+//!    alone: from here on the commit has happened;
+//! 2. the writes are applied one by one ([`super::Store::apply`]), a tree at a time in an order
+//!    that keeps what readers follow whole (a paper before the index entries that lead to it,
+//!    the entries gone before the paper), each tree's writes sorted by key and split by key
+//!    range over the cores;
+//! 3. the record is removed.
+//!
+//! A crash (or a failed write) between 1 and 3 leaves the record, and its writes are applied
+//! again before anything else reads or writes (at open, and at the start of every batch and
+//! re-tag: [`finish`]); they are idempotent (puts of whole values, and deletes), so a batch is
+//! stored whole or not at all, as a transaction would have it.
+//!
+//! The record (`meta` key `journal`): for each write, `P` or `D`, the tree's number, the key's
+//! length (u32 BE) and the key, and for a put the value's length and the value.
+
+use std::collections::HashMap;
 
 use super::kv::{Op, Store, StoreError, Tree};
 
-/// The most topic index and count writes committed in the same transaction as their papers.
-pub(super) const INLINE_INDEX_OPS: usize = 4096;
+/// The most writes committed as one transaction; more are journalled.
+pub(super) const INLINE_OPS: usize = 4096;
 
 /// The `meta` key of the journal record.
-const PENDING: &[u8] = b"pending-topic-index";
+const JOURNAL: &[u8] = b"journal";
 
-/// Whether writes to `tree` may be journalled: records derived from the papers' memberships.
-fn is_derived(tree: Tree) -> bool {
-    matches!(tree, Tree::TopicIndex | Tree::TopicCounts)
-}
+/// The order puts are applied in: what a reader follows first (an index entry, an alias, a
+/// membership) is written after what it leads to (the paper).
+const PUT_ORDER: [Tree; 9] = [
+    Tree::Papers,
+    Tree::Memberships,
+    Tree::Aliases,
+    Tree::TopicIndex,
+    Tree::TopicCounts,
+    Tree::Changes,
+    Tree::Sources,
+    Tree::Meta,
+    Tree::Subscriptions,
+];
 
-/// Commits `ops`, the topic index and count writes among them journalled when there are many.
+/// The order deletes are applied in, after every put: what leads to a paper goes first.
+const DELETE_ORDER: [Tree; 9] = [
+    Tree::TopicIndex,
+    Tree::TopicCounts,
+    Tree::Aliases,
+    Tree::Memberships,
+    Tree::Papers,
+    Tree::Changes,
+    Tree::Sources,
+    Tree::Meta,
+    Tree::Subscriptions,
+];
+
+/// Commits `ops` (every one or none, as [`Store::commit`]), journalled when there are many.
 pub(super) fn commit(kv: &dyn Store, ops: Vec<Op>) -> Result<(), StoreError> {
-    let index_ops = ops.iter().filter(|op| is_derived(op_tree(op))).count();
-    if index_ops <= INLINE_INDEX_OPS {
+    if ops.len() <= INLINE_OPS {
         return kv.commit(&ops);
     }
-    // Any earlier journal first, so the index writes land in the order they were made.
+    // An earlier journal first, so that writes land in the order they were made.
     finish(kv)?;
-    let (mut index, mut rest): (Vec<Op>, Vec<Op>) =
-        ops.into_iter().partition(|op| is_derived(op_tree(op)));
-    // Stable: the writes to one key keep their order.
-    index.sort_by(|a, b| (op_tree(a).index(), op_key(a)).cmp(&(op_tree(b).index(), op_key(b))));
-    rest.push(Op::Put(Tree::Meta, PENDING.to_vec(), encode(&index)));
-    kv.commit(&rest)?;
-    apply_parallel(kv, &index)?;
-    kv.commit(&[Op::Delete(Tree::Meta, PENDING.to_vec())])
+    let ops = last_of_each_key(ops);
+    kv.commit(&[Op::Put(Tree::Meta, JOURNAL.to_vec(), encode(&ops))])?;
+    apply(kv, ops)?;
+    kv.commit(&[Op::Delete(Tree::Meta, JOURNAL.to_vec())])
 }
 
 /// Applies the writes of a journalled commit that a crash (or a failed write) interrupted, if
-/// there is one; returns how many it applied. Batches call it first: the counts they read
-/// must be the ones the last batch left.
+/// there is one; returns how many it applied.
 pub(super) fn finish(kv: &dyn Store) -> Result<usize, StoreError> {
-    let Some(record) = kv.get(Tree::Meta, PENDING)? else {
+    let Some(record) = kv.get(Tree::Meta, JOURNAL)? else {
         return Ok(0);
     };
-    let index = decode(&record)?;
-    apply_parallel(kv, &index)?;
-    kv.commit(&[Op::Delete(Tree::Meta, PENDING.to_vec())])?;
-    Ok(index.len())
+    let ops = decode(&record)?;
+    let count = ops.len();
+    apply(kv, ops)?;
+    kv.commit(&[Op::Delete(Tree::Meta, JOURNAL.to_vec())])?;
+    Ok(count)
 }
 
-/// Applies `ops`, sorted by key, on every core: each thread takes a run of keys of its own,
-/// so the writes to one key stay in order.
+/// The last write of each key, in the order of the commit: what the commit leaves.
+fn last_of_each_key(ops: Vec<Op>) -> Vec<Op> {
+    let mut last: HashMap<(Tree, &[u8]), usize> = HashMap::with_capacity(ops.len());
+    for (i, op) in ops.iter().enumerate() {
+        last.insert((op_tree(op), op_key(op)), i);
+    }
+    let keep: Vec<bool> = (0..ops.len())
+        .map(|i| last.get(&(op_tree(&ops[i]), op_key(&ops[i]))) == Some(&i))
+        .collect();
+    drop(last);
+    ops.into_iter()
+        .zip(keep)
+        .filter_map(|(op, keep)| keep.then_some(op))
+        .collect()
+}
+
+/// Applies `ops` (one write per key) in [`PUT_ORDER`], then [`DELETE_ORDER`].
+fn apply(kv: &dyn Store, ops: Vec<Op>) -> Result<(), StoreError> {
+    let mut groups: Vec<Vec<Op>> = vec![Vec::new(); 2 * Tree::ALL.len()];
+    let rank = |op: &Op| match op {
+        Op::Put(tree, _, _) => PUT_ORDER.iter().position(|t| t == tree),
+        Op::Delete(tree, _) => DELETE_ORDER
+            .iter()
+            .position(|t| t == tree)
+            .map(|r| r + Tree::ALL.len()),
+    };
+    for op in ops {
+        // Every tree is in both orders.
+        let group = rank(&op).unwrap_or(groups.len() - 1);
+        groups[group].push(op);
+    }
+    for mut group in groups {
+        group.sort_unstable_by(|a, b| op_key(a).cmp(op_key(b)));
+        apply_parallel(kv, &group)?;
+    }
+    Ok(())
+}
+
+/// Applies `ops`, of one tree and sorted by key, on every core: each thread takes a run of
+/// keys of its own.
 fn apply_parallel(kv: &dyn Store, ops: &[Op]) -> Result<(), StoreError> {
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
-    if threads < 2 || ops.len() < 2 * INLINE_INDEX_OPS {
+    if threads < 2 || ops.len() < INLINE_OPS {
         return kv.apply(ops);
     }
-    let mut runs = Vec::with_capacity(threads);
-    let mut rest = ops;
-    for left in (1..=threads).rev() {
-        let mut cut = (rest.len() / left).max(1).min(rest.len());
-        // Not between two writes of the same key.
-        while cut < rest.len() && same_key(&rest[cut], &rest[cut - 1]) {
-            cut += 1;
-        }
-        let (run, after) = rest.split_at(cut);
-        runs.push(run);
-        rest = after;
-    }
+    let size = ops.len().div_ceil(threads);
     std::thread::scope(|scope| {
-        let handles: Vec<_> = runs
-            .into_iter()
+        let handles: Vec<_> = ops
+            .chunks(size)
             .map(|run| scope.spawn(move || kv.apply(run)))
             .collect();
         handles
@@ -90,10 +144,6 @@ fn apply_parallel(kv: &dyn Store, ops: &[Op]) -> Result<(), StoreError> {
             .collect::<Result<Vec<()>, StoreError>>()
     })?;
     Ok(())
-}
-
-fn same_key(a: &Op, b: &Op) -> bool {
-    op_tree(a) == op_tree(b) && op_key(a) == op_key(b)
 }
 
 fn op_key(op: &Op) -> &[u8] {
@@ -109,18 +159,22 @@ fn op_tree(op: &Op) -> Tree {
 }
 
 fn encode(ops: &[Op]) -> Vec<u8> {
-    // Keys and values are a topic id, a date, a paper key or a count: far below 4 GiB.
+    // Keys and values are ids, dates, paper records or counts: far below 4 GiB.
     fn bytes(out: &mut Vec<u8>, part: &[u8]) {
         out.extend_from_slice(&u32::try_from(part.len()).unwrap_or(u32::MAX).to_be_bytes());
         out.extend_from_slice(part);
     }
-    let mut out = Vec::with_capacity(ops.len() * 48);
+    let size: usize = ops
+        .iter()
+        .map(|op| match op {
+            Op::Put(_, k, v) => 10 + k.len() + v.len(),
+            Op::Delete(_, k) => 6 + k.len(),
+        })
+        .sum();
+    let mut out = Vec::with_capacity(size);
     for op in ops {
-        let tree = if op_tree(op) == Tree::TopicCounts {
-            b'c'
-        } else {
-            b'i'
-        };
+        // At most 9 trees.
+        let tree = op_tree(op).index() as u8;
         match op {
             Op::Put(_, key, value) => {
                 out.extend_from_slice(&[b'P', tree]);
@@ -137,11 +191,6 @@ fn encode(ops: &[Op]) -> Vec<u8> {
 }
 
 fn decode(mut bytes: &[u8]) -> Result<Vec<Op>, StoreError> {
-    let corrupt = |reason: &str| StoreError::Corrupt {
-        tree: Tree::Meta.name(),
-        key: String::from_utf8_lossy(PENDING).into_owned(),
-        reason: reason.to_string(),
-    };
     fn part<'a>(bytes: &mut &'a [u8]) -> Option<&'a [u8]> {
         let (length, rest) = bytes.split_first_chunk::<4>()?;
         let length = u32::from_be_bytes(*length) as usize;
@@ -152,14 +201,17 @@ fn decode(mut bytes: &[u8]) -> Result<Vec<Op>, StoreError> {
         *bytes = rest;
         Some(part)
     }
+    let corrupt = |reason: &str| StoreError::Corrupt {
+        tree: Tree::Meta.name(),
+        key: String::from_utf8_lossy(JOURNAL).into_owned(),
+        reason: reason.to_string(),
+    };
     let mut ops = Vec::new();
     while let [op, tree, rest @ ..] = bytes {
         bytes = rest;
-        let tree = match tree {
-            b'i' => Tree::TopicIndex,
-            b'c' => Tree::TopicCounts,
-            _ => return Err(corrupt("an op names no journalled tree")),
-        };
+        let tree = *Tree::ALL
+            .get(usize::from(*tree))
+            .ok_or_else(|| corrupt("a write names no tree"))?;
         let key = part(&mut bytes).ok_or_else(|| corrupt("a key is cut short"))?;
         ops.push(match op {
             b'P' => {
@@ -167,11 +219,11 @@ fn decode(mut bytes: &[u8]) -> Result<Vec<Op>, StoreError> {
                 Op::Put(tree, key.to_vec(), value.to_vec())
             }
             b'D' => Op::Delete(tree, key.to_vec()),
-            _ => return Err(corrupt("an op is neither a put nor a delete")),
+            _ => return Err(corrupt("a write is neither a put nor a delete")),
         });
     }
     if !bytes.is_empty() {
-        return Err(corrupt("the record ends in the middle of an op"));
+        return Err(corrupt("the record ends in the middle of a write"));
     }
     Ok(ops)
 }
@@ -188,6 +240,7 @@ mod tests {
     #[test]
     fn records_decode_to_what_was_encoded_and_damage_is_named() {
         let ops = vec![
+            Op::Put(Tree::Papers, b"k".to_vec(), b"{}".to_vec()),
             index_put("a\0x"),
             Op::Delete(Tree::TopicIndex, b"b\0y".to_vec()),
             index_put(""),
@@ -203,41 +256,108 @@ mod tests {
         let bytes = encode(&ops);
         for cut in [1, 3, 9, bytes.len() - 1] {
             let err = decode(&bytes[..cut]).expect_err("cut short");
-            assert!(err.to_string().contains("pending-topic-index"), "{err}");
+            assert!(err.to_string().contains("journal"), "{err}");
         }
-        assert!(decode(b"Xi\0\0\0\0").is_err());
-        assert!(decode(b"Px\0\0\0\0\0\0\0\0").is_err());
+        assert!(decode(b"X\x02\0\0\0\0").is_err());
+        assert!(decode(b"P\x09\0\0\0\0\0\0\0\0").is_err());
     }
 
     #[test]
     fn a_large_commit_lands_whole_and_an_interrupted_one_is_finished() {
         let kv = MemoryStore::default();
-        let mut ops: Vec<Op> = (0..INLINE_INDEX_OPS + 10)
+        kv.commit(&[Op::Put(Tree::Aliases, b"arxiv:1".to_vec(), b"old".to_vec())])
+            .unwrap();
+        let mut ops: Vec<Op> = (0..INLINE_OPS + 10)
             .map(|i| index_put(&format!("t\0{i:06}")))
             .collect();
         ops.push(Op::Put(Tree::Papers, b"p".to_vec(), b"{}".to_vec()));
+        // A key written twice in one commit keeps its last write, whatever the kinds.
+        ops.push(Op::Delete(Tree::Aliases, b"arxiv:1".to_vec()));
+        ops.push(Op::Put(Tree::Aliases, b"arxiv:1".to_vec(), b"p".to_vec()));
+        ops.push(Op::Put(Tree::Aliases, b"arxiv:2".to_vec(), b"p".to_vec()));
+        ops.push(Op::Delete(Tree::Aliases, b"arxiv:2".to_vec()));
         commit(&kv, ops).unwrap();
         let index = kv
             .scan(Tree::TopicIndex, b"", None, false, usize::MAX)
             .unwrap();
-        assert_eq!(index.len(), INLINE_INDEX_OPS + 10);
+        assert_eq!(index.len(), INLINE_OPS + 10);
         assert!(kv.get(Tree::Papers, b"p").unwrap().is_some());
+        assert_eq!(
+            kv.get(Tree::Aliases, b"arxiv:1").unwrap(),
+            Some(b"p".to_vec())
+        );
+        assert_eq!(kv.get(Tree::Aliases, b"arxiv:2").unwrap(), None);
         assert!(
-            kv.get(Tree::Meta, PENDING).unwrap().is_none(),
+            kv.get(Tree::Meta, JOURNAL).unwrap().is_none(),
             "journal removed"
         );
 
-        // A crash after the papers' commit: the record is there, the index writes are not.
+        // A crash after the record's commit: the record is there, its writes are not.
         let pending = vec![
             Op::Delete(Tree::TopicIndex, b"t\x00000000".to_vec()),
             index_put("u\0new"),
+            Op::Put(Tree::Papers, b"q".to_vec(), b"{}".to_vec()),
         ];
-        kv.commit(&[Op::Put(Tree::Meta, PENDING.to_vec(), encode(&pending))])
+        kv.commit(&[Op::Put(Tree::Meta, JOURNAL.to_vec(), encode(&pending))])
             .unwrap();
-        assert_eq!(finish(&kv).unwrap(), 2);
+        assert_eq!(finish(&kv).unwrap(), 3);
         assert!(kv.get(Tree::TopicIndex, b"t\x00000000").unwrap().is_none());
         assert!(kv.get(Tree::TopicIndex, b"u\0new").unwrap().is_some());
-        assert!(kv.get(Tree::Meta, PENDING).unwrap().is_none());
+        assert!(kv.get(Tree::Papers, b"q").unwrap().is_some());
+        assert!(kv.get(Tree::Meta, JOURNAL).unwrap().is_none());
         assert_eq!(finish(&kv).unwrap(), 0, "nothing left to finish");
+    }
+
+    #[test]
+    fn puts_lead_with_papers_and_deletes_end_with_them() {
+        let ops = vec![
+            Op::Delete(Tree::Papers, b"gone".to_vec()),
+            index_put("t\0new"),
+            Op::Delete(Tree::TopicIndex, b"t\0gone".to_vec()),
+            Op::Put(Tree::Papers, b"new".to_vec(), Vec::new()),
+        ];
+        // The order apply takes them in, as a recording store sees it.
+        #[derive(Default)]
+        struct Recording(std::sync::Mutex<Vec<Op>>);
+        impl Store for Recording {
+            fn get(&self, _: Tree, _: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+                Ok(None)
+            }
+            fn scan(
+                &self,
+                _: Tree,
+                _: &[u8],
+                _: Option<&[u8]>,
+                _: bool,
+                _: usize,
+            ) -> Result<Vec<crate::store::Row>, StoreError> {
+                Ok(Vec::new())
+            }
+            fn commit(&self, ops: &[Op]) -> Result<(), StoreError> {
+                self.0.lock().unwrap().extend_from_slice(ops);
+                Ok(())
+            }
+            fn flush(&self) -> Result<(), StoreError> {
+                Ok(())
+            }
+        }
+        let recording = Recording::default();
+        apply(&recording, ops).unwrap();
+        let order: Vec<(Tree, bool)> = recording
+            .0
+            .into_inner()
+            .unwrap()
+            .iter()
+            .map(|op| (op_tree(op), matches!(op, Op::Put(..))))
+            .collect();
+        assert_eq!(
+            order,
+            [
+                (Tree::Papers, true),
+                (Tree::TopicIndex, true),
+                (Tree::TopicIndex, false),
+                (Tree::Papers, false)
+            ]
+        );
     }
 }

@@ -243,6 +243,8 @@ impl PaperStore {
             .write
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // What is read must be what the last commit left, journalled writes included.
+        super::journal::finish(&*self.kv)?;
         let mut plan = Plan::default();
         for incoming in papers {
             let ids = identifiers(&incoming.ids);
@@ -645,8 +647,6 @@ impl PaperStore {
         deltas: &HashMap<String, i64>,
         ops: &mut Vec<Op>,
     ) -> Result<(), StoreError> {
-        // The counts read must be what the last commit left, journalled writes included.
-        super::journal::finish(&*self.kv)?;
         for (topic, delta) in deltas {
             if *delta == 0 {
                 continue;

@@ -53,6 +53,7 @@ impl PaperStore {
                 .write
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
+            super::journal::finish(&*self.kv)?;
             // Read under the lock: a batch between two chunks is seen as it left the papers.
             let rows = self
                 .kv
@@ -124,6 +125,7 @@ impl PaperStore {
             .write
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
+        super::journal::finish(&*self.kv)?;
         let members = members()?;
         let current = self.topic_keys(topic)?;
         // In key order: neighbouring records share the store's pages, which a random order

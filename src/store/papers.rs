@@ -299,9 +299,9 @@ impl PaperStore {
                 changed.push(key.clone());
             }
         }
-        for (key, mut next) in std::mem::take(&mut plan.pending) {
-            let original = plan.originals.get(&key).and_then(Option::as_ref);
-            match original {
+        let mut to_write = Vec::new();
+        for (key, next) in std::mem::take(&mut plan.pending) {
+            match plan.originals.get(&key).and_then(Option::as_ref) {
                 None => counts.new += 1,
                 // The same record (it was read with its topics, which are current: a topic
                 // change re-tags the store), so it is neither tagged nor written again.
@@ -311,7 +311,17 @@ impl PaperStore {
                 }
                 Some(_) => counts.updated += 1,
             }
-            next.topics = tagger.tag(&next.paper);
+            to_write.push((key, next));
+        }
+        // Tagging against thousands of topics is most of a batch's CPU: on every core.
+        let topics = super::retag::in_parallel(&to_write, |part: &[(String, StoredPaper)]| {
+            part.iter()
+                .map(|(_, next)| tagger.tag(&next.paper))
+                .collect()
+        });
+        for ((key, mut next), topics) in to_write.into_iter().zip(topics) {
+            next.topics = topics;
+            let original = plan.originals.get(&key).and_then(Option::as_ref);
             diff_paper(original, &next, &mut ops, &mut deltas)?;
             changed.push(key);
         }

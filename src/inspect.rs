@@ -35,6 +35,17 @@ pub fn format_listing(hits: &[Hit]) -> String {
         .collect()
 }
 
+/// Papers found with a relevance, one a line: the relevance (0 to 1), then as
+/// [`format_listing`].
+pub fn format_scored_listing(hits: &[(Hit, f32)]) -> String {
+    let (plain, scores): (Vec<Hit>, Vec<f32>) = hits.iter().cloned().unzip();
+    format_listing(&plain)
+        .lines()
+        .zip(scores)
+        .map(|(line, score)| format!("{score:.2}  {line}\n"))
+        .collect()
+}
+
 /// Whether the paper is in the topic and why, part by part.
 pub fn explain(topic: &TopicConfig, paper: &StoredPaper) -> String {
     let doc = Document::of(&paper.paper);

@@ -68,6 +68,15 @@ enum Command {
     Status,
     /// Rebuild the search index from the store, from scratch.
     Reindex,
+    /// List the stored papers most like one paper (by the words of titles and abstracts), best
+    /// first, with their relevance from 0 to 1.
+    Similar {
+        /// The paper: an arXiv id, a DOI, a link or an entry id.
+        paper: String,
+        /// How many papers to list.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
     /// Say whether a stored paper is in a topic, and why.
     Explain {
         /// The topic id.
@@ -137,6 +146,7 @@ fn main() -> ExitCode {
             search(&config, &query, limit, count)
         }
         Command::Explain { topic, paper } => explain(&config, &topic, &paper),
+        Command::Similar { paper, limit } => similar(&config, &paper, limit),
         Command::Reindex => reindex(&config),
         Command::Status => PaperStore::open_configured(&config.store)
             .map_err(anyhow::Error::from)
@@ -226,6 +236,21 @@ fn search(config: &Config, query: &Query, limit: usize, count: bool) -> anyhow::
             if total == 1 { "es" } else { "" }
         );
     }
+    Ok(())
+}
+
+fn similar(config: &Config, paper: &str, limit: usize) -> anyhow::Result<()> {
+    let (store, index) = open_store(config, true)?;
+    let stored = store
+        .lookup(paper)?
+        .with_context(|| format!("no stored paper {paper:?} (try an arXiv id, a DOI or a link)"))?;
+    let similar = index.similar(&stored, limit)?;
+    println!(
+        "papers like {}: {}",
+        inspect::display_id(&stored),
+        stored.paper.title
+    );
+    print!("{}", inspect::format_scored_listing(&similar));
     Ok(())
 }
 

@@ -45,6 +45,8 @@ const WRITER_MEMORY: usize = 50 << 20;
 /// The share of a segment's documents that may be deleted (replaced by newer versions) before
 /// the segment is merged to drop them.
 const DELETED_BEFORE_MERGE: f32 = 0.2;
+/// The most words of a paper a "more like this" query is made of.
+pub const SIMILAR_TERMS: usize = 25;
 /// How many changes (or papers, when rebuilding) are taken in per commit.
 const CATCH_UP_CHUNK: usize = 5000;
 
@@ -643,6 +645,75 @@ impl SearchIndex {
             updated: DateTime::from_timestamp_millis(millis).unwrap_or_default(),
             title: text(self.fields.title),
         })
+    }
+
+    /// The stored papers most like `paper` by their words (title and abstract), best first, at
+    /// most `limit`, each with its relevance in (0, 1]: its score over the score `paper` would
+    /// have against itself. `paper` itself is left out. Only the words count: categories,
+    /// authors and sources do not, so an evaluation by category is fair
+    /// (`benches/similar_quality.rs`).
+    ///
+    /// The method is tantivy's "more like this": the paper's most distinctive words (by tf-idf
+    /// over the index, at most [`SIMILAR_TERMS`]) as one BM25 query.
+    pub fn similar(
+        &self,
+        paper: &StoredPaper,
+        limit: usize,
+    ) -> Result<Vec<(Hit, f32)>, IndexError> {
+        let fail = |source| tantivy_error(&self.path, source);
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let text = |value: &str| vec![tantivy::schema::OwnedValue::Str(value.to_string())];
+        let like = tantivy::query::MoreLikeThisQuery::builder()
+            .with_min_doc_frequency(2)
+            .with_min_term_frequency(1)
+            .with_min_word_length(3)
+            .with_max_query_terms(SIMILAR_TERMS)
+            .with_document_fields(vec![
+                (self.fields.title, text(&paper.paper.title)),
+                (self.fields.abstract_text, text(&paper.paper.abstract_text)),
+            ]);
+        let searcher = self.reader.searcher();
+        // One more than asked: the paper itself is usually among them.
+        let found = searcher
+            .search(&like, &TopDocs::with_limit(limit.saturating_add(1)))
+            .map_err(fail)?;
+        let mut hits = Vec::with_capacity(found.len());
+        let mut own_score = None;
+        for (score, address) in found {
+            let millis = self.updated_of(&searcher, address)?;
+            let hit = self.hit(&searcher, address, millis)?;
+            if hit.key == paper.key {
+                own_score = Some(score);
+            } else {
+                hits.push((hit, score));
+            }
+        }
+        hits.truncate(limit);
+        // A paper not in the index yet: relative to the best match.
+        let top = own_score
+            .or_else(|| hits.first().map(|(_, score)| *score))
+            .unwrap_or(1.0)
+            .max(f32::MIN_POSITIVE);
+        Ok(hits
+            .into_iter()
+            .map(|(hit, score)| (hit, (score / top).clamp(0.0, 1.0)))
+            .collect())
+    }
+
+    /// A document's date, from its fast field.
+    fn updated_of(
+        &self,
+        searcher: &tantivy::Searcher,
+        address: tantivy::DocAddress,
+    ) -> Result<i64, IndexError> {
+        let column = searcher
+            .segment_reader(address.segment_ord)
+            .fast_fields()
+            .i64("updated")
+            .map_err(|source| tantivy_error(&self.path, source))?;
+        Ok(column.first(address.doc_id).unwrap_or_default())
     }
 
     /// How many papers the index holds.

@@ -523,3 +523,45 @@ fn setting_a_topic_while_batches_land_never_deadlocks() {
     batches.join().unwrap();
     topics.join().unwrap();
 }
+
+#[test]
+fn similar_papers_share_words_and_leave_the_paper_out() {
+    let store = fixture_store();
+    let (_dir, index) = index_of(&store);
+    let mut papers = Vec::new();
+    store.for_each_paper(|p| papers.push(p)).unwrap();
+    let paper = store
+        .get(&papers[papers.len() / 2].key)
+        .unwrap()
+        .expect("stored");
+    let similar = index.similar(&paper, 10).unwrap();
+    assert_eq!(similar.len(), 10);
+    assert!(similar.iter().all(|(hit, _)| hit.key != paper.key));
+    let scores: Vec<f32> = similar.iter().map(|(_, s)| *s).collect();
+    assert!(
+        scores.iter().all(|s| *s > 0.0 && *s <= 1.0),
+        "relevance in (0, 1]: {scores:?}"
+    );
+    assert!(
+        scores.windows(2).all(|w| w[0] >= w[1]),
+        "best first: {scores:?}"
+    );
+    // The best match shares at least one of the paper's own words.
+    let words = |text: &str| -> BTreeSet<String> {
+        crate::pipeline::text::words(text)
+            .into_iter()
+            .filter(|w| w.len() > 3)
+            .collect()
+    };
+    let own = words(&format!(
+        "{} {}",
+        paper.paper.title, paper.paper.abstract_text
+    ));
+    let best = store.get(&similar[0].0.key).unwrap().expect("stored");
+    let theirs = words(&format!(
+        "{} {}",
+        best.paper.title, best.paper.abstract_text
+    ));
+    assert!(own.intersection(&theirs).next().is_some());
+    assert!(index.similar(&paper, 0).unwrap().is_empty());
+}

@@ -156,7 +156,8 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/search.json",
             get(|app, request| search_feed(app, request, Format::Json)),
-        );
+        )
+        .route("/papers/{*rest}", get(similar_feed));
     let pages = Router::new()
         .route("/", get(index))
         .route("/healthz", get(|| async { "ok\n" }))
@@ -545,6 +546,8 @@ enum FeedOf {
     Topic(String),
     /// The query's text, as the request gave it (it parses).
     Search(String),
+    /// The stored papers most like the paper with this key.
+    Similar(String),
 }
 
 /// A feed's papers, format, limit (`None`: the feed's default) and page cursor.
@@ -630,7 +633,7 @@ impl quick_cache::Weighter<FormKey, Form> for FormWeight {
     fn weight(&self, key: &FormKey, form: &Form) -> u64 {
         let (feed, _, _, cursor) = &key.feed;
         let key_bytes = match feed {
-            FeedOf::Topic(text) | FeedOf::Search(text) => text.len(),
+            FeedOf::Topic(text) | FeedOf::Search(text) | FeedOf::Similar(text) => text.len(),
         } + cursor.as_ref().map_or(0, Vec::len);
         let body = match form {
             Form::Rendered(feed) => {
@@ -704,6 +707,42 @@ async fn feed(
         params.before,
     );
     serve_feed(&app, setup, key, request.headers()).await
+}
+
+/// `/papers/<paper>/similar.atom` (and `.rss`, `.json`): the stored papers most like one
+/// paper (an arXiv id, a DOI, a link or an entry id), best first; `?limit=N` as for any feed,
+/// one page only. `404` for a paper that is not stored.
+async fn similar_feed(
+    State(app): State<AppState>,
+    Path(rest): Path<String>,
+    request: axum::extract::Request,
+) -> Result<Response, AppError> {
+    let not_found = || {
+        AppError::NotFound(
+            "not found: papers like one are /papers/<paper>/similar.atom, .rss or .json".into(),
+        )
+    };
+    let (name, file) = rest.rsplit_once('/').ok_or_else(not_found)?;
+    let format = match file {
+        "similar.atom" => Format::Atom,
+        "similar.rss" => Format::Rss,
+        "similar.json" => Format::Json,
+        _ => return Err(not_found()),
+    };
+    let params = parse_params(request.uri().query()).map_err(AppError::BadRequest)?;
+    if params.before.is_some() {
+        return Err(AppError::BadRequest(
+            "a feed of similar papers has one page: no before".into(),
+        ));
+    }
+    let name = name.to_string();
+    let key = blocking(&app, move |app| match app.store.lookup(&name)? {
+        Some(paper) => Ok(paper.key),
+        None => Err(AppError::NotFound(format!("no stored paper {name:?}"))),
+    })
+    .await?;
+    let key = (FeedOf::Similar(key), format, params.limit, None);
+    serve_feed(&app, app.live.get(), key, request.headers()).await
 }
 
 /// `/search.atom?q=QUERY` (and `.rss`, `.json`): any query as a feed, with the same entries,
@@ -817,7 +856,7 @@ async fn cached_feed(
     // A query feed comes from the index, which commits after the store.
     let data = match feed.0 {
         FeedOf::Topic(_) => app.store.generation(),
-        FeedOf::Search(_) => app.index.generation(),
+        FeedOf::Search(_) | FeedOf::Similar(_) => app.index.generation(),
     };
     let key = FormKey {
         feed,
@@ -856,7 +895,7 @@ fn is_canonical(app: &AppState, (of, _, _, before): &CacheKey) -> Result<bool, A
     match (of, before) {
         (FeedOf::Topic(topic), Some(cursor)) => Ok(app.store.is_topic_position(topic, cursor)?),
         // A query feed's later pages are rendered for whoever asks, not kept.
-        (FeedOf::Search(_), Some(_)) => Ok(false),
+        (FeedOf::Search(_) | FeedOf::Similar(_), Some(_)) => Ok(false),
         (_, None) => Ok(true),
     }
 }
@@ -1009,8 +1048,46 @@ fn render_feed(
                 text.clone(),
             )
         }
+        FeedOf::Similar(key) => {
+            let paper = app
+                .store
+                .get(key)?
+                .ok_or_else(|| AppError::NotFound(format!("no stored paper {key:?}")))?;
+            let found = app
+                .index
+                .similar(&paper, limit.unwrap_or(DEFAULT_LIMIT))
+                .map_err(AppError::Index)?;
+            let mut papers = Vec::with_capacity(found.len());
+            for (hit, _) in found {
+                papers.extend(app.store.get(&hit.key)?);
+            }
+            let shown = crate::inspect::display_id(&paper);
+            let mut feed_url = url::Url::parse(base)
+                .map_err(|e| AppError::BadRequest(format!("server.base_url {base:?}: {e}")))?;
+            if let Ok(mut path) = feed_url.path_segments_mut() {
+                path.pop_if_empty().extend([
+                    "papers",
+                    shown.as_str(),
+                    &format!("similar.{}", format.extension()),
+                ]);
+            }
+            let page = paper
+                .paper
+                .link(crate::model::LinkKind::Page)
+                .map_or_else(|| format!("{base}/"), |l| l.href.clone());
+            (
+                papers,
+                None,
+                feed_url.to_string(),
+                page,
+                format!("similar-{}", crate::pipeline::digest::short_hash(key)),
+                format!("Papers like: {}", paper.paper.title),
+                format!("more like {shown}"),
+            )
+        }
     };
-    let hub = format!("{base}/websub");
+    // A feed of similar papers has no WebSub hub: it changes with every paper indexed.
+    let hub = (!matches!(of, FeedOf::Similar(_))).then(|| format!("{base}/websub"));
     let self_url = match before {
         Some(cursor) => with(&feed_url, &format!("&before={}{limit_param}", hex(cursor))),
         None => with(&feed_url, &limit_param),
@@ -1024,12 +1101,15 @@ fn render_feed(
         self_url: &self_url,
         page_url: &page_url,
         next_url: next_url.as_deref(),
-        hub_url: Some(&hub),
+        hub_url: hub.as_deref(),
     };
     Stats::count(&app.stats.renders);
     // WebSub discovery (§4): the hub and the feed's own URL, in the document and as headers.
-    let links =
-        HeaderValue::from_str(&format!("<{hub}>; rel=\"hub\", <{feed_url}>; rel=\"self\"")).ok();
+    let links = HeaderValue::from_str(&match &hub {
+        Some(hub) => format!("<{hub}>; rel=\"hub\", <{feed_url}>; rel=\"self\""),
+        None => format!("<{feed_url}>; rel=\"self\""),
+    })
+    .ok();
     Ok((format.render(&meta, &papers), links))
 }
 

@@ -129,6 +129,11 @@ fn canonical_url(setup: &Setup, (of, format, _, _): &CacheKey) -> String {
             let q: String = url::form_urlencoded::byte_serialize(q.as_bytes()).collect();
             format!("{base}/search.{}?q={q}", format.extension())
         }
+        // Not subscribable (feed_of_url never names one): its own URL, by the paper's key.
+        FeedOf::Similar(key) => {
+            let key: String = url::form_urlencoded::byte_serialize(key.as_bytes()).collect();
+            format!("{base}/papers/{key}/similar.{}", format.extension())
+        }
     }
 }
 

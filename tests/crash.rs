@@ -54,6 +54,16 @@ fn big_listing() -> String {
     out
 }
 
+/// The topic's count and how many papers its index holds, read from the store directly (after
+/// a kill, opening it finishes a journalled batch the kill cut short).
+fn topic_sizes(store: &std::path::Path, topic: &str) -> (u64, usize) {
+    let store = paperboy::store::PaperStore::open(store).expect("the store opens");
+    (
+        store.topic_count(topic).unwrap(),
+        store.topic_papers(topic, usize::MAX).unwrap().len(),
+    )
+}
+
 fn count(config: &std::path::Path, query: &str) -> usize {
     let out = run(config, &["search", query, "--count"]);
     assert!(
@@ -133,6 +143,13 @@ fn sigkill_during_ingest_loses_and_corrupts_nothing() {
         assert!(
             all == 3 || all == 3 + BIG,
             "kill {kill} after {delay:?}: {all} papers, half a batch"
+        );
+        // The topic index and count hold the same papers, whole (a batch this large is
+        // journalled: the kill may land between its commit and its last write).
+        assert_eq!(
+            topic_sizes(&dir.path().join("s.sled"), "all"),
+            (all as u64, all),
+            "kill {kill} after {delay:?}: the topic index agrees with the papers"
         );
         if all == 3 {
             outcomes.0 += 1;

@@ -59,12 +59,12 @@ const DELETE_ORDER: [Tree; 9] = [
 ];
 
 /// Commits `ops` (every one or none, as [`Store::commit`]), journalled when there are many.
+/// The caller holds the store's write lock and has [`finish`]ed any earlier journal under it,
+/// so that writes land in the order they were made.
 pub(super) fn commit(kv: &dyn Store, ops: Vec<Op>) -> Result<(), StoreError> {
     if ops.len() <= INLINE_OPS {
         return kv.commit(&ops);
     }
-    // An earlier journal first, so that writes land in the order they were made.
-    finish(kv)?;
     let ops = last_of_each_key(ops);
     kv.commit(&[Op::Put(Tree::Meta, JOURNAL.to_vec(), encode(&ops))])?;
     apply(kv, ops)?;
@@ -122,28 +122,15 @@ fn apply(kv: &dyn Store, ops: Vec<Op>) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Applies `ops`, of one tree and sorted by key, on every core: each thread takes a run of
-/// keys of its own.
+/// Applies `ops`, of one tree and sorted by key (one write per key), on every core: each
+/// thread takes a run of keys of its own.
 fn apply_parallel(kv: &dyn Store, ops: &[Op]) -> Result<(), StoreError> {
-    let threads = std::thread::available_parallelism().map_or(1, usize::from);
-    if threads < 2 || ops.len() < INLINE_OPS {
+    if ops.len() < INLINE_OPS {
         return kv.apply(ops);
     }
-    let size = ops.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = ops
-            .chunks(size)
-            .map(|run| scope.spawn(move || kv.apply(run)))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
-            .collect::<Result<Vec<()>, StoreError>>()
-    })?;
-    Ok(())
+    super::in_parallel(ops, |run: &[Op]| vec![kv.apply(run)])
+        .into_iter()
+        .collect()
 }
 
 fn op_key(op: &Op) -> &[u8] {

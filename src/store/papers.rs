@@ -90,7 +90,7 @@ impl PaperStore {
         if finished > 0 {
             tracing::info!(
                 writes = finished,
-                "finished the topic index writes of a batch cut short by a crash"
+                "finished the writes of a batch cut short by a crash"
             );
         }
         Ok(store)
@@ -314,7 +314,7 @@ impl PaperStore {
             to_write.push((key, next));
         }
         // Tagging against thousands of topics is most of a batch's CPU: on every core.
-        let topics = super::retag::in_parallel(&to_write, |part: &[(String, StoredPaper)]| {
+        let topics = super::in_parallel(&to_write, |part: &[(String, StoredPaper)]| {
             part.iter()
                 .map(|(_, next)| tagger.tag(&next.paper))
                 .collect()

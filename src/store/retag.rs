@@ -163,7 +163,7 @@ impl PaperStore {
         let mut deltas = HashMap::new();
         let mut moved = 0;
         // Reads spread over the cores; the writes go in one commit.
-        let read = in_parallel(keys, |part: &[&String]| {
+        let read = super::in_parallel(keys, |part: &[&String]| {
             part.iter().map(|key| self.membership(key)).collect()
         });
         for (key, membership) in keys.iter().zip(read) {
@@ -228,41 +228,12 @@ fn retag_rows(
     rows: &[Row],
     tagger: &Tagger,
 ) -> Vec<Result<(StoredPaper, Vec<String>), StoreError>> {
-    in_parallel(rows, |part: &[Row]| {
+    super::in_parallel(rows, |part: &[Row]| {
         part.iter()
             .map(|(key, bytes)| {
                 let paper: StoredPaper = decode_paper(key, bytes)?;
                 let topics = tagger.tag(&paper.paper);
                 Ok((paper, topics))
-            })
-            .collect()
-    })
-}
-
-/// `work` over `items` split across the machine's cores (up to 8), the results in the items'
-/// order; one thread for a few items.
-pub(super) fn in_parallel<T: Sync, R: Send>(
-    items: &[T],
-    work: impl Fn(&[T]) -> Vec<R> + Sync,
-) -> Vec<R> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, std::num::NonZero::get)
-        .min(8);
-    if threads < 2 || items.len() < 64 {
-        return work(items);
-    }
-    let size = items.len().div_ceil(threads);
-    let work = &work;
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = items
-            .chunks(size)
-            .map(|part| scope.spawn(move || work(part)))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| {
-                h.join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
             })
             .collect()
     })

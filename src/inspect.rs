@@ -22,28 +22,32 @@ pub fn display_id(paper: &StoredPaper) -> String {
 
 /// One line per paper a search found: id, date, title.
 pub fn format_listing(hits: &[Hit]) -> String {
-    let width = hits.iter().map(|h| h.display_id.len()).max().unwrap_or(0);
-    hits.iter()
-        .map(|h| {
-            format!(
-                "{:<width$}  {}  {}\n",
-                h.display_id,
-                h.updated.format("%Y-%m-%d"),
-                h.title
-            )
-        })
-        .collect()
+    listing(hits.iter().map(|h| (h, None)))
 }
 
 /// Papers found with a relevance, one a line: the relevance (0 to 1), then as
 /// [`format_listing`].
 pub fn format_scored_listing(hits: &[(Hit, f32)]) -> String {
-    let (plain, scores): (Vec<Hit>, Vec<f32>) = hits.iter().cloned().unzip();
-    format_listing(&plain)
-        .lines()
-        .zip(scores)
-        .map(|(line, score)| format!("{score:.2}  {line}\n"))
-        .collect()
+    listing(hits.iter().map(|(h, score)| (h, Some(*score))))
+}
+
+/// One line a paper: its relevance when given, display id, date and title, ids aligned.
+fn listing<'a>(rows: impl Iterator<Item = (&'a Hit, Option<f32>)> + Clone) -> String {
+    let width = rows
+        .clone()
+        .map(|(h, _)| h.display_id.len())
+        .max()
+        .unwrap_or(0);
+    rows.map(|(h, score)| {
+        let score = score.map_or(String::new(), |s| format!("{s:.2}  "));
+        format!(
+            "{score}{:<width$}  {}  {}\n",
+            h.display_id,
+            h.updated.format("%Y-%m-%d"),
+            h.title
+        )
+    })
+    .collect()
 }
 
 /// Whether the paper is in the topic and why, part by part.

@@ -387,18 +387,17 @@ fn page_policy(base_url: &str) -> HeaderValue {
         .map(|u| u.origin().ascii_serialization())
         .ok()
         .filter(|o| o != "null");
-    let form = match public {
-        Some(origin) => format!("'self' {origin}"),
-        None => "'self'".to_string(),
+    let policy = |form: &str| {
+        format!(
+            "default-src 'none'; style-src 'unsafe-inline'; form-action {form}; \
+             frame-ancestors 'none'; base-uri 'none'"
+        )
     };
-    HeaderValue::from_str(&format!(
-        "default-src 'none'; style-src 'unsafe-inline'; form-action {form}; \
-         frame-ancestors 'none'; base-uri 'none'"
-    ))
-    .unwrap_or(HeaderValue::from_static(
-        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; \
-         frame-ancestors 'none'; base-uri 'none'",
-    ))
+    let with_public = public.map(|origin| policy(&format!("'self' {origin}")));
+    with_public
+        .and_then(|p| HeaderValue::from_str(&p).ok())
+        .or_else(|| HeaderValue::from_str(&policy("'self'")).ok())
+        .unwrap_or(HeaderValue::from_static("default-src 'none'"))
 }
 
 /// HTTP/1.1 requires exactly one `Host` (RFC 9112 §3.2): without one, or with two, the

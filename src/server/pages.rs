@@ -73,6 +73,14 @@ fn discovery(base: &str, id: &str, title: &str) -> String {
         .collect()
 }
 
+/// The autodiscovery links of every topic's feeds.
+fn discoveries(base: &str, topics: &[TopicRow<'_>]) -> String {
+    topics
+        .iter()
+        .map(|t| discovery(base, t.id, t.title))
+        .collect()
+}
+
 /// Links to a topic's three feeds.
 fn feed_links(base: &str, id: &str) -> String {
     Format::ALL
@@ -111,10 +119,7 @@ pub(super) fn index(
     sources: &[SourceRow<'_>],
     filter: &str,
 ) -> String {
-    let mut head = String::new();
-    for t in topics {
-        head.push_str(&discovery(base_url, t.id, t.title));
-    }
+    let mut head = discoveries(base_url, topics);
     head.push_str(&format!(
         "<link rel=\"outline\" type=\"text/x-opml\" title=\"All topic feeds\" href=\"{}/feeds.opml\">\n",
         attr(base_url)
@@ -252,10 +257,7 @@ fn filter_form(action: &str, filter: &str) -> String {
 /// A group's page: its topics, as the index lists topics, with the OPML that subscribes a
 /// reader to exactly those.
 pub(super) fn group(base_url: &str, name: &str, topics: &[TopicRow<'_>], filter: &str) -> String {
-    let mut head = String::new();
-    for t in topics {
-        head.push_str(&discovery(base_url, t.id, t.title));
-    }
+    let mut head = discoveries(base_url, topics);
     head.push_str(&format!(
         "<link rel=\"outline\" type=\"text/x-opml\" title=\"{} topic feeds\" href=\"{}/groups/{}.opml\">\n",
         attr(name),

@@ -51,16 +51,17 @@ fn listing<'a>(rows: impl Iterator<Item = (&'a Hit, Option<f32>)> + Clone) -> St
 }
 
 /// Whether the paper is in the topic and why, part by part.
-pub fn explain(topic: &TopicConfig, paper: &StoredPaper) -> String {
+pub fn explain(topic: &TopicConfig, paper: &StoredPaper, scored: Option<&Scored>) -> String {
     let doc = Document::of(&paper.paper);
     let matches = topic.query.matches(&doc);
+    let belongs = matches && scored.is_none_or(|s| s.relevance >= s.min_score);
     let mut out = format!(
         "paper {}: {}\ntopic {} ({}): {}\nquery: {}\n\n",
         display_id(paper),
         paper.paper.title,
         topic.id,
         topic.title,
-        if matches {
+        if belongs {
             "IN this topic"
         } else {
             "NOT in this topic"
@@ -68,13 +69,60 @@ pub fn explain(topic: &TopicConfig, paper: &StoredPaper) -> String {
         topic.query_text
     );
     out.push_str(&topic.query.explain(&doc));
+    if let Some(scored) = scored {
+        out.push_str(&scored.explain());
+    }
     let stored = paper.topics.contains(&topic.id);
-    if stored != matches {
+    if stored != belongs {
         out.push_str(
-            "\nnote: the store's tags predate this query; the next `ingest` or `serve` re-tags it.\n",
+            "\nnote: the store's tags predate this topic's definition; the next `ingest` or `serve` re-tags it.\n",
         );
     }
     out
+}
+
+/// How a paper scores against a topic learned from examples, for [`explain`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scored {
+    /// Its relevance, in [0, 1].
+    pub relevance: f32,
+    /// The relevance the topic asks for.
+    pub min_score: f32,
+    /// The liked papers it is closest to: (cosine, display id, title), closest first.
+    pub closest: Vec<(f32, String, String)>,
+    /// The words that weigh most in its relevance: (word, share of the cosine), largest first.
+    pub words: Vec<(String, f32)>,
+}
+
+impl Scored {
+    fn explain(&self) -> String {
+        use std::fmt::Write as _;
+        let mut out = format!(
+            "\n{} relevance {:.2} to the example papers (min_score {:.2})\n",
+            if self.relevance >= self.min_score {
+                "✓"
+            } else {
+                "✗"
+            },
+            self.relevance,
+            self.min_score
+        );
+        if !self.closest.is_empty() {
+            out.push_str("  closest examples:\n");
+            for (cosine, id, title) in &self.closest {
+                let _ = writeln!(out, "    {cosine:.2}  {id}  {title}");
+            }
+        }
+        if !self.words.is_empty() {
+            let words: Vec<String> = self
+                .words
+                .iter()
+                .map(|(w, share)| format!("{w} {share:.3}"))
+                .collect();
+            let _ = writeln!(out, "  words that weigh most: {}", words.join(", "));
+        }
+        out
+    }
 }
 
 /// A paged source's harvest in a few words: in progress (records so far, of how many) or

@@ -6,6 +6,7 @@
 //! [`server`].
 
 pub mod config;
+pub mod examples;
 pub mod fetch;
 pub mod index;
 pub mod ingest;

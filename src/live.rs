@@ -8,7 +8,11 @@
 use std::sync::{Arc, RwLock};
 
 use crate::config::Config;
-use crate::pipeline::tag::{Tagger, TopicQuery};
+use crate::examples::Trained;
+use crate::pipeline::tag::{Tagger, TopicFingerprints, TopicQuery};
+
+/// Trains the topics learned from examples of a config (from the store and its index).
+pub type Trainer = Arc<dyn Fn(&Config) -> Trained + Send + Sync>;
 
 /// One view: a config and its topics compiled.
 #[derive(Debug)]
@@ -17,39 +21,74 @@ pub struct Setup {
     pub config: Arc<Config>,
     /// Its topics, compiled for tagging new papers.
     pub tagger: Arc<Tagger>,
+    /// What the topics learned from examples found when trained.
+    pub trained: Trained,
     /// Counts replacements from 0, so caches of what was built from a view can tell.
     pub epoch: u64,
 }
 
 impl Setup {
-    fn new(config: Arc<Config>, epoch: u64) -> Self {
-        let tagger = Arc::new(Tagger::new(
+    fn new(config: Arc<Config>, trainer: Option<&Trainer>, epoch: u64) -> Self {
+        let trained = match trainer {
+            Some(train) => train(&config),
+            None => Trained::untrained(&config),
+        };
+        let tagger = Arc::new(Tagger::with_profiles(
             config.topics.iter().map(TopicQuery::from).collect(),
+            trained.scored.clone(),
+            trained.vocabulary.clone(),
         ));
         Setup {
             config,
             tagger,
+            trained,
             epoch,
         }
+    }
+
+    /// The fingerprint of each topic as this view tags it: a topic whose fingerprint differs
+    /// from the one the store was tagged for is tagged again.
+    pub fn fingerprints(&self) -> TopicFingerprints {
+        self.trained.fingerprints(&self.config)
     }
 }
 
 /// The current view, shared by the server, the pollers and ingest.
-#[derive(Debug)]
 pub struct Live {
     /// The view; its lock is only ever held to clone or swap the `Arc`, so readers never wait
     /// for a batch or a replacement.
     current: RwLock<Arc<Setup>>,
     /// Held shared by batches being tagged, and exclusively by a replacement.
     gate: RwLock<()>,
+    /// Trains the topics learned from examples of each view; without one they hold nothing.
+    trainer: Option<Trainer>,
+}
+
+impl std::fmt::Debug for Live {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Live")
+            .field("current", &self.current)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Live {
-    /// Starts with `config`.
+    /// Starts with `config`, without a store to train topics learned from examples.
     pub fn new(config: Arc<Config>) -> Self {
         Live {
-            current: RwLock::new(Arc::new(Setup::new(config, 0))),
+            current: RwLock::new(Arc::new(Setup::new(config, None, 0))),
             gate: RwLock::new(()),
+            trainer: None,
+        }
+    }
+
+    /// Starts with `config`, its topics learned from examples trained by `trainer` (and those
+    /// of every replacement).
+    pub fn with_trainer(config: Arc<Config>, trainer: Trainer) -> Self {
+        Live {
+            current: RwLock::new(Arc::new(Setup::new(config, Some(&trainer), 0))),
+            gate: RwLock::new(()),
+            trainer: Some(trainer),
         }
     }
 
@@ -75,7 +114,7 @@ impl Live {
     /// returns it. Blocks: call it off the async threads.
     pub fn replace(&self, config: Arc<Config>) -> Arc<Setup> {
         // Compiling many topics takes a while: before batches are made to wait.
-        let mut next = Setup::new(config, 0);
+        let mut next = Setup::new(config, self.trainer.as_ref(), 0);
         let _gate = self
             .gate
             .write()

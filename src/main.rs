@@ -121,6 +121,7 @@ fn main() -> ExitCode {
                 config.sources.len(),
                 config.topics.len()
             );
+            check_examples(&config);
             Ok(())
         }
         Command::Ingest => runtime().and_then(|rt| rt.block_on(ingest(config))),
@@ -170,6 +171,37 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 /// The store and its search index, brought up to date with the store when `catch_up` says.
+/// `check`'s word on the topics' example papers: those the store does not hold, and how to
+/// fetch them. Says so when the store cannot be opened (a running `serve` holds it).
+fn check_examples(config: &Config) {
+    if config.topics.iter().all(|t| t.examples.is_none()) {
+        return;
+    }
+    if !config.store.path.exists() {
+        // Not created yet (check never creates it): every example is missing.
+        let all = config
+            .topics
+            .iter()
+            .filter_map(|t| {
+                let ex = t.examples.as_ref()?;
+                Some((
+                    t.id.clone(),
+                    ex.like.iter().chain(&ex.unlike).cloned().collect(),
+                ))
+            })
+            .collect();
+        print!("{}", paperboy::examples::missing_report(&all));
+        return;
+    }
+    match PaperStore::open_configured(&config.store) {
+        Ok(store) => print!(
+            "{}",
+            paperboy::examples::missing_report(&paperboy::examples::missing(config, &store))
+        ),
+        Err(error) => println!("example papers not checked against the store: {error}"),
+    }
+}
+
 fn open_store(
     config: &Config,
     catch_up: bool,
@@ -208,6 +240,9 @@ async fn ingest(config: Arc<Config>) -> anyhow::Result<()> {
         retagged => eprintln!("topics changed: {retagged}"),
     }
     let reports = ingestor.ingest_all().await?;
+    if let Some(retagged) = ingestor.retrain_if_examples_arrived().await? {
+        eprintln!("example papers arrived: {retagged}");
+    }
     ingestor.flush().await?;
     for report in reports {
         println!("{report}");
@@ -267,11 +302,22 @@ fn explain(config: &Config, topic_id: &str, paper: &str) -> anyhow::Result<()> {
         let known: Vec<&str> = config.topics.iter().map(|t| t.id.as_str()).collect();
         format!("no topic {topic_id:?}; topics are: {}", known.join(", "))
     })?;
-    let store = PaperStore::open_configured(&config.store)?;
+    let (store, index) = open_store(config, true)?;
     let stored = store
         .lookup(paper)?
         .with_context(|| format!("no stored paper {paper:?} (try an arXiv id, a DOI or a link)"))?;
-    print!("{}", inspect::explain(topic, &stored));
+    let scored = match &topic.examples {
+        None => None,
+        Some(_) => {
+            let trained = paperboy::examples::train(config, &store, &index);
+            let scored = paperboy::examples::explain(&trained, topic, &stored, &store);
+            if scored.is_none() {
+                println!("none of the topic's liked papers is stored: it holds no paper yet (see `paperboy check`)");
+            }
+            scored
+        }
+    };
+    print!("{}", inspect::explain(topic, &stored, scored.as_ref()));
     Ok(())
 }
 

@@ -155,6 +155,48 @@ pub struct StoredPaper {
     pub aliases: BTreeSet<String>,
     /// The merged paper.
     pub paper: Paper,
+    /// Its relevance to the example-based topic it was read for (a topic feed's papers carry
+    /// it; anywhere else `None`). Never stored in the paper's record.
+    #[serde(skip)]
+    pub relevance: Option<Relevance>,
+}
+
+/// How relevant a paper is to a topic learned from examples, in [0, 1], kept in
+/// ten-thousandths so that it compares, hashes and stores exactly (2 bytes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Relevance(u16);
+
+impl Relevance {
+    /// The steps in 1.
+    const SCALE: f32 = 10_000.0;
+
+    /// A score, clamped to [0, 1] (NaN is 0).
+    pub fn new(score: f32) -> Self {
+        let scaled = (score.clamp(0.0, 1.0) * Self::SCALE).round();
+        Relevance(if scaled.is_nan() { 0 } else { scaled as u16 })
+    }
+
+    /// The score, in [0, 1].
+    pub fn value(self) -> f32 {
+        f32::from(self.0) / Self::SCALE
+    }
+
+    /// As stored: 2 bytes, big-endian.
+    pub fn to_bytes(self) -> [u8; 2] {
+        self.0.to_be_bytes()
+    }
+
+    /// From its stored bytes; `None` unless exactly 2 bytes of a score.
+    pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        let raw = u16::from_be_bytes(bytes.try_into().ok()?);
+        (f32::from(raw) <= Self::SCALE).then_some(Relevance(raw))
+    }
+}
+
+impl std::fmt::Display for Relevance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:.2}", self.value())
+    }
 }
 
 impl StoredPaper {
@@ -299,6 +341,23 @@ pub struct Harvest {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn relevance_keeps_four_digits_and_round_trips_its_bytes() {
+        let r = Relevance::new(0.42137);
+        assert_eq!(r.value(), 0.4214);
+        assert_eq!(r.to_string(), "0.42");
+        assert_eq!(Relevance::from_bytes(&r.to_bytes()), Some(r));
+        assert_eq!(Relevance::new(7.0).value(), 1.0);
+        assert_eq!(Relevance::new(-1.0).value(), 0.0);
+        assert_eq!(Relevance::new(f32::NAN).value(), 0.0);
+        assert_eq!(
+            Relevance::from_bytes(b""),
+            None,
+            "an entry of a query topic"
+        );
+        assert_eq!(Relevance::from_bytes(&u16::MAX.to_be_bytes()), None);
+    }
     use chrono::Datelike;
 
     use super::*;
@@ -314,6 +373,7 @@ mod tests {
             topics: Vec::new(),
             aliases: Default::default(),
             paper: Paper::default(),
+            relevance: None,
         };
         assert_eq!(stored.updated().year(), 9999);
         assert_eq!(

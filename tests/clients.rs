@@ -132,7 +132,8 @@ for ext in ("atom", "rss"):
     out[ext] = {"bozo": bool(d.bozo), "error": str(d.get("bozo_exception", "")),
                 "ids": [e.get("id") for e in d.entries],
                 "titles": [e.get("title") for e in d.entries],
-                "authors": [len(e.get("authors", [])) for e in d.entries]}
+                "authors": [len(e.get("authors", [])) for e in d.entries],
+                "scores": [e.get("paperboy_score") for e in d.entries]}
 import urllib.request
 feed = json.load(urllib.request.urlopen(f"{base}{stem}.json{suffix}"))
 jsonschema.validate(feed, json.load(open(schema_path)))
@@ -169,13 +170,28 @@ print(json.dumps(out))
                 );
             }
             assert_eq!(result["atom"]["titles"], result["rss"]["titles"], "{topic}");
+            // A topic learned from examples: feedparser reads each entry's paperboy:score.
+            let scored = paperboy::config::Config::from_file(&f.dir.join("paperboy.toml"))
+                .unwrap()
+                .topic(topic)
+                .is_some_and(|t| t.examples.is_some());
+            for ext in ["atom", "rss"] {
+                let scores = result[ext]["scores"].as_array().unwrap();
+                assert!(
+                    scores.iter().all(|s| s.is_string() == scored),
+                    "{topic}.{ext}: scores {scores:?}"
+                );
+                if scored {
+                    assert!(!scores.is_empty(), "{topic}.{ext} has entries");
+                }
+            }
         }
         if topic == "search" {
             assert!(!ids.is_empty(), "the query feed has entries");
         }
         checked += 1;
     }
-    assert_eq!(checked, 8);
+    assert_eq!(checked, f.topics.len() + 1);
 }
 
 #[test]

@@ -116,6 +116,7 @@ fn ten_thousand_topics_are_tagged_exactly_and_grouped() {
         "efficient-inference",
         "federated-learning",
         "interpretability",
+        "like-diffusion-llms",
     ];
     let topic_links = links(&index, &format!("{public}/topics/"));
     assert!(

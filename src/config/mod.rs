@@ -118,7 +118,7 @@ impl Config {
         let store = store::validate(raw.store, base_dir, &mut problems);
         let fetch = fetch::validate(raw.fetch, &mut problems);
         let sources = sources::validate(raw.sources, base_dir, &mut problems);
-        let topics = topics::validate(raw.topics, &mut problems);
+        let topics = topics::validate(raw.topics, base_dir, &mut problems);
         let websub = websub::validate(raw.websub, &mut problems);
         if problems.is_empty() {
             let by_id = topics
@@ -173,7 +173,8 @@ impl Config {
             .map(|(name, topics)| (name.as_str(), topics.len()))
     }
 
-    /// The fingerprint of each configured topic's query ([`crate::pipeline::tag::topic_fingerprint`]):
+    /// The fingerprint of each configured topic's definition ([`TopicConfig::definition`],
+    /// [`crate::pipeline::tag::topic_fingerprint`]):
     /// a topic whose fingerprint differs from the one the store was tagged for is re-tagged.
     pub fn topic_fingerprints(&self) -> crate::pipeline::tag::TopicFingerprints {
         self.topics
@@ -181,7 +182,7 @@ impl Config {
             .map(|t| {
                 (
                     t.id.clone(),
-                    crate::pipeline::tag::topic_fingerprint(&t.query_text),
+                    crate::pipeline::tag::topic_fingerprint(&t.definition()),
                 )
             })
             .collect()

@@ -284,3 +284,92 @@ fn the_store_cache_is_bounded_by_cache_mib() {
         .collect();
     assert_eq!(found, vec!["store.cache_mib: 1 is not between 8 and 65536"]);
 }
+
+#[test]
+fn topics_may_learn_from_example_papers() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bibtex");
+    let config = Config::parse(
+        "[[topics]]\nid = \"a\"\nlike = [\"0704.0002\", \"arXiv:0803.1234\", \"10.1016/j.disc.2007.07.104\"]\n\
+         unlike = [\"https://arxiv.org/abs/0705.4321\"]\nmin_score = 0.35\n\
+         [[topics]]\nid = \"b\"\nquery = \"cat:cs.*\"\nlike_file = \"zotero.bib\"\n\
+         [[topics]]\nid = \"c\"\nquery = \"x\"\n",
+        &fixtures,
+        "test.toml",
+    )
+    .unwrap();
+    let a = config.topic("a").unwrap();
+    assert_eq!(a.query_text, "*", "examples alone: every paper is scored");
+    let examples = a.examples.as_ref().unwrap();
+    assert_eq!(examples.like.len(), 3);
+    assert_eq!(examples.unlike, ["https://arxiv.org/abs/0705.4321"]);
+    assert_eq!(examples.min_score, Some(0.35));
+    let b = config.topic("b").unwrap().examples.as_ref().unwrap();
+    assert!(
+        b.like.contains(&"arXiv:1706.03762".to_string()),
+        "{:?}",
+        b.like
+    );
+    assert!(b.like.contains(&"10.1038/s41586-021-03819-2".to_string()));
+    assert_eq!(
+        b.like_file.as_deref(),
+        Some(fixtures.join("zotero.bib").as_path())
+    );
+    assert_eq!(b.min_score, None, "derived from the examples");
+    assert!(config.topic("c").unwrap().examples.is_none());
+
+    let problems = Config::parse(
+        "[[topics]]\nid = \"a\"\nlike = [\"not a paper\"]\nmin_score = 1.5\n\
+         [[topics]]\nid = \"b\"\nunlike = [\"0704.0002\"]\n\
+         [[topics]]\nid = \"c\"\nlike_file = \"malformed.bib\"\n\
+         [[topics]]\nid = \"d\"\nlike_file = \"absent.bib\"\n\
+         [[topics]]\nid = \"e\"\n",
+        &fixtures,
+        "test.toml",
+    )
+    .map(|_| ())
+    .expect_err("invalid");
+    let ConfigError::Invalid { problems, .. } = problems else {
+        panic!("{problems}")
+    };
+    let paths: Vec<&str> = problems.iter().map(|p| p.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "topics[0] (a).like[0]",
+            "topics[0] (a).min_score",
+            "topics[1] (b).like",
+            "topics[2] (c).like_file",
+            "topics[3] (d).like_file",
+            "topics[4] (e).query",
+        ],
+        "{problems:?}"
+    );
+    assert!(
+        problems[3].message.contains("line"),
+        "{}",
+        problems[3].message
+    );
+    assert!(problems[4].message.contains("cannot be read"));
+}
+
+#[test]
+fn fingerprint_follows_examples_and_threshold() {
+    let fp = |extra: &str| {
+        parse(&format!("[[topics]]\nid = \"a\"\nquery = \"x\"\n{extra}"))
+            .unwrap()
+            .topic_fingerprints()
+    };
+    assert_ne!(fp(""), fp("like = [\"0704.0002\"]\n"));
+    assert_ne!(
+        fp("like = [\"0704.0002\"]\n"),
+        fp("like = [\"0704.0003\"]\n")
+    );
+    assert_ne!(
+        fp("like = [\"0704.0002\"]\n"),
+        fp("like = [\"0704.0002\"]\nmin_score = 0.5\n")
+    );
+    assert_ne!(
+        fp("like = [\"0704.0002\"]\n"),
+        fp("like = [\"0704.0002\"]\nunlike = [\"0704.0003\"]\n")
+    );
+}

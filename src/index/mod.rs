@@ -445,17 +445,27 @@ impl SearchIndex {
         let compiled = compile::compile(query, &self.fields).map_err(fail)?;
         let searcher = self.reader.searcher();
         let matching = searcher.search(&compiled, &DocSetCollector).map_err(fail)?;
+        self.keys_of(&searcher, matching.into_iter())
+    }
+
+    /// The keys of these documents, read from the key column (no stored document is opened).
+    fn keys_of(
+        &self,
+        searcher: &tantivy::Searcher,
+        addresses: impl Iterator<Item = tantivy::DocAddress>,
+    ) -> Result<HashSet<String>, IndexError> {
+        let fail = |source| tantivy_error(&self.path, source);
         let mut docs: std::collections::HashMap<u32, Vec<u32>> = Default::default();
-        for address in &matching {
+        for address in addresses {
             docs.entry(address.segment_ord)
                 .or_default()
                 .push(address.doc_id);
         }
-        let mut keys = HashSet::with_capacity(matching.len());
+        let mut keys = HashSet::with_capacity(docs.values().map(Vec::len).sum());
         for (segment, docs) in docs {
             // The keys' ordinals in the segment's key column, sorted: the column's dictionary
             // then reads each of its blocks once, rather than once per paper.
-            let column = self.key_column(&searcher, segment)?;
+            let column = self.key_column(searcher, segment)?;
             let mut ords: Vec<u64> = docs
                 .iter()
                 .filter_map(|&doc| column.term_ords(doc).next())
@@ -471,6 +481,61 @@ impl SearchIndex {
                 .map_err(|e| fail(e.into()))?;
         }
         Ok(keys)
+    }
+
+    /// The keys of about `n` papers spread evenly over the index (every paper when it holds
+    /// fewer): the sample topics learned from examples take their word statistics from.
+    pub fn sample_keys(&self, n: usize) -> Result<HashSet<String>, IndexError> {
+        let searcher = self.reader.searcher();
+        let total = searcher.num_docs().max(1);
+        let step = (total / n.max(1) as u64).max(1);
+        let mut addresses = Vec::new();
+        let mut seen = 0u64;
+        for (ord, segment) in searcher.segment_readers().iter().enumerate() {
+            let alive = segment.alive_bitset();
+            for doc in 0..segment.max_doc() {
+                if alive.is_some_and(|a| !a.is_alive(doc)) {
+                    continue;
+                }
+                if seen % step == 0 {
+                    addresses.push(tantivy::DocAddress::new(ord as u32, doc));
+                }
+                seen += 1;
+            }
+        }
+        self.keys_of(&searcher, addresses.into_iter())
+    }
+
+    /// The keys of the (at most `limit`) papers whose titles and abstracts weigh highest on
+    /// these words, each word's BM25 score scaled by its weight: the candidates of a topic
+    /// learned from examples when it is scored again.
+    pub fn ranked_by_words(
+        &self,
+        words: &[(&str, f32)],
+        limit: usize,
+    ) -> Result<HashSet<String>, IndexError> {
+        let fail = |source| tantivy_error(&self.path, source);
+        let mut clauses: Vec<(Occur, Box<dyn tantivy::query::Query>)> = Vec::new();
+        for &(word, weight) in words {
+            for field in [self.fields.title, self.fields.abstract_text] {
+                let term = TermQuery::new(
+                    Term::from_field_text(field, word),
+                    IndexRecordOption::WithFreqs,
+                );
+                clauses.push((
+                    Occur::Should,
+                    Box::new(tantivy::query::BoostQuery::new(Box::new(term), weight)),
+                ));
+            }
+        }
+        if clauses.is_empty() || limit == 0 {
+            return Ok(HashSet::new());
+        }
+        let searcher = self.reader.searcher();
+        let found = searcher
+            .search(&BooleanQuery::new(clauses), &TopDocs::with_limit(limit))
+            .map_err(fail)?;
+        self.keys_of(&searcher, found.into_iter().map(|(_, address)| address))
     }
 
     /// One page of the papers `query` matches, newest first: up to `limit` papers that come

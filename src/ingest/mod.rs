@@ -2,7 +2,7 @@
 //! blocking thread), then merge, tag and store as one atomic batch. A failing source is
 //! recorded in its state and never stops the others.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -95,8 +95,12 @@ impl Ingestor {
         fetcher: Fetcher,
     ) -> Self {
         let slots = Arc::new(tokio::sync::Semaphore::new(config.fetch.concurrency));
+        let trainer: crate::live::Trainer = {
+            let (store, index) = (store.clone(), index.clone());
+            Arc::new(move |config: &Config| crate::examples::train(config, &store, &index))
+        };
         Ingestor {
-            live: Arc::new(Live::new(config)),
+            live: Arc::new(Live::with_trainer(config, trainer)),
             store,
             index,
             fetcher,
@@ -134,7 +138,7 @@ impl Ingestor {
     pub async fn retag_topics(&self) -> Result<Retagged, StoreError> {
         let _one = self.retagging.lock().await;
         let setup = self.live.get();
-        let now = setup.config.topic_fingerprints();
+        let now = setup.fingerprints();
         let store = self.store.clone();
         let Some(tagged) = blocking(move || store.tagged_topics()).await? else {
             return self.retag_all(&setup).await;
@@ -153,15 +157,31 @@ impl Ingestor {
             let store = self.store.clone();
             let index = self.index.clone();
             let topic = change.clone();
+            let tagger = setup.tagger.clone();
             let set = blocking(move || {
-                store.set_topic(&topic.id, topic.fingerprint.as_deref(), || {
+                let mut scores = HashMap::new();
+                let retag = store.set_topic(&topic.id, topic.fingerprint.as_deref(), || {
                     // Under the store's write lock: the index sees every paper there is.
                     index.catch_up(&store)?;
-                    match &query {
-                        Some(query) => index.keys_matching(query),
-                        None => Ok(HashSet::new()),
+                    let Some(query) = &query else {
+                        return Ok::<_, IndexError>(HashSet::new());
+                    };
+                    if tagger.min_score(&topic.id).is_none() {
+                        return index.keys_matching(query);
                     }
-                })
+                    // A topic of examples alone (`*`) need not list every paper.
+                    let matching = match query {
+                        crate::pipeline::query::Query::All => None,
+                        query => Some(index.keys_matching(query)?),
+                    };
+                    scores =
+                        score_candidates(&store, &index, &tagger, &topic.id, matching.as_ref())?;
+                    Ok(scores.keys().cloned().collect())
+                })?;
+                if !scores.is_empty() {
+                    store.score_topic(&topic.id, &scores)?;
+                }
+                Ok::<_, IndexError>(retag)
             })
             .await;
             match set {
@@ -176,13 +196,35 @@ impl Ingestor {
         Ok(Retagged::Topics(done))
     }
 
+    /// Trains the topics learned from examples again when some of their examples were
+    /// missing and have since arrived (a source fetched them), and scores those topics again.
+    /// Returns what re-tagging did, or `None` when nothing had arrived.
+    pub async fn retrain_if_examples_arrived(&self) -> Result<Option<Retagged>, StoreError> {
+        let setup = self.live.get();
+        if setup.trained.missing.is_empty() {
+            return Ok(None);
+        }
+        let (store, config) = (self.store.clone(), setup.config.clone());
+        let missing =
+            blocking(move || Ok::<_, StoreError>(crate::examples::missing(&config, &store)))
+                .await?;
+        if missing == setup.trained.missing {
+            return Ok(None);
+        }
+        if let Err(error) = self.catch_up_index().await {
+            tracing::warn!(%error, "the search index could not catch up before training");
+        }
+        let (live, config) = (self.live.clone(), setup.config.clone());
+        blocking(move || Ok::<_, StoreError>(live.replace(config))).await?;
+        self.retag_topics().await.map(Some)
+    }
+
     /// Tags every stored paper again with `setup`'s topics.
     async fn retag_all(&self, setup: &Arc<Setup>) -> Result<Retagged, StoreError> {
         let store = self.store.clone();
         let setup = setup.clone();
         let changed =
-            blocking(move || store.retag_all(&setup.tagger, &setup.config.topic_fingerprints()))
-                .await?;
+            blocking(move || store.retag_all(&setup.tagger, &setup.fingerprints())).await?;
         Ok(Retagged::All { changed })
     }
 
@@ -482,4 +524,37 @@ async fn blocking<T: Send + 'static, E: Send + 'static>(
         Ok(result) => result,
         Err(join) => std::panic::resume_unwind(join.into_panic()),
     }
+}
+
+/// The papers that belong to `topic`, learned from examples, with their relevance: of the
+/// papers its query matches (`matching`; `None`: every paper), those among the [`crate::examples::RESCORE_CANDIDATES`]
+/// the index ranks highest on the profile's words that reach the topic's threshold.
+fn score_candidates(
+    store: &PaperStore,
+    index: &SearchIndex,
+    tagger: &crate::pipeline::tag::Tagger,
+    topic: &str,
+    matching: Option<&HashSet<String>>,
+) -> Result<HashMap<String, crate::model::Relevance>, IndexError> {
+    let Some(min_score) = tagger.min_score(topic) else {
+        return Ok(HashMap::new());
+    };
+    let words = tagger.profile_words(topic);
+    let words: Vec<(&str, f32)> = words.iter().map(|(w, x)| (w.as_str(), *x)).collect();
+    let candidates = index.ranked_by_words(&words, crate::examples::RESCORE_CANDIDATES)?;
+    let mut scores = HashMap::new();
+    for key in candidates
+        .iter()
+        .filter(|key| matching.is_none_or(|m| m.contains(*key)))
+    {
+        let Some(paper) = store.get(key)? else {
+            continue;
+        };
+        if let Some(relevance) = tagger.relevance(topic, &paper.paper) {
+            if relevance.value() >= min_score {
+                scores.insert(key.clone(), relevance);
+            }
+        }
+    }
+    Ok(scores)
 }

@@ -256,6 +256,7 @@ pub fn first_seen(paper: Paper, now: DateTime<Utc>) -> StoredPaper {
         topics: Vec::new(),
         aliases: ids.into_iter().collect(),
         paper,
+        relevance: None,
     }
 }
 

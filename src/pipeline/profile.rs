@@ -515,6 +515,23 @@ impl ProfileSet {
         &self.vocabulary
     }
 
+    /// The words of the profile at `slot` with their weights, heaviest first.
+    pub fn profile_words(&self, slot: usize) -> Vec<(String, f32)> {
+        self.profiles.get(slot).map_or_else(Vec::new, |p| {
+            p.words()
+                .into_iter()
+                .map(|(id, w)| (self.vocabulary.word(id).to_string(), w))
+                .collect()
+        })
+    }
+
+    /// The paper's score for the profile at `slot` (0 for no such profile).
+    pub fn score_one(&self, slot: usize, paper: &Paper) -> f32 {
+        self.profiles
+            .get(slot)
+            .map_or(0.0, |p| p.score(&self.vocabulary.vector(paper)))
+    }
+
     /// The paper's score for every profile it has a word of, as (profile index, score > 0).
     pub fn scores(&self, paper: &Paper) -> Vec<(usize, f32)> {
         if self.profiles.is_empty() {

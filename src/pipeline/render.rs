@@ -9,6 +9,36 @@ use chrono::{DateTime, Utc};
 
 use crate::model::{LinkKind, StoredPaper};
 
+/// The namespace of paperboy's own feed elements (`paperboy:score`, a paper's relevance to a
+/// topic learned from examples), declared on the root of Atom and RSS feeds that use it.
+pub const PAPERBOY_NS: &str = "urn:paperboy:feed:1";
+
+/// The `paperboy:score` element of a paper with a relevance, made by `element` (qualified
+/// name, text) as either XML writer takes it: prefix → name → elements.
+fn score_extension<E>(
+    stored: &StoredPaper,
+    element: impl Fn(String, String) -> E,
+) -> std::collections::BTreeMap<String, std::collections::BTreeMap<String, Vec<E>>> {
+    let mut map = std::collections::BTreeMap::new();
+    if let Some(relevance) = stored.relevance {
+        let score = element("paperboy:score".into(), format!("{:.4}", relevance.value()));
+        map.insert(
+            "paperboy".to_string(),
+            std::collections::BTreeMap::from([("score".to_string(), vec![score])]),
+        );
+    }
+    map
+}
+
+/// The namespaces an XML feed of `papers` declares: paperboy's when an entry has a score.
+fn namespaces(papers: &[StoredPaper]) -> std::collections::BTreeMap<String, String> {
+    let mut map = std::collections::BTreeMap::new();
+    if papers.iter().any(|p| p.relevance.is_some()) {
+        map.insert("paperboy".to_string(), PAPERBOY_NS.to_string());
+    }
+    map
+}
+
 /// What a feed says about itself.
 #[derive(Debug, Clone)]
 pub struct FeedMeta<'a> {
@@ -232,6 +262,7 @@ pub fn atom(meta: &FeedMeta<'_>, papers: &[StoredPaper]) -> Rendered {
         .into_iter()
         .flatten()
         .collect(),
+        namespaces: namespaces(papers),
         ..Default::default()
     };
     feed.entries = papers.iter().map(atom_entry).collect();
@@ -286,6 +317,11 @@ pub fn entry_html(stored: &StoredPaper) -> String {
         out.push_str(&format!("<p>{}</p>", text(&paper.abstract_text)));
     }
     let mut facts: Vec<String> = Vec::new();
+    if let Some(relevance) = stored.relevance {
+        facts.push(format!(
+            "Relevance {relevance} (how close it is to the topic's example papers, 0 to 1)"
+        ));
+    }
     if let Some(id) = &paper.ids.arxiv {
         let version = paper.version.map(|v| format!("v{v}")).unwrap_or_default();
         facts.push(format!("arXiv:{}{}", text(id), version));
@@ -372,6 +408,13 @@ fn atom_entry(stored: &StoredPaper) -> Entry {
             ..Default::default()
         }),
         links,
+        extensions: score_extension(stored, |name, value| {
+            atom_syndication::extension::Extension {
+                name,
+                value: Some(value),
+                ..Default::default()
+            }
+        }),
         ..Default::default()
     }
 }
@@ -441,11 +484,17 @@ pub fn rss(meta: &FeedMeta<'_>, papers: &[StoredPaper]) -> Rendered {
                         .join(", ")],
                     ..Default::default()
                 }),
+                extensions: score_extension(stored, |name, value| rss::extension::Extension {
+                    name,
+                    value: Some(value),
+                    ..Default::default()
+                }),
                 ..Default::default()
             }
         })
         .collect();
     let channel = rss::Channel {
+        namespaces: namespaces(papers),
         title: meta.title.into(),
         link: meta.page_url.into(),
         description: format!("Papers matching: {}", meta.query),
@@ -502,6 +551,12 @@ pub fn json_feed(meta: &FeedMeta<'_>, papers: &[StoredPaper]) -> Rendered {
             if !attachments.is_empty() {
                 item["attachments"] = attachments.into();
             }
+            // JSON Feed's extension convention: a key starting with an underscore.
+            if let Some(relevance) = stored.relevance {
+                item["_paperboy"] = serde_json::json!({
+                    "score": (f64::from(relevance.value()) * 10_000.0).round() / 10_000.0,
+                });
+            }
             item
         })
         .collect();
@@ -541,6 +596,7 @@ mod tests {
             entry_id: format!("https://arxiv.org/abs/2604.0000{day}"),
             first_seen: date,
             topics: vec!["t".into()],
+            relevance: None,
             aliases: Default::default(),
             paper: Paper {
                 ids: Identifiers {

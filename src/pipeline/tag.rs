@@ -1,9 +1,12 @@
 //! Tagging: which topics a paper belongs to. The topics are compiled once into a
 //! [`Matcher`], so a paper's text is scanned once whatever the number of topics. Pure.
 
+use std::collections::HashMap;
+
 use super::matcher::Matcher;
+use super::profile::{Profile, ProfileSet, Vocabulary};
 use super::query::Query;
-use crate::model::Paper;
+use crate::model::{Paper, Relevance};
 
 /// Bumped whenever matching changes (word splitting, the query language), so stored papers
 /// are re-tagged under the new rules.
@@ -59,11 +62,28 @@ pub fn topic_changes(tagged: &TopicFingerprints, now: &TopicFingerprints) -> Vec
     changes
 }
 
+/// A topic learned from examples: its profile (`None` when none of its liked papers is in the
+/// store yet, so that no paper can be scored and none belongs) and the relevance a paper
+/// needs.
+#[derive(Debug, Clone)]
+pub struct ScoredTopic {
+    /// The topic's id (one of the tagger's topics).
+    pub id: String,
+    /// What it learned from its examples.
+    pub profile: Option<Profile>,
+    /// The relevance a paper needs to belong, in [0, 1].
+    pub min_score: f32,
+}
+
 /// All configured topics, compiled.
 #[derive(Debug, Clone)]
 pub struct Tagger {
     ids: Vec<String>,
     matcher: Matcher,
+    /// The profiles of the topics learned from examples, scored together.
+    profiles: ProfileSet,
+    /// Topic index → (its slot in `profiles`, or `None` without a profile; its threshold).
+    scored: HashMap<usize, (Option<usize>, f32)>,
 }
 
 impl Default for Tagger {
@@ -75,23 +95,103 @@ impl Default for Tagger {
 impl Tagger {
     /// Compiles the topics.
     pub fn new(topics: Vec<TopicQuery>) -> Self {
+        Tagger::with_profiles(topics, Vec::new(), std::sync::Arc::default())
+    }
+
+    /// Compiles the topics, those of `scored` (ids among `topics`) learned from examples with
+    /// profiles over `vocabulary`: a paper belongs to one of those when its query matches and
+    /// its relevance reaches the topic's threshold.
+    pub fn with_profiles(
+        topics: Vec<TopicQuery>,
+        scored: Vec<ScoredTopic>,
+        vocabulary: std::sync::Arc<Vocabulary>,
+    ) -> Self {
         let matcher = Matcher::new(topics.iter().map(|t| &t.query));
+        let ids: Vec<String> = topics.into_iter().map(|t| t.id).collect();
+        let index: HashMap<&str, usize> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (id.as_str(), i))
+            .collect();
+        let mut profiles = Vec::new();
+        let mut by_topic = HashMap::new();
+        for topic in scored {
+            let Some(&i) = index.get(topic.id.as_str()) else {
+                continue;
+            };
+            let slot = topic.profile.map(|p| {
+                profiles.push(p);
+                profiles.len() - 1
+            });
+            by_topic.insert(i, (slot, topic.min_score));
+        }
         Tagger {
-            ids: topics.into_iter().map(|t| t.id).collect(),
             matcher,
+            ids,
+            profiles: ProfileSet::new(vocabulary, profiles),
+            scored: by_topic,
         }
     }
 
-    /// The ids of the topics whose query matches the paper, sorted.
+    /// The ids of the topics the paper belongs to, sorted.
     pub fn tag(&self, paper: &Paper) -> Vec<String> {
-        let mut ids: Vec<String> = self
-            .matcher
-            .matching(paper)
-            .into_iter()
-            .map(|i| self.ids[i].clone())
-            .collect();
+        self.tag_scored(paper).0
+    }
+
+    /// The ids of the topics the paper belongs to, sorted, and its relevance to each of them
+    /// that is learned from examples.
+    pub fn tag_scored(&self, paper: &Paper) -> (Vec<String>, Vec<(String, Relevance)>) {
+        let matching = self.matcher.matching(paper);
+        let scores: HashMap<usize, f32> = if self.scored.is_empty() {
+            HashMap::new()
+        } else {
+            self.profiles.scores(paper).into_iter().collect()
+        };
+        let mut ids = Vec::with_capacity(matching.len());
+        let mut relevance = Vec::new();
+        for i in matching {
+            match self.scored.get(&i) {
+                None => ids.push(self.ids[i].clone()),
+                Some(&(slot, min_score)) => {
+                    // A paper sharing no word with the profile scores 0.
+                    let Some(score) = slot.map(|s| scores.get(&s).copied().unwrap_or(0.0)) else {
+                        continue;
+                    };
+                    if score >= min_score {
+                        ids.push(self.ids[i].clone());
+                        relevance.push((self.ids[i].clone(), Relevance::new(score)));
+                    }
+                }
+            }
+        }
         ids.sort();
-        ids
+        relevance.sort();
+        (ids, relevance)
+    }
+
+    /// The paper's relevance to `topic` when it is learned from examples and has a profile
+    /// (whether or not the topic's query matches or its threshold is reached).
+    pub fn relevance(&self, topic: &str, paper: &Paper) -> Option<Relevance> {
+        let i = self.ids.iter().position(|id| id == topic)?;
+        let slot = self.scored.get(&i)?.0?;
+        Some(Relevance::new(self.profiles.score_one(slot, paper)))
+    }
+
+    /// The heaviest words of a topic's profile, with their weights (empty without one).
+    pub fn profile_words(&self, topic: &str) -> Vec<(String, f32)> {
+        let Some(i) = self.ids.iter().position(|id| id == topic) else {
+            return Vec::new();
+        };
+        let Some(&(Some(slot), _)) = self.scored.get(&i) else {
+            return Vec::new();
+        };
+        self.profiles.profile_words(slot)
+    }
+
+    /// The threshold of a topic learned from examples.
+    pub fn min_score(&self, topic: &str) -> Option<f32> {
+        let i = self.ids.iter().position(|id| id == topic)?;
+        self.scored.get(&i).map(|&(_, min)| min)
     }
 }
 
@@ -129,5 +229,66 @@ mod tests {
     fn a_fingerprint_follows_the_query_text_and_the_matcher_version() {
         assert_eq!(topic_fingerprint("x"), topic_fingerprint("x"));
         assert_ne!(topic_fingerprint("x"), topic_fingerprint("y"));
+    }
+
+    #[test]
+    fn topics_learned_from_examples_need_their_query_and_their_threshold() {
+        use crate::pipeline::profile::{Profile, Vocabulary};
+        let paper = |title: &str| Paper {
+            title: title.into(),
+            abstract_text: title.into(),
+            ..Paper::default()
+        };
+        let papers = [
+            paper("pebble games on sparse graphs"),
+            paper("pebble games and rigidity"),
+            paper("dark matter halos"),
+            paper("dark matter lensing"),
+        ];
+        let vocabulary = std::sync::Arc::new(Vocabulary::build(&papers));
+        let vectors: Vec<_> = papers.iter().map(|p| vocabulary.vector(p)).collect();
+        let profile = Profile::train(&vectors[..1], &[], &vectors, |i| i == 0);
+        let topic = |id: &str, query: &str| TopicQuery {
+            id: id.into(),
+            query: Query::parse(query).unwrap(),
+        };
+        let scored = |id: &str, min_score: f32| ScoredTopic {
+            id: id.into(),
+            profile: profile.clone(),
+            min_score,
+        };
+        let tagger = Tagger::with_profiles(
+            vec![
+                topic("strict", "*"),
+                topic("all", "*"),
+                topic("queried", "rigidity"),
+                topic("untrained", "*"),
+                topic("plain", "dark"),
+            ],
+            vec![
+                scored("strict", 0.2),
+                scored("all", 0.0),
+                scored("queried", 0.0),
+                ScoredTopic {
+                    id: "untrained".into(),
+                    profile: None,
+                    min_score: 0.0,
+                },
+            ],
+            vocabulary,
+        );
+        let (ids, relevance) = tagger.tag_scored(&papers[1]);
+        assert_eq!(ids, ["all", "queried", "strict"]);
+        assert_eq!(relevance.len(), 3);
+        assert!(relevance.iter().all(|(_, r)| r.value() >= 0.2));
+        // No shared word: only `min_score = 0` keeps it, with relevance 0.
+        let (ids, relevance) = tagger.tag_scored(&papers[2]);
+        assert_eq!(ids, ["all", "plain"]);
+        assert_eq!(relevance, [("all".to_string(), Relevance::new(0.0))]);
+        assert_eq!(tagger.min_score("strict"), Some(0.2));
+        assert_eq!(tagger.min_score("plain"), None);
+        assert!(tagger.relevance("strict", &papers[0]).unwrap().value() > 0.5);
+        assert!(tagger.relevance("untrained", &papers[0]).is_none());
+        assert!(!tagger.profile_words("strict").is_empty());
     }
 }

@@ -490,6 +490,8 @@ struct FeedParams {
     /// `None`: the feed's default (a topic's window, or [`DEFAULT_LIMIT`]).
     limit: Option<usize>,
     before: Option<Vec<u8>>,
+    /// `sort=relevance`: best first (a topic learned from examples).
+    by_relevance: bool,
 }
 
 /// `limit` (1..=MAX, default DEFAULT) and `before` (a cursor from a `next` link); anything
@@ -498,6 +500,7 @@ fn parse_params(query: Option<&str>) -> Result<FeedParams, String> {
     let mut params = FeedParams {
         limit: None,
         before: None,
+        by_relevance: false,
     };
     for (key, value) in url::form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
         match key.as_ref() {
@@ -513,6 +516,13 @@ fn parse_params(query: Option<&str>) -> Result<FeedParams, String> {
                         )
                         })?,
                 );
+            }
+            "sort" => {
+                params.by_relevance = match value.as_ref() {
+                    "relevance" => true,
+                    "date" => false,
+                    other => return Err(format!("bad sort {other:?}: expected relevance or date")),
+                };
             }
             "before" => {
                 params.before = Some(decode_cursor(&value).ok_or_else(|| {
@@ -543,6 +553,8 @@ fn decode_cursor(text: &str) -> Option<Vec<u8>> {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum FeedOf {
     Topic(String),
+    /// A topic learned from examples, best first (`?sort=relevance`).
+    Ranked(String),
     /// The query's text, as the request gave it (it parses).
     Search(String),
     /// The stored papers most like the paper with this key.
@@ -632,7 +644,10 @@ impl quick_cache::Weighter<FormKey, Form> for FormWeight {
     fn weight(&self, key: &FormKey, form: &Form) -> u64 {
         let (feed, _, _, cursor) = &key.feed;
         let key_bytes = match feed {
-            FeedOf::Topic(text) | FeedOf::Search(text) | FeedOf::Similar(text) => text.len(),
+            FeedOf::Topic(text)
+            | FeedOf::Ranked(text)
+            | FeedOf::Search(text)
+            | FeedOf::Similar(text) => text.len(),
         } + cursor.as_ref().map_or(0, Vec::len);
         let body = match form {
             Form::Rendered(feed) => {
@@ -695,16 +710,21 @@ async fn feed(
         AppError::NotFound("not found: feeds are /feeds/<topic>.atom, .rss or .json".into())
     })?;
     let setup = app.live.get();
-    if setup.config.topic(topic_id).is_none() {
+    let Some(topic) = setup.config.topic(topic_id) else {
         return Err(AppError::NotFound(format!("no topic {topic_id:?}")));
-    }
+    };
     let params = parse_params(request.uri().query()).map_err(AppError::BadRequest)?;
-    let key = (
-        FeedOf::Topic(topic_id.to_string()),
-        format,
-        params.limit,
-        params.before,
-    );
+    let of = if params.by_relevance {
+        if topic.examples.is_none() {
+            return Err(AppError::BadRequest(format!(
+                "sort=relevance: topic {topic_id:?} has no example papers, so its papers have no relevance"
+            )));
+        }
+        FeedOf::Ranked(topic_id.to_string())
+    } else {
+        FeedOf::Topic(topic_id.to_string())
+    };
+    let key = (of, format, params.limit, params.before);
     serve_feed(&app, setup, key, request.headers()).await
 }
 
@@ -854,7 +874,7 @@ async fn cached_feed(
 ) -> Result<(FormKey, Arc<CachedFeed>), AppError> {
     // A query feed comes from the index, which commits after the store.
     let data = match feed.0 {
-        FeedOf::Topic(_) => app.store.generation(),
+        FeedOf::Topic(_) | FeedOf::Ranked(_) => app.store.generation(),
         FeedOf::Search(_) | FeedOf::Similar(_) => app.index.generation(),
     };
     let key = FormKey {
@@ -892,7 +912,9 @@ async fn cached_feed(
 /// with pages of their own making.
 fn is_canonical(app: &AppState, (of, _, _, before): &CacheKey) -> Result<bool, AppError> {
     match (of, before) {
-        (FeedOf::Topic(topic), Some(cursor)) => Ok(app.store.is_topic_position(topic, cursor)?),
+        (FeedOf::Topic(topic) | FeedOf::Ranked(topic), Some(cursor)) => {
+            Ok(app.store.is_topic_position(topic, cursor)?)
+        }
         // A query feed's later pages are rendered for whoever asks, not kept.
         (FeedOf::Search(_) | FeedOf::Similar(_), Some(_)) => Ok(false),
         (_, None) => Ok(true),
@@ -1018,6 +1040,30 @@ fn render_feed(
                 topic.query_text.clone(),
             )
         }
+        FeedOf::Ranked(id) => {
+            let topic = setup
+                .config
+                .topic(id)
+                .ok_or_else(|| AppError::NotFound(format!("no topic {id:?}")))?;
+            let (papers, next) = app.store.topic_by_relevance(
+                &topic.id,
+                before.as_deref(),
+                limit.unwrap_or(DEFAULT_LIMIT),
+            )?;
+            (
+                papers,
+                next,
+                format!(
+                    "{base}/feeds/{}.{}?sort=relevance",
+                    topic.id,
+                    format.extension()
+                ),
+                format!("{base}/topics/{}", topic.id),
+                format!("{}/by-relevance", topic.id),
+                format!("{} (by relevance)", topic.title),
+                topic.query_text.clone(),
+            )
+        }
         FeedOf::Search(text) => {
             let query = Query::parse(text)
                 .map_err(|e| AppError::BadRequest(format!("bad q {text:?}: {e}")))?;
@@ -1085,8 +1131,10 @@ fn render_feed(
             )
         }
     };
-    // A feed of similar papers has no WebSub hub: it changes with every paper indexed.
-    let hub = (!matches!(of, FeedOf::Similar(_))).then(|| format!("{base}/websub"));
+    // A feed of similar papers has no WebSub hub: it changes with every paper indexed; nor
+    // has a topic in relevance order: a ranking, not a stream of new papers.
+    let hub =
+        (!matches!(of, FeedOf::Similar(_) | FeedOf::Ranked(_))).then(|| format!("{base}/websub"));
     let self_url = match before {
         Some(cursor) => with(&feed_url, &format!("&before={}{limit_param}", hex(cursor))),
         None => with(&feed_url, &limit_param),

@@ -125,6 +125,8 @@ fn canonical_url(setup: &Setup, (of, format, _, _): &CacheKey) -> String {
     let base = &setup.config.server.base_url;
     match of {
         FeedOf::Topic(id) => format!("{base}/feeds/{id}.{}", format.extension()),
+        // Not subscribable either: a ranking, not a stream of new papers.
+        FeedOf::Ranked(id) => format!("{base}/feeds/{id}.{}?sort=relevance", format.extension()),
         FeedOf::Search(q) => {
             let q: String = url::form_urlencoded::byte_serialize(q.as_bytes()).collect();
             format!("{base}/search.{}?q={q}", format.extension())

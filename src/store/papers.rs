@@ -14,9 +14,9 @@ use super::keys::{
     SCAN_CHUNK, SCHEMA_VERSION, SCHEMA_VERSION_KEY,
 };
 use super::kv::{Op, Row, Store, StoreError, Tree};
-use super::plan::{diff_paper, remove_paper, Plan};
+use super::plan::{diff_paper, relevance_ops, remove_paper, Plan};
 use super::{MemoryStore, SledStore};
-use crate::model::{Identifiers, Paper, SourceState, StoredPaper};
+use crate::model::{Identifiers, Paper, Relevance, SourceState, StoredPaper};
 use crate::pipeline::identity::{find_arxiv_id, find_doi, first_seen, identifiers, normalize_link};
 use crate::pipeline::merge::merge;
 use crate::pipeline::tag::Tagger;
@@ -316,13 +316,14 @@ impl PaperStore {
         // Tagging against thousands of topics is most of a batch's CPU: on every core.
         let topics = super::in_parallel(&to_write, |part: &[(String, StoredPaper)]| {
             part.iter()
-                .map(|(_, next)| tagger.tag(&next.paper))
+                .map(|(_, next)| tagger.tag_scored(&next.paper))
                 .collect()
         });
-        for ((key, mut next), topics) in to_write.into_iter().zip(topics) {
+        for ((key, mut next), (topics, relevance)) in to_write.into_iter().zip(topics) {
             next.topics = topics;
             let original = plan.originals.get(&key).and_then(Option::as_ref);
             diff_paper(original, &next, &mut ops, &mut deltas)?;
+            relevance_ops(&key, next.updated(), &relevance, &mut ops);
             changed.push(key);
         }
         self.count_ops(&deltas, &mut ops)?;
@@ -424,9 +425,74 @@ impl PaperStore {
         };
         let out = rows
             .iter()
-            .map(|(index_key, _)| self.paper_at(index_key, prefix.len()))
+            .map(|(index_key, value)| self.paper_at(index_key, value, prefix.len()))
             .collect::<Result<_, _>>()?;
         Ok((out, next))
+    }
+
+    /// One page of a topic learned from examples in relevance order (best first; equal
+    /// relevance, newest first): up to `limit` papers after the one at `after` (a position as
+    /// [`PaperStore::topic_page`] gives them; from the start when `None`, or when that paper
+    /// has left the topic), and the position of the page's last paper (the next page's
+    /// `after`) when there are more. Reads the topic's whole index (its keys and scores, not its papers).
+    pub fn topic_by_relevance(
+        &self,
+        topic: &str,
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<(Vec<StoredPaper>, Option<Vec<u8>>), StoreError> {
+        let prefix = index_prefix(topic);
+        let mut entries: Vec<(Option<Relevance>, Vec<u8>, Vec<u8>)> = Vec::new();
+        self.for_each_topic_entry(topic, |index_key, value| {
+            entries.push((Relevance::from_bytes(value), index_key.to_vec(), value.to_vec()));
+            Ok(())
+        })?;
+        entries.sort_unstable_by(|a, b| b.0.cmp(&a.0).then_with(|| b.1.cmp(&a.1)));
+        let start = after
+            .and_then(|position| {
+                entries
+                    .iter()
+                    .position(|(_, key, _)| key.get(prefix.len()..) == Some(position))
+            })
+            .map_or(0, |at| at + 1);
+        let page = entries.get(start..).unwrap_or_default();
+        let more = page.len() > limit;
+        let page = &page[..page.len().min(limit)];
+        let papers = page
+            .iter()
+            .map(|(_, key, value)| self.paper_at(key, value, prefix.len()))
+            .collect::<Result<Vec<_>, _>>()?;
+        let next = more
+            .then(|| page.last().map(|(_, key, _)| key[prefix.len()..].to_vec()))
+            .flatten();
+        Ok((papers, next))
+    }
+
+    /// Calls `f` with every entry of `topic`'s index (its key and value), oldest first, read a
+    /// chunk at a time.
+    pub(super) fn for_each_topic_entry(
+        &self,
+        topic: &str,
+        mut f: impl FnMut(&[u8], &[u8]) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let prefix = index_prefix(topic);
+        let mut from: Option<Vec<u8>> = None;
+        loop {
+            let rows = self.kv.scan(
+                Tree::TopicIndex,
+                &prefix,
+                from.as_deref(),
+                false,
+                SCAN_CHUNK,
+            )?;
+            for (index_key, value) in &rows {
+                f(index_key, value)?;
+            }
+            if rows.len() < SCAN_CHUNK {
+                return Ok(());
+            }
+            from = rows.into_iter().last().map(|(key, _)| key);
+        }
     }
 
     /// The first page of a topic's feed that no reader polling at least every `window`
@@ -461,12 +527,12 @@ impl PaperStore {
                 WINDOW_CHUNK,
             )?;
             let full = rows.len() == WINDOW_CHUNK;
-            for (index_key, _) in rows {
+            for (index_key, value) in rows {
                 if papers.len() == max {
                     more = true;
                     break 'scan;
                 }
-                let paper = self.paper_at(&index_key, prefix.len())?;
+                let paper = self.paper_at(&index_key, &value, prefix.len())?;
                 let date = paper.updated();
                 if date < horizon && papers.len() >= min {
                     more = true;
@@ -497,14 +563,22 @@ impl PaperStore {
         Ok(self.kv.get(Tree::TopicIndex, &key)?.is_some())
     }
 
-    /// The paper a topic index entry points at.
-    fn paper_at(&self, index_key: &[u8], prefix_len: usize) -> Result<StoredPaper, StoreError> {
+    /// The paper a topic index entry points at, with the relevance the entry holds (entries
+    /// of topics learned from examples hold one).
+    pub(super) fn paper_at(
+        &self,
+        index_key: &[u8],
+        value: &[u8],
+        prefix_len: usize,
+    ) -> Result<StoredPaper, StoreError> {
         let key = paper_key_of(index_key, prefix_len)?;
-        self.get(key)?.ok_or_else(|| StoreError::Corrupt {
+        let mut paper = self.get(key)?.ok_or_else(|| StoreError::Corrupt {
             tree: Tree::TopicIndex.name(),
             key: String::from_utf8_lossy(index_key).into_owned(),
             reason: format!("points at missing paper {key:?}"),
-        })
+        })?;
+        paper.relevance = Relevance::from_bytes(value);
+        Ok(paper)
     }
 
     /// A number that changes whenever any topic's papers may have changed, for caches of

@@ -101,6 +101,24 @@ pub(super) fn diff_paper(
     Ok(())
 }
 
+/// Writes a paper's relevance to each topic learned from examples into its index entry of
+/// that topic (after [`diff_topics`], whose empty entry it replaces): a topic's feed reads the
+/// scores with its papers, and a score that changed is written even when the topics did not.
+pub(super) fn relevance_ops(
+    key: &str,
+    date: DateTime<Utc>,
+    relevance: &[(String, crate::model::Relevance)],
+    ops: &mut Vec<Op>,
+) {
+    for (topic, score) in relevance {
+        ops.push(Op::Put(
+            Tree::TopicIndex,
+            super::keys::index_key(topic, date, key),
+            score.to_bytes().to_vec(),
+        ));
+    }
+}
+
 /// A paper's topics and the date its index entries are filed under.
 pub(super) type Membership<'a> = (DateTime<Utc>, &'a [String]);
 

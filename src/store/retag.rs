@@ -13,8 +13,8 @@ use super::keys::{
 };
 use super::kv::{Op, Row, StoreError, Tree};
 use super::papers::PaperStore;
-use super::plan::diff_topics;
-use crate::model::StoredPaper;
+use super::plan::{diff_topics, relevance_ops};
+use crate::model::{Relevance, StoredPaper};
 use crate::pipeline::tag::{Tagger, TopicFingerprints};
 
 /// How setting one topic's papers changed the store.
@@ -65,7 +65,7 @@ impl PaperStore {
             let mut ops = Vec::new();
             let mut deltas = HashMap::new();
             for retagged in retag_rows(&rows, tagger) {
-                let (paper, topics) = retagged?;
+                let (paper, (topics, relevance)) = retagged?;
                 let before = self.membership(&paper.key)?;
                 let before = before.as_ref().map(|(date, t)| (*date, t.as_slice()));
                 if before.map(|(_, t)| t) != Some(topics.as_slice()) {
@@ -78,6 +78,8 @@ impl PaperStore {
                         &mut deltas,
                     );
                 }
+                // Scores are written whether or not the topics changed: the profiles may have.
+                relevance_ops(&paper.key, paper.updated(), &relevance, &mut ops);
             }
             if !ops.is_empty() {
                 self.count_ops(&deltas, &mut ops)?;
@@ -155,6 +157,41 @@ impl PaperStore {
         Ok(retag)
     }
 
+    /// Writes the relevance of `topic`'s papers (those in `scores`; others keep theirs) into
+    /// the topic's index entries, reading the topic's index only. Returns how many changed.
+    pub fn score_topic(
+        &self,
+        topic: &str,
+        scores: &HashMap<String, Relevance>,
+    ) -> Result<usize, StoreError> {
+        let _guard = self
+            .write
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        super::journal::finish(&*self.kv)?;
+        let prefix = index_prefix(topic);
+        let mut ops = Vec::new();
+        self.for_each_topic_entry(topic, |index_key, value| {
+            let key = paper_key_of(index_key, prefix.len())?;
+            if let Some(score) = scores.get(key) {
+                if Relevance::from_bytes(value) != Some(*score) {
+                    ops.push(Op::Put(
+                        Tree::TopicIndex,
+                        index_key.to_vec(),
+                        score.to_bytes().to_vec(),
+                    ));
+                }
+            }
+            Ok(())
+        })?;
+        let changed = ops.len();
+        if changed > 0 {
+            super::journal::commit(&*self.kv, ops)?;
+            self.bump();
+        }
+        Ok(changed)
+    }
+
     /// Adds `topic` to (or removes it from) the papers with these keys, in one commit, through
     /// their membership records alone (no paper is read or written). Returns how many
     /// changed; a key with no stored paper is skipped.
@@ -199,41 +236,25 @@ impl PaperStore {
     fn topic_keys(&self, topic: &str) -> Result<HashSet<String>, StoreError> {
         let prefix = index_prefix(topic);
         let mut keys = HashSet::new();
-        let mut from: Option<Vec<u8>> = None;
-        loop {
-            let rows = self.kv.scan(
-                Tree::TopicIndex,
-                &prefix,
-                from.as_deref(),
-                false,
-                SCAN_CHUNK,
-            )?;
-            let Some((last, _)) = rows.last() else {
-                return Ok(keys);
-            };
-            from = Some(last.clone());
-            for (index_key, _) in &rows {
-                keys.insert(paper_key_of(index_key, prefix.len())?.to_string());
-            }
-            if rows.len() < SCAN_CHUNK {
-                return Ok(keys);
-            }
-        }
+        self.for_each_topic_entry(topic, |index_key, _| {
+            keys.insert(paper_key_of(index_key, prefix.len())?.to_string());
+            Ok(())
+        })?;
+        Ok(keys)
     }
 }
 
 /// Decodes and tags a chunk of stored papers, spread over the machine's cores (decoding and
 /// tagging are the CPU-bound part of re-tagging), in the chunk's order.
-fn retag_rows(
-    rows: &[Row],
-    tagger: &Tagger,
-) -> Vec<Result<(StoredPaper, Vec<String>), StoreError>> {
+type Tagged = (Vec<String>, Vec<(String, Relevance)>);
+
+fn retag_rows(rows: &[Row], tagger: &Tagger) -> Vec<Result<(StoredPaper, Tagged), StoreError>> {
     super::in_parallel(rows, |part: &[Row]| {
         part.iter()
             .map(|(key, bytes)| {
                 let paper: StoredPaper = decode_paper(key, bytes)?;
-                let topics = tagger.tag(&paper.paper);
-                Ok((paper, topics))
+                let tagged = tagger.tag_scored(&paper.paper);
+                Ok((paper, tagged))
             })
             .collect()
     })

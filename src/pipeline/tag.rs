@@ -82,8 +82,9 @@ pub struct Tagger {
     matcher: Matcher,
     /// The profiles of the topics learned from examples, scored together.
     profiles: ProfileSet,
-    /// Topic index → (its slot in `profiles`, or `None` without a profile; its threshold).
-    scored: HashMap<usize, (Option<usize>, f32)>,
+    /// By topic index: for a topic learned from examples, its slot in `profiles` (`None`
+    /// without a profile) and its threshold.
+    scored: Vec<Option<(Option<usize>, f32)>>,
 }
 
 impl Default for Tagger {
@@ -114,7 +115,7 @@ impl Tagger {
             .map(|(i, id)| (id.as_str(), i))
             .collect();
         let mut profiles = Vec::new();
-        let mut by_topic = HashMap::new();
+        let mut by_topic = vec![None; ids.len()];
         for topic in scored {
             let Some(&i) = index.get(topic.id.as_str()) else {
                 continue;
@@ -123,7 +124,7 @@ impl Tagger {
                 profiles.push(p);
                 profiles.len() - 1
             });
-            by_topic.insert(i, (slot, topic.min_score));
+            by_topic[i] = Some((slot, topic.min_score));
         }
         Tagger {
             matcher,
@@ -142,19 +143,19 @@ impl Tagger {
     /// that is learned from examples.
     pub fn tag_scored(&self, paper: &Paper) -> (Vec<String>, Vec<(String, Relevance)>) {
         let matching = self.matcher.matching(paper);
-        let scores: HashMap<usize, f32> = if self.scored.is_empty() {
-            HashMap::new()
+        let scores = if self.profiles.is_empty() {
+            Vec::new()
         } else {
-            self.profiles.scores(paper).into_iter().collect()
+            self.profiles.scores(paper)
         };
         let mut ids = Vec::with_capacity(matching.len());
         let mut relevance = Vec::new();
         for i in matching {
-            match self.scored.get(&i) {
+            match self.scored[i] {
                 None => ids.push(self.ids[i].clone()),
-                Some(&(slot, min_score)) => {
+                Some((slot, min_score)) => {
                     // A paper sharing no word with the profile scores 0.
-                    let Some(score) = slot.map(|s| scores.get(&s).copied().unwrap_or(0.0)) else {
+                    let Some(score) = slot.map(|s| scores.get(s).copied().unwrap_or(0.0)) else {
                         continue;
                     };
                     if score >= min_score {
@@ -173,7 +174,7 @@ impl Tagger {
     /// (whether or not the topic's query matches or its threshold is reached).
     pub fn relevance(&self, topic: &str, paper: &Paper) -> Option<Relevance> {
         let i = self.ids.iter().position(|id| id == topic)?;
-        let slot = self.scored.get(&i)?.0?;
+        let slot = self.scored[i]?.0?;
         Some(Relevance::new(self.profiles.score_one(slot, paper)))
     }
 
@@ -182,7 +183,7 @@ impl Tagger {
         let Some(i) = self.ids.iter().position(|id| id == topic) else {
             return Vec::new();
         };
-        let Some(&(Some(slot), _)) = self.scored.get(&i) else {
+        let Some((Some(slot), _)) = self.scored[i] else {
             return Vec::new();
         };
         self.profiles.profile_words(slot)
@@ -191,7 +192,7 @@ impl Tagger {
     /// The threshold of a topic learned from examples.
     pub fn min_score(&self, topic: &str) -> Option<f32> {
         let i = self.ids.iter().position(|id| id == topic)?;
-        self.scored.get(&i).map(|&(_, min)| min)
+        self.scored[i].map(|(_, min)| min)
     }
 }
 

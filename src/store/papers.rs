@@ -444,7 +444,11 @@ impl PaperStore {
         let prefix = index_prefix(topic);
         let mut entries: Vec<(Option<Relevance>, Vec<u8>, Vec<u8>)> = Vec::new();
         self.for_each_topic_entry(topic, |index_key, value| {
-            entries.push((Relevance::from_bytes(value), index_key.to_vec(), value.to_vec()));
+            entries.push((
+                Relevance::from_bytes(value),
+                index_key.to_vec(),
+                value.to_vec(),
+            ));
             Ok(())
         })?;
         entries.sort_unstable_by(|a, b| b.0.cmp(&a.0).then_with(|| b.1.cmp(&a.1)));

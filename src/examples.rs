@@ -222,8 +222,7 @@ pub fn missing_report(missing: &BTreeMap<String, Vec<String>>) -> String {
     if !arxiv.is_empty() {
         let _ = write!(
             out,
-            "fetch the arXiv ones with a source, then run ingest (the topic is trained again at \
-             the next start or reload):\n\n[[sources]]\nid = \"examples\"\nkind = \"arxiv-api\"\n\
+            "fetch the arXiv ones with a source; the topic is trained once they arrive:\n\n[[sources]]\nid = \"examples\"\nkind = \"arxiv-api\"\n\
              url = \"https://export.arxiv.org/api/query?id_list={}\"\nmax_results = {}\n",
             arxiv.join(","),
             arxiv.len()

@@ -2,8 +2,9 @@
 //! on the offline snapshots: `check` names examples the store lacks and how to fetch them;
 //! one `ingest` fetches them, trains the topic and scores the papers; the feeds carry each
 //! paper's score in all three formats (the clients test validates every topic's feeds with
-//! jing, feedparser and the JSON Feed schema, this one included); changing the examples and
-//! starting again scores the topic again.
+//! jing, feedparser and the JSON Feed schema, this one included), best first with
+//! `?sort=relevance`; `explain` shows why; changing the examples and sending `SIGHUP` scores the
+//! topic again; and a `serve` whose own polls bring the examples trains the topic.
 
 mod common;
 
@@ -163,9 +164,7 @@ fn a_topic_of_example_papers_is_scored_served_and_scored_again_when_they_change(
     // A topic written as a query carries no score.
     let plain = get(&format!("{base}/feeds/generalization.atom")).text();
     assert!(!plain.contains("paperboy:score") && !plain.contains("urn:paperboy:feed"));
-    drop(serve);
-
-    // Other examples: the topic is scored again at the next start.
+    // Other examples, on SIGHUP: the topic is scored again while serving.
     let config = std::fs::read_to_string(&path).unwrap();
     let changed = config.replace(
         r#"like = ["2604.26951", "arXiv:2604.26841"]"#,
@@ -173,23 +172,44 @@ fn a_topic_of_example_papers_is_scored_served_and_scored_again_when_they_change(
     );
     assert_ne!(config, changed, "the offline config has the example topic");
     std::fs::write(&path, changed).unwrap();
-    let out = run(&path, &["ingest"]);
-    assert!(out.status.success(), "{}", text(&out));
-    assert!(
-        text(&out).contains(&format!("re-tagged {TOPIC} set")),
-        "{}",
-        text(&out)
-    );
+    assert!(common::signal(&serve.child, "HUP"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let atom = get(&format!("{base}/feeds/{TOPIC}.atom")).text();
+        let ids = entry_ids(atom.as_bytes());
+        let new_in = ids.iter().any(|id| id.contains("1201.4869"));
+        let old_out = !ids.iter().any(|id| LIKED.iter().any(|l| id.contains(l)));
+        if new_in && old_out {
+            assert_eq!(scores(&atom).len(), ids.len());
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not scored again after SIGHUP: {ids:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    drop(serve);
+}
+
+#[test]
+fn examples_fetched_while_serving_train_the_topic() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = common::offline_config(dir.path(), "");
+    // No ingest first: serve's own polls bring the example papers in.
     let serve = Serve::start(&path);
-    let atom = get(&format!("{}/feeds/{TOPIC}.atom", serve.base)).text();
-    let ids = entry_ids(atom.as_bytes());
-    assert!(
-        ids.iter().any(|id| id.contains("1201.4869")),
-        "the new example is in: {ids:?}"
-    );
-    assert!(
-        !ids.iter().any(|id| LIKED.iter().any(|l| id.contains(l))),
-        "the old examples left: {ids:?}"
-    );
-    assert_eq!(scores(&atom).len(), ids.len());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let atom = get(&format!("{}/feeds/{TOPIC}.atom", serve.base)).text();
+        let ids = entry_ids(atom.as_bytes());
+        if LIKED.iter().all(|l| ids.iter().any(|id| id.contains(l))) {
+            assert_eq!(scores(&atom).len(), ids.len());
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the topic was not trained once its examples arrived: {ids:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
 }

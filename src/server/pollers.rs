@@ -118,6 +118,12 @@ async fn poll_forever(ingestor: Ingestor, source: SourceConfig, stop: watch::Rec
             Ok(Some(report)) => {
                 let line = report.to_string();
                 tracing::info!("{}", crate::pipeline::redact::in_text(&line, &source.url));
+                // A topic's example papers may have come with this poll.
+                match ingestor.retrain_if_examples_arrived().await {
+                    Ok(Some(retagged)) => tracing::info!("example papers arrived: {retagged}"),
+                    Ok(None) => {}
+                    Err(e) => tracing::error!("store error while training topics: {e}"),
+                }
                 report.next_poll
             }
             Ok(None) => return,

@@ -54,7 +54,13 @@ fn listing<'a>(rows: impl Iterator<Item = (&'a Hit, Option<f32>)> + Clone) -> St
 pub fn explain(topic: &TopicConfig, paper: &StoredPaper, scored: Option<&Scored>) -> String {
     let doc = Document::of(&paper.paper);
     let matches = topic.query.matches(&doc);
-    let belongs = matches && scored.is_none_or(|s| s.relevance >= s.min_score);
+    // A topic learned from examples with no score (none of its liked papers stored) holds none.
+    let belongs = matches
+        && match (&topic.examples, scored) {
+            (None, _) => true,
+            (Some(_), Some(s)) => s.relevance >= s.min_score,
+            (Some(_), None) => false,
+        };
     let mut out = format!(
         "paper {}: {}\ntopic {} ({}): {}\nquery: {}\n\n",
         display_id(paper),

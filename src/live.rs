@@ -113,6 +113,22 @@ impl Live {
     /// Makes `config` the current view, once every [`Live::hold`] in progress has returned;
     /// returns it. Blocks: call it off the async threads.
     pub fn replace(&self, config: Arc<Config>) -> Arc<Setup> {
+        self.replace_unless_replaced(config, None)
+            .expect("an unconditional replacement always happens")
+    }
+
+    /// Trains `config` again and makes it the current view, unless the view has been replaced
+    /// since epoch `seen` (a reload got there first: its view stands). Returns the new view, or
+    /// `None` when it stood down. Blocks: call it off the async threads.
+    pub fn retrain(&self, config: Arc<Config>, seen: u64) -> Option<Arc<Setup>> {
+        self.replace_unless_replaced(config, Some(seen))
+    }
+
+    fn replace_unless_replaced(
+        &self,
+        config: Arc<Config>,
+        seen: Option<u64>,
+    ) -> Option<Arc<Setup>> {
         // Compiling many topics takes a while: before batches are made to wait.
         let mut next = Setup::new(config, self.trainer.as_ref(), 0);
         let _gate = self
@@ -120,13 +136,17 @@ impl Live {
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         // Replacements are serialized by the gate, so the epoch read here is still current.
-        next.epoch = self.get().epoch + 1;
+        let current = self.get().epoch;
+        if seen.is_some_and(|seen| seen != current) {
+            return None;
+        }
+        next.epoch = current + 1;
         let next = Arc::new(next);
         *self
             .current
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = next.clone();
-        next
+        Some(next)
     }
 }
 

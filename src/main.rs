@@ -170,7 +170,6 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
-/// The store and its search index, brought up to date with the store when `catch_up` says.
 /// `check`'s word on the topics' example papers: those the store does not hold, and how to
 /// fetch them. Says so when the store cannot be opened (a running `serve` holds it).
 fn check_examples(config: &Config) {
@@ -202,6 +201,7 @@ fn check_examples(config: &Config) {
     }
 }
 
+/// The store and its search index, brought up to date with the store when `catch_up` says.
 fn open_store(
     config: &Config,
     catch_up: bool,

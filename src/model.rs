@@ -181,6 +181,11 @@ impl Relevance {
         f32::from(self.0) / Self::SCALE
     }
 
+    /// The score in ten-thousandths (0 to 10,000).
+    pub fn ten_thousandths(self) -> u16 {
+        self.0
+    }
+
     /// As stored: 2 bytes, big-endian.
     pub fn to_bytes(self) -> [u8; 2] {
         self.0.to_be_bytes()

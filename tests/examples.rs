@@ -189,6 +189,31 @@ fn a_topic_of_example_papers_is_scored_served_and_scored_again_when_they_change(
         );
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
+
+    // The examples replaced by a query: the papers that stay show no stale score.
+    let config = std::fs::read_to_string(&path).unwrap();
+    let plain = config
+        .replace(
+            r#"like = ["1201.4869", "cond-mat/0603029"]"#,
+            "query = \"*\"",
+        )
+        .replace("min_score = 0.25\n", "");
+    std::fs::write(&path, plain).unwrap();
+    assert!(common::signal(&serve.child, "HUP"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let atom = get(&format!("{base}/feeds/{TOPIC}.atom?limit=500")).text();
+        let ids = entry_ids(atom.as_bytes());
+        if ids.len() > 20 {
+            assert!(!atom.contains("paperboy:score"), "stale scores");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not re-tagged as a query topic: {ids:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
     drop(serve);
 }
 

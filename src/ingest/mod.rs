@@ -159,29 +159,21 @@ impl Ingestor {
             let topic = change.clone();
             let tagger = setup.tagger.clone();
             let set = blocking(move || {
-                let mut scores = HashMap::new();
-                let retag = store.set_topic(&topic.id, topic.fingerprint.as_deref(), || {
-                    // Under the store's write lock: the index sees every paper there is.
-                    index.catch_up(&store)?;
-                    let Some(query) = &query else {
-                        return Ok::<_, IndexError>(HashSet::new());
-                    };
-                    if tagger.min_score(&topic.id).is_none() {
-                        return index.keys_matching(query);
-                    }
-                    // A topic of examples alone (`*`) need not list every paper.
-                    let matching = match query {
-                        crate::pipeline::query::Query::All => None,
-                        query => Some(index.keys_matching(query)?),
-                    };
-                    scores =
-                        score_candidates(&store, &index, &tagger, &topic.id, matching.as_ref())?;
-                    Ok(scores.keys().cloned().collect())
-                })?;
-                if !scores.is_empty() {
-                    store.score_topic(&topic.id, &scores)?;
+                let (id, fingerprint) = (&topic.id, topic.fingerprint.as_deref());
+                match (&query, tagger.min_score(id)) {
+                    (Some(query), Some(_)) => store.set_scored_topic(id, fingerprint, || {
+                        // Under the store's write lock: the index sees every paper there is.
+                        index.catch_up(&store)?;
+                        score_candidates(&store, &index, &tagger, id, query)
+                    }),
+                    (query, _) => store.set_topic(id, fingerprint, || {
+                        index.catch_up(&store)?;
+                        match query {
+                            Some(query) => index.keys_matching(query),
+                            None => Ok(HashSet::new()),
+                        }
+                    }),
                 }
-                Ok::<_, IndexError>(retag)
             })
             .await;
             match set {
@@ -214,8 +206,14 @@ impl Ingestor {
         if let Err(error) = self.catch_up_index().await {
             tracing::warn!(%error, "the search index could not catch up before training");
         }
-        let (live, config) = (self.live.clone(), setup.config.clone());
-        blocking(move || Ok::<_, StoreError>(live.replace(config))).await?;
+        let (live, config, seen) = (self.live.clone(), setup.config.clone(), setup.epoch);
+        // A reload since `setup` was read has trained its own view: it stands.
+        if blocking(move || Ok::<_, StoreError>(live.retrain(config, seen)))
+            .await?
+            .is_none()
+        {
+            return Ok(None);
+        }
         self.retag_topics().await.map(Some)
     }
 
@@ -526,33 +524,48 @@ async fn blocking<T: Send + 'static, E: Send + 'static>(
     }
 }
 
-/// The papers that belong to `topic`, learned from examples, with their relevance: of the
-/// papers its query matches (`matching`; `None`: every paper), those among the [`crate::examples::RESCORE_CANDIDATES`]
-/// the index ranks highest on the profile's words that reach the topic's threshold.
+/// The papers that belong to `topic`, learned from examples, with their relevance: the papers
+/// its query matches that reach its threshold. With a threshold above 0, only the
+/// [`crate::examples::RESCORE_CANDIDATES`] papers the index ranks highest on the profile's words
+/// are scored (further down, too little is shared to reach it); with `min_score = 0` every
+/// paper the query matches belongs, and each is scored.
 fn score_candidates(
     store: &PaperStore,
     index: &SearchIndex,
     tagger: &crate::pipeline::tag::Tagger,
     topic: &str,
-    matching: Option<&HashSet<String>>,
+    query: &crate::pipeline::query::Query,
 ) -> Result<HashMap<String, crate::model::Relevance>, IndexError> {
     let Some(min_score) = tagger.min_score(topic) else {
         return Ok(HashMap::new());
     };
-    let words = tagger.profile_words(topic);
-    let words: Vec<(&str, f32)> = words.iter().map(|(w, x)| (w.as_str(), *x)).collect();
-    let candidates = index.ranked_by_words(&words, crate::examples::RESCORE_CANDIDATES)?;
+    let candidates = if min_score <= 0.0 {
+        index.keys_matching(query)?
+    } else {
+        let words = tagger.profile_words(topic);
+        let words: Vec<(&str, f32)> = words.iter().map(|(w, x)| (w.as_str(), *x)).collect();
+        let ranked = index.ranked_by_words(&words, crate::examples::RESCORE_CANDIDATES)?;
+        match query {
+            // A topic of examples alone need not list every paper.
+            crate::pipeline::query::Query::All => ranked,
+            query => {
+                let matching = index.keys_matching(query)?;
+                ranked
+                    .into_iter()
+                    .filter(|k| matching.contains(k))
+                    .collect()
+            }
+        }
+    };
     let mut scores = HashMap::new();
-    for key in candidates
-        .iter()
-        .filter(|key| matching.is_none_or(|m| m.contains(*key)))
-    {
-        let Some(paper) = store.get(key)? else {
+    for key in candidates {
+        let Some(paper) = store.get(&key)? else {
             continue;
         };
-        if let Some(relevance) = tagger.relevance(topic, &paper.paper) {
-            if relevance.value() >= min_score {
-                scores.insert(key.clone(), relevance);
+        // The raw score against the threshold, as batches compare it.
+        if let Some(score) = tagger.score(topic, &paper.paper) {
+            if score >= min_score {
+                scores.insert(key, crate::model::Relevance::new(score));
             }
         }
     }

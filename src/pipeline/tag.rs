@@ -173,9 +173,14 @@ impl Tagger {
     /// The paper's relevance to `topic` when it is learned from examples and has a profile
     /// (whether or not the topic's query matches or its threshold is reached).
     pub fn relevance(&self, topic: &str, paper: &Paper) -> Option<Relevance> {
+        self.score(topic, paper).map(Relevance::new)
+    }
+
+    /// [`Tagger::relevance`] unrounded, as thresholds are compared.
+    pub fn score(&self, topic: &str, paper: &Paper) -> Option<f32> {
         let i = self.ids.iter().position(|id| id == topic)?;
         let slot = self.scored[i]?.0?;
-        Some(Relevance::new(self.profiles.score_one(slot, paper)))
+        Some(self.profiles.score_one(slot, paper))
     }
 
     /// The heaviest words of a topic's profile, with their weights (empty without one).

@@ -912,8 +912,11 @@ async fn cached_feed(
 /// with pages of their own making.
 fn is_canonical(app: &AppState, (of, _, _, before): &CacheKey) -> Result<bool, AppError> {
     match (of, before) {
-        (FeedOf::Topic(topic) | FeedOf::Ranked(topic), Some(cursor)) => {
-            Ok(app.store.is_topic_position(topic, cursor)?)
+        (FeedOf::Topic(topic), Some(cursor)) => Ok(app.store.is_topic_position(topic, cursor)?),
+        // Canonical when its paper is still in the topic with the relevance the cursor says.
+        (FeedOf::Ranked(topic), Some(cursor)) => {
+            let (position, relevance) = crate::store::split_ranked_cursor(cursor);
+            Ok(relevance.is_some() && app.store.topic_relevance(topic, position)? == relevance)
         }
         // A query feed's later pages are rendered for whoever asks, not kept.
         (FeedOf::Search(_) | FeedOf::Similar(_), Some(_)) => Ok(false),

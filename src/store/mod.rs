@@ -36,6 +36,7 @@ mod subscriptions;
 pub use keys::SCHEMA_VERSION;
 pub use kv::{BackendError, Op, Row, Store, StoreError, Tree};
 pub use memory::MemoryStore;
+pub(crate) use papers::split_ranked_cursor;
 pub use papers::{BatchCounts, PaperStore};
 pub use retag::TopicRetag;
 pub use sled_store::SledStore;

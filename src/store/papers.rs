@@ -59,6 +59,21 @@ pub struct PaperStore {
 /// days after it, more over holidays).
 pub(crate) const ANNOUNCEMENT_LAG: chrono::TimeDelta = chrono::TimeDelta::days(7);
 
+/// A relevance-order cursor's index position and relevance (`None` when it carries none).
+pub(crate) fn split_ranked_cursor(cursor: &[u8]) -> (&[u8], Option<Relevance>) {
+    let Some(nul) = cursor.iter().rposition(|&b| b == 0) else {
+        return (cursor, None);
+    };
+    let relevance = std::str::from_utf8(&cursor[nul + 1..])
+        .ok()
+        .and_then(|digits| digits.parse::<u16>().ok())
+        .and_then(|n| Relevance::from_bytes(&n.to_be_bytes()));
+    match relevance {
+        Some(relevance) => (&cursor[..nul], Some(relevance)),
+        None => (cursor, None),
+    }
+}
+
 /// How many topic index entries [`PaperStore::topic_window`] reads at a time.
 const WINDOW_CHUNK: usize = 256;
 
@@ -431,10 +446,12 @@ impl PaperStore {
     }
 
     /// One page of a topic learned from examples in relevance order (best first; equal
-    /// relevance, newest first): up to `limit` papers after the one at `after` (a position as
-    /// [`PaperStore::topic_page`] gives them; from the start when `None`, or when that paper
-    /// has left the topic), and the position of the page's last paper (the next page's
-    /// `after`) when there are more. Reads the topic's whole index (its keys and scores, not its papers).
+    /// relevance, newest first): up to `limit` papers after `after` (from the start when
+    /// `None`), and the cursor of the next page when there are more. A cursor is a paper's
+    /// position in the topic's index (as [`PaperStore::topic_page`] gives them) followed by a
+    /// NUL and its relevance in ten-thousandths, so a page resumes at the right place even when
+    /// that paper has since left the topic or been scored again. Reads the topic's whole index
+    /// (its keys and scores, not its papers).
     pub fn topic_by_relevance(
         &self,
         topic: &str,
@@ -442,6 +459,7 @@ impl PaperStore {
         limit: usize,
     ) -> Result<(Vec<StoredPaper>, Option<Vec<u8>>), StoreError> {
         let prefix = index_prefix(topic);
+        // (relevance, position in the index, the entry's key and value)
         let mut entries: Vec<(Option<Relevance>, Vec<u8>, Vec<u8>)> = Vec::new();
         self.for_each_topic_entry(topic, |index_key, value| {
             entries.push((
@@ -451,14 +469,26 @@ impl PaperStore {
             ));
             Ok(())
         })?;
-        entries.sort_unstable_by(|a, b| b.0.cmp(&a.0).then_with(|| b.1.cmp(&a.1)));
-        let start = after
-            .and_then(|position| {
-                entries
+        let order = |a: &(Option<Relevance>, &[u8]), b: &(Option<Relevance>, &[u8])| {
+            b.0.cmp(&a.0).then_with(|| b.1.cmp(a.1))
+        };
+        entries.sort_unstable_by(|a, b| {
+            order(&(a.0, &a.1[prefix.len()..]), &(b.0, &b.1[prefix.len()..]))
+        });
+        let start = match after.map(split_ranked_cursor) {
+            None => 0,
+            Some((position, relevance)) => {
+                // The paper's relevance now, when it is still in the topic; else the cursor's.
+                let relevance = entries
                     .iter()
-                    .position(|(_, key, _)| key.get(prefix.len()..) == Some(position))
-            })
-            .map_or(0, |at| at + 1);
+                    .find(|(_, key, _)| &key[prefix.len()..] == position)
+                    .map_or(relevance, |(r, _, _)| *r);
+                entries.partition_point(|(r, key, _)| {
+                    order(&(*r, &key[prefix.len()..]), &(relevance, position))
+                        != std::cmp::Ordering::Greater
+                })
+            }
+        };
         let page = entries.get(start..).unwrap_or_default();
         let more = page.len() > limit;
         let page = &page[..page.len().min(limit)];
@@ -466,9 +496,14 @@ impl PaperStore {
             .iter()
             .map(|(_, key, value)| self.paper_at(key, value, prefix.len()))
             .collect::<Result<Vec<_>, _>>()?;
-        let next = more
-            .then(|| page.last().map(|(_, key, _)| key[prefix.len()..].to_vec()))
-            .flatten();
+        let next = page.last().filter(|_| more).map(|(relevance, key, _)| {
+            let mut cursor = key[prefix.len()..].to_vec();
+            if let Some(relevance) = relevance {
+                cursor.push(0);
+                cursor.extend_from_slice(relevance.ten_thousandths().to_string().as_bytes());
+            }
+            cursor
+        });
         Ok((papers, next))
     }
 
@@ -558,6 +593,20 @@ impl PaperStore {
         papers.truncate(take);
         positions.truncate(take);
         Ok((papers, positions.pop().filter(|_| more)))
+    }
+
+    /// The relevance held at `position` in the topic's index (`None`: no such entry, or one
+    /// without a score).
+    pub fn topic_relevance(
+        &self,
+        topic: &str,
+        position: &[u8],
+    ) -> Result<Option<Relevance>, StoreError> {
+        let key = [index_prefix(topic).as_slice(), position].concat();
+        Ok(self
+            .kv
+            .get(Tree::TopicIndex, &key)?
+            .and_then(|value| Relevance::from_bytes(&value)))
     }
 
     /// Whether `cursor` (from a `next` link of the topic's feed) is a position in the topic's

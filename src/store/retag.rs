@@ -123,12 +123,38 @@ impl PaperStore {
         fingerprint: Option<&str>,
         members: impl FnOnce() -> Result<HashSet<String>, E>,
     ) -> Result<TopicRetag, E> {
+        self.set_topic_with(topic, fingerprint, || members().map(|m| (m, None)))
+    }
+
+    /// [`PaperStore::set_topic`] for a topic learned from examples: `members` returns each
+    /// member's relevance, written into its index entry before the fingerprint is recorded
+    /// (so a crash part way leaves the topic to be set again, scores included).
+    pub fn set_scored_topic<E: From<StoreError>>(
+        &self,
+        topic: &str,
+        fingerprint: Option<&str>,
+        members: impl FnOnce() -> Result<HashMap<String, Relevance>, E>,
+    ) -> Result<TopicRetag, E> {
+        self.set_topic_with(topic, fingerprint, || {
+            members().map(|scores| (scores.keys().cloned().collect(), Some(scores)))
+        })
+    }
+
+    /// Sets a topic's members and their scores (`None`: a topic without scores, whose entries
+    /// hold none), then records its fingerprint.
+    #[allow(clippy::type_complexity)]
+    fn set_topic_with<E: From<StoreError>>(
+        &self,
+        topic: &str,
+        fingerprint: Option<&str>,
+        members: impl FnOnce() -> Result<(HashSet<String>, Option<HashMap<String, Relevance>>), E>,
+    ) -> Result<TopicRetag, E> {
         let _guard = self
             .write
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         super::journal::finish(&*self.kv)?;
-        let members = members()?;
+        let (members, scores) = members()?;
         let current = self.topic_keys(topic)?;
         // In key order: neighbouring records share the store's pages, which a random order
         // would read and rewrite again and again.
@@ -137,11 +163,14 @@ impl PaperStore {
         joining.sort_unstable();
         leaving.sort_unstable();
         let mut retag = TopicRetag::default();
+        // The papers that stay get their new scores (or lose stale ones) first, and those that
+        // join come with theirs: no feed read in between shows a stale score.
+        self.write_scores(topic, scores.as_ref())?;
         for chunk in joining.chunks(SCAN_CHUNK) {
-            retag.added += self.move_papers(topic, chunk, true)?;
+            retag.added += self.move_papers(topic, chunk, true, scores.as_ref())?;
         }
         for chunk in leaving.chunks(SCAN_CHUNK) {
-            retag.removed += self.move_papers(topic, chunk, false)?;
+            retag.removed += self.move_papers(topic, chunk, false, None)?;
         }
         // Last, so that a crash part way leaves the topic to be set again at the next start.
         let mut tagged = self.tagged_topics()?.unwrap_or_default();
@@ -157,30 +186,28 @@ impl PaperStore {
         Ok(retag)
     }
 
-    /// Writes the relevance of `topic`'s papers (those in `scores`; others keep theirs) into
-    /// the topic's index entries, reading the topic's index only. Returns how many changed.
-    pub fn score_topic(
+    /// Makes the value of each of `topic`'s index entries its paper's relevance in `scores`
+    /// (empty for a paper not in it, and for every paper when `scores` is `None`: a topic that
+    /// lost its examples shows no stale scores), reading the topic's index only. Under the
+    /// caller's write lock.
+    fn write_scores(
         &self,
         topic: &str,
-        scores: &HashMap<String, Relevance>,
+        scores: Option<&HashMap<String, Relevance>>,
     ) -> Result<usize, StoreError> {
-        let _guard = self
-            .write
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        super::journal::finish(&*self.kv)?;
         let prefix = index_prefix(topic);
         let mut ops = Vec::new();
         self.for_each_topic_entry(topic, |index_key, value| {
             let key = paper_key_of(index_key, prefix.len())?;
-            if let Some(score) = scores.get(key) {
-                if Relevance::from_bytes(value) != Some(*score) {
-                    ops.push(Op::Put(
-                        Tree::TopicIndex,
-                        index_key.to_vec(),
-                        score.to_bytes().to_vec(),
-                    ));
-                }
+            let wanted: &[u8] = &scores
+                .and_then(|s| s.get(key))
+                .map_or_else(Vec::new, |score| score.to_bytes().to_vec());
+            if value != wanted {
+                ops.push(Op::Put(
+                    Tree::TopicIndex,
+                    index_key.to_vec(),
+                    wanted.to_vec(),
+                ));
             }
             Ok(())
         })?;
@@ -193,9 +220,15 @@ impl PaperStore {
     }
 
     /// Adds `topic` to (or removes it from) the papers with these keys, in one commit, through
-    /// their membership records alone (no paper is read or written). Returns how many
-    /// changed; a key with no stored paper is skipped.
-    fn move_papers(&self, topic: &str, keys: &[&String], join: bool) -> Result<usize, StoreError> {
+    /// their membership records alone (no paper is read or written), a joining paper with its
+    /// relevance in `scores`. Returns how many changed; a key with no stored paper is skipped.
+    fn move_papers(
+        &self,
+        topic: &str,
+        keys: &[&String],
+        join: bool,
+        scores: Option<&HashMap<String, Relevance>>,
+    ) -> Result<usize, StoreError> {
         let mut ops = Vec::new();
         let mut deltas = HashMap::new();
         let mut moved = 0;
@@ -222,6 +255,9 @@ impl PaperStore {
                 &mut ops,
                 &mut deltas,
             );
+            if let Some(score) = scores.and_then(|s| s.get(key.as_str())).filter(|_| join) {
+                relevance_ops(key, date, &[(topic.to_string(), *score)], &mut ops);
+            }
             moved += 1;
         }
         if !ops.is_empty() {
@@ -244,10 +280,11 @@ impl PaperStore {
     }
 }
 
-/// Decodes and tags a chunk of stored papers, spread over the machine's cores (decoding and
-/// tagging are the CPU-bound part of re-tagging), in the chunk's order.
+/// A paper's topics and its relevance to those learned from examples.
 type Tagged = (Vec<String>, Vec<(String, Relevance)>);
 
+/// Decodes and tags a chunk of stored papers, spread over the machine's cores (decoding and
+/// tagging are the CPU-bound part of re-tagging), in the chunk's order.
 fn retag_rows(rows: &[Row], tagger: &Tagger) -> Vec<Result<(StoredPaper, Tagged), StoreError>> {
     super::in_parallel(rows, |part: &[Row]| {
         part.iter()

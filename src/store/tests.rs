@@ -659,3 +659,23 @@ fn a_feed_window_holds_every_paper_that_entered_it_and_skips_none_when_paged() {
         );
     }
 }
+
+#[test]
+fn ranked_cursors_carry_their_relevance_after_a_nul() {
+    use crate::model::Relevance;
+    let position = b"\x80\x00\x01\x9d\xd9\xfe\x26\x08arxiv:2604.26841".to_vec();
+    let mut cursor = position.clone();
+    cursor.extend_from_slice(b"\x004213");
+    assert_eq!(
+        super::split_ranked_cursor(&cursor),
+        (position.as_slice(), Some(Relevance::new(0.4213)))
+    );
+    // No relevance, or one that is not a score: the whole cursor is the position.
+    assert_eq!(
+        super::split_ranked_cursor(&position),
+        (position.as_slice(), None)
+    );
+    let mut bad = position.clone();
+    bad.extend_from_slice(b"\x0099999");
+    assert_eq!(super::split_ranked_cursor(&bad), (bad.as_slice(), None));
+}

@@ -119,6 +119,19 @@ fn a_topic_of_example_papers_is_scored_served_and_scored_again_when_they_change(
         .collect();
     assert_eq!(json_scores, atom_scores, "the same scores in JSON Feed");
 
+    // The topic's page says what it learned from and shows each paper's relevance.
+    let page = get(&format!("{base}/topics/{TOPIC}")).text();
+    assert!(
+        page.contains("Learned from 2 example papers: papers with a relevance of 0.25 or more"),
+        "{page}"
+    );
+    assert!(page.contains(&format!("/feeds/{TOPIC}.atom?sort=relevance")));
+    assert_eq!(
+        page.matches("relevance 0.").count(),
+        ids.len().min(50),
+        "{page}"
+    );
+
     // Best first, a page at a time, with `?sort=relevance`.
     let mut ranked: Vec<(String, f64)> = Vec::new();
     let mut url = format!("{base}/feeds/{TOPIC}.json?sort=relevance&limit=2");

@@ -1335,7 +1335,16 @@ async fn topic_page(
             .ok_or_else(|| AppError::NotFound(format!("no topic {topic_id:?}")))?;
         let row = topic_row(app, topic)?;
         let papers = app.store.topic_papers(row.id, TOPIC_PAGE_PAPERS)?;
-        Ok(pages::topic(&setup.config.server.base_url, &row, &papers))
+        let learned = topic.examples.as_ref().map(|examples| pages::Learned {
+            liked: examples.like.len(),
+            min_score: setup.tagger.min_score(&topic.id).unwrap_or(1.0),
+        });
+        Ok(pages::topic(
+            &setup.config.server.base_url,
+            &row,
+            learned.as_ref(),
+            &papers,
+        ))
     })
     .await?;
     Ok(html_page(&app, page))

@@ -284,7 +284,19 @@ pub(super) fn group(base_url: &str, name: &str, topics: &[TopicRow<'_>], filter:
 }
 
 /// A topic's newest papers as a page: title, authors, date, abstract and links of each.
-pub(super) fn topic(base_url: &str, row: &TopicRow<'_>, papers: &[StoredPaper]) -> String {
+/// A topic learned from examples as its page describes it: how many liked papers, and the
+/// relevance its papers need.
+pub(super) struct Learned {
+    pub liked: usize,
+    pub min_score: f32,
+}
+
+pub(super) fn topic(
+    base_url: &str,
+    row: &TopicRow<'_>,
+    learned: Option<&Learned>,
+    papers: &[StoredPaper],
+) -> String {
     let head = discovery(base_url, row.id, row.title);
     let mut body = format!(
         "<nav><a href=\"{}/\">← all topics</a>{}</nav>\n<h1>{}</h1>\n<p class=\"meta\"><code>{}</code><br>\
@@ -303,6 +315,18 @@ pub(super) fn topic(base_url: &str, row: &TopicRow<'_>, papers: &[StoredPaper]) 
         row.count,
         feed_links(base_url, row.id)
     );
+    if let Some(learned) = learned {
+        let feed = format!("{}/feeds/{}", attr(base_url), attr(row.id));
+        body.push_str(&format!(
+            "<p class=\"meta\">Learned from {} example paper{}: papers with a relevance of \
+             {:.2} or more. Best first: <a href=\"{feed}.atom?sort=relevance\">Atom</a> · \
+             <a href=\"{feed}.rss?sort=relevance\">RSS</a> · \
+             <a href=\"{feed}.json?sort=relevance\">JSON</a></p>\n",
+            learned.liked,
+            if learned.liked == 1 { "" } else { "s" },
+            learned.min_score
+        ));
+    }
     if papers.is_empty() {
         body.push_str("<p>No papers yet.</p>\n");
     }
@@ -335,8 +359,12 @@ fn paper_list(papers: &[StoredPaper]) -> String {
                 format!("<a href=\"{}\">{name}</a>", attr(&l.href))
             })
             .collect();
+        let relevance = stored
+            .relevance
+            .map(|r| format!("relevance {r} · "))
+            .unwrap_or_default();
         out.push_str(&format!(
-            "<article>\n<h2>{title}</h2>\n<p class=\"meta\">{} · {} · {}</p>\n<p>{}</p>\n<p>{}</p>\n</article>\n",
+            "<article>\n<h2>{title}</h2>\n<p class=\"meta\">{relevance}{} · {} · {}</p>\n<p>{}</p>\n<p>{}</p>\n</article>\n",
             text(&authors.join(", ")),
             stored.updated().format("%Y-%m-%d"),
             text(&p.categories.join(", ")),

@@ -86,9 +86,8 @@ pub(super) struct RawTopic {
 /// Whether `name` names a paper as `like` and `unlike` take them: an arXiv id (bare,
 /// `arXiv:`, an arXiv or Hugging Face link), a DOI (bare, `doi:`, a resolver link) or a link.
 fn names_a_paper(name: &str) -> bool {
-    use crate::pipeline::identity::{find_arxiv_id, find_doi, normalize_link};
-    let name = name.trim();
-    find_arxiv_id(name).is_some() || find_doi(name).is_some() || normalize_link(name).is_some()
+    let named = crate::pipeline::identity::named(name);
+    named.arxiv.is_some() || named.doi.is_some() || named.link.is_some()
 }
 
 /// The examples of a BibTeX file: each entry's arXiv id (as `arXiv:<id>`) or DOI.

@@ -43,6 +43,19 @@ pub struct ArxivRef {
     pub version: Option<u32>,
 }
 
+/// The identifiers a person's name for a paper may be: an arXiv id (bare, `arXiv:`, an arXiv
+/// or Hugging Face link), a DOI (bare, `doi:`, a resolver link), a link, and the name itself
+/// as an entry id.
+pub fn named(name: &str) -> Identifiers {
+    let name = name.trim();
+    Identifiers {
+        arxiv: find_arxiv_id(name).map(|a| a.id),
+        doi: find_doi(name),
+        link: normalize_link(name),
+        entry: name.to_string(),
+    }
+}
+
 /// Parses a bare arXiv id such as `2604.21952v1`, `arXiv:2604.21952` or `hep-th/9901001`.
 pub fn parse_arxiv_id(text: &str) -> Option<ArxivRef> {
     let text = text.trim();

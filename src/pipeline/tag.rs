@@ -85,6 +85,9 @@ pub struct Tagger {
     /// By topic index: for a topic learned from examples, its slot in `profiles` (`None`
     /// without a profile) and its threshold.
     scored: Vec<Option<(Option<usize>, f32)>>,
+    /// Topic id → the entry of `scored` (topics learned from examples only), so that the
+    /// per-paper calls of re-scoring do not search the ids.
+    scored_by_id: HashMap<String, (Option<usize>, f32)>,
 }
 
 impl Default for Tagger {
@@ -126,11 +129,17 @@ impl Tagger {
             });
             by_topic[i] = Some((slot, topic.min_score));
         }
+        let scored_by_id = ids
+            .iter()
+            .zip(&by_topic)
+            .filter_map(|(id, scored)| scored.map(|s| (id.clone(), s)))
+            .collect();
         Tagger {
             matcher,
             ids,
             profiles: ProfileSet::new(vocabulary, profiles),
             scored: by_topic,
+            scored_by_id,
         }
     }
 
@@ -178,17 +187,13 @@ impl Tagger {
 
     /// [`Tagger::relevance`] unrounded, as thresholds are compared.
     pub fn score(&self, topic: &str, paper: &Paper) -> Option<f32> {
-        let i = self.ids.iter().position(|id| id == topic)?;
-        let slot = self.scored[i]?.0?;
+        let slot = self.scored_by_id.get(topic)?.0?;
         Some(self.profiles.score_one(slot, paper))
     }
 
     /// The heaviest words of a topic's profile, with their weights (empty without one).
     pub fn profile_words(&self, topic: &str) -> Vec<(String, f32)> {
-        let Some(i) = self.ids.iter().position(|id| id == topic) else {
-            return Vec::new();
-        };
-        let Some((Some(slot), _)) = self.scored[i] else {
+        let Some(&(Some(slot), _)) = self.scored_by_id.get(topic) else {
             return Vec::new();
         };
         self.profiles.profile_words(slot)
@@ -196,8 +201,7 @@ impl Tagger {
 
     /// The threshold of a topic learned from examples.
     pub fn min_score(&self, topic: &str) -> Option<f32> {
-        let i = self.ids.iter().position(|id| id == topic)?;
-        self.scored[i].map(|(_, min)| min)
+        self.scored_by_id.get(topic).map(|&(_, min)| min)
     }
 }
 

@@ -16,8 +16,8 @@ use super::keys::{
 use super::kv::{Op, Row, Store, StoreError, Tree};
 use super::plan::{diff_paper, relevance_ops, remove_paper, Plan};
 use super::{MemoryStore, SledStore};
-use crate::model::{Identifiers, Paper, Relevance, SourceState, StoredPaper};
-use crate::pipeline::identity::{find_arxiv_id, find_doi, first_seen, identifiers, normalize_link};
+use crate::model::{Paper, Relevance, SourceState, StoredPaper};
+use crate::pipeline::identity::{first_seen, identifiers, named};
 use crate::pipeline::merge::merge;
 use crate::pipeline::tag::Tagger;
 
@@ -392,12 +392,7 @@ impl PaperStore {
     /// URL), a DOI (bare, `doi:` or a resolver URL), a link, an entry id, or a store key.
     pub fn lookup(&self, name: &str) -> Result<Option<StoredPaper>, StoreError> {
         let name = name.trim();
-        let named = Identifiers {
-            arxiv: find_arxiv_id(name).map(|a| a.id),
-            doi: find_doi(name),
-            link: normalize_link(name),
-            entry: name.to_string(),
-        };
+        let named = named(name);
         let mut candidates = vec![name.to_string()];
         candidates.extend(identifiers(&named));
         for candidate in &candidates {

@@ -6,11 +6,15 @@
 # .gz file beside the plain one. Prints requests per second and paperboy's ratio to nginx.
 # The goal: 1.0 or better on every row.
 #
+# Each row is measured ROUNDS times, the two servers in turn, and the median of each is
+# printed: on a shared 2-core machine one round alone moves by several percent.
+#
 #   bash benches/serve_vs_nginx.sh            # needs wrk and nginx (apt-get install wrk nginx-light)
-#   DURATION=30s CONNECTIONS=128 bash benches/serve_vs_nginx.sh
+#   DURATION=30s CONNECTIONS=128 ROUNDS=5 bash benches/serve_vs_nginx.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DURATION=${DURATION:-10s}
+DURATION=${DURATION:-5s}
+ROUNDS=${ROUNDS:-3}
 CONNECTIONS=${CONNECTIONS:-64}
 THREADS=${THREADS:-2}
 
@@ -78,13 +82,23 @@ rps() { # url [header]
   [ $# -gt 1 ] && args+=(-H "$2")
   wrk "${args[@]}" "$1" | awk '/Requests\/sec/ {print $2}'
 }
+# rounds PB_URL NG_URL [PB_HEADER NG_HEADER]: "paperboy nginx", the medians of ROUNDS turns.
+rounds() {
+  local pb=() ng=()
+  for _ in $(seq "$ROUNDS"); do
+    pb+=("$(rps "$1" ${3:+"$3"})")
+    ng+=("$(rps "$2" ${4:+"$4"})")
+  done
+  median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
+  echo "$(median "${pb[@]}") $(median "${ng[@]}")"
+}
 
-echo "feed: $entries entries, $(wc -c < "$tmp/www/everything.atom") bytes ($(wc -c < "$tmp/www/everything.atom.gz") gzipped); wrk -t$THREADS -c$CONNECTIONS -d$DURATION on 127.0.0.1"
-pb200=$(rps "$pb_url"); ng200=$(rps "$ng_url")
-pb304=$(rps "$pb_url" "If-None-Match: $pb_etag"); ng304=$(rps "$ng_url" "If-None-Match: $ng_etag")
+echo "feed: $entries entries, $(wc -c < "$tmp/www/everything.atom") bytes ($(wc -c < "$tmp/www/everything.atom.gz") gzipped); wrk -t$THREADS -c$CONNECTIONS -d$DURATION on 127.0.0.1, median of $ROUNDS rounds"
+read -r pb200 ng200 < <(rounds "$pb_url" "$ng_url")
+read -r pb304 ng304 < <(rounds "$pb_url" "$ng_url" "If-None-Match: $pb_etag" "If-None-Match: $ng_etag")
 ng_gz=$(curl -fs -H "Accept-Encoding: gzip" -D - -o "$tmp/ng.gz" "$ng_url" | tr -d '\r' | awk -F': ' 'tolower($1)=="content-encoding" {print $2}')
 [ "$ng_gz" = gzip ] && cmp -s "$tmp/ng.gz" "$tmp/www/everything.atom.gz" || { echo "nginx does not serve the .gz file"; exit 1; }
-pbgz=$(rps "$pb_url" "Accept-Encoding: gzip"); nggz=$(rps "$ng_url" "Accept-Encoding: gzip")
+read -r pbgz nggz < <(rounds "$pb_url" "$ng_url" "Accept-Encoding: gzip" "Accept-Encoding: gzip")
 printf '%-10s %14s %14s %8s\n' "response" "paperboy r/s" "nginx r/s" "ratio"
 printf '%-10s %14.0f %14.0f %8.2f\n' "200" "$pb200" "$ng200" "$(echo "$pb200 / $ng200" | bc -l)"
 printf '%-10s %14.0f %14.0f %8.2f\n' "304" "$pb304" "$ng304" "$(echo "$pb304 / $ng304" | bc -l)"

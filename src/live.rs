@@ -55,9 +55,10 @@ impl Setup {
 
 /// The current view, shared by the server, the pollers and ingest.
 pub struct Live {
-    /// The view; its lock is only ever held to clone or swap the `Arc`, so readers never wait
-    /// for a batch or a replacement.
-    current: RwLock<Arc<Setup>>,
+    /// The view, read without a lock (and, by [`Live::peek`], without touching its reference
+    /// count): readers never wait for a batch or a replacement, and the cores answering polls
+    /// do not contend for one word.
+    current: arc_swap::ArcSwap<Setup>,
     /// Held shared by batches being tagged, and exclusively by a replacement.
     gate: RwLock<()>,
     /// Trains the topics learned from examples of each view; without one they hold nothing.
@@ -76,7 +77,7 @@ impl Live {
     /// Starts with `config`, without a store to train topics learned from examples.
     pub fn new(config: Arc<Config>) -> Self {
         Live {
-            current: RwLock::new(Arc::new(Setup::new(config, None, 0))),
+            current: arc_swap::ArcSwap::from_pointee(Setup::new(config, None, 0)),
             gate: RwLock::new(()),
             trainer: None,
         }
@@ -86,7 +87,7 @@ impl Live {
     /// of every replacement).
     pub fn with_trainer(config: Arc<Config>, trainer: Trainer) -> Self {
         Live {
-            current: RwLock::new(Arc::new(Setup::new(config, Some(&trainer), 0))),
+            current: arc_swap::ArcSwap::from_pointee(Setup::new(config, Some(&trainer), 0)),
             gate: RwLock::new(()),
             trainer: Some(trainer),
         }
@@ -94,10 +95,13 @@ impl Live {
 
     /// The current view.
     pub fn get(&self) -> Arc<Setup> {
-        self.current
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+        self.current.load_full()
+    }
+
+    /// The current view, for a moment (answering one request): cheaper than [`Live::get`] on
+    /// a hot path, not to be held across an `await` or for long.
+    pub fn peek(&self) -> arc_swap::Guard<Arc<Setup>> {
+        self.current.load()
     }
 
     /// Runs `work` with the current view, which is not replaced until `work` returns. Blocks
@@ -142,10 +146,7 @@ impl Live {
         }
         next.epoch = current + 1;
         let next = Arc::new(next);
-        *self
-            .current
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = next.clone();
+        self.current.store(next.clone());
         Some(next)
     }
 }

@@ -71,6 +71,17 @@ impl Coding {
     }
 }
 
+/// The coding to answer a request with these headers with ([`negotiate`] of its
+/// `Accept-Encoding` lines).
+pub(super) fn negotiate_for(headers: &axum::http::HeaderMap) -> Option<Coding> {
+    negotiate(
+        headers
+            .get_all(axum::http::header::ACCEPT_ENCODING)
+            .iter()
+            .map(axum::http::HeaderValue::as_bytes),
+    )
+}
+
 /// The coding to answer with, from the request's `Accept-Encoding` header lines (none: the
 /// header was not sent). The acceptable coding with the highest q-value wins; at equal q, the
 /// smallest form. Without the header, or with an empty one, the bytes go as they are.

@@ -19,6 +19,9 @@
 //! - `server.write_timeout` of no progress writing a response (a client that stops reading);
 //! - `server.request_timeout` for answering a request (in the router, [`super::router`]).
 //!
+//! Connections are served on one single-threaded runtime per core ([`Cores`]), handed out in
+//! turn; a poll of a cached feed is answered before the router ([`super::cached`]).
+//!
 //! Shutting down stops accepting at once, lets the requests in flight finish (idle
 //! connections close), and gives up on the rest after `server.shutdown_timeout`.
 
@@ -57,6 +60,7 @@ pub(super) const PRESSED_HEADER_TIMEOUT: Duration = Duration::from_secs(2);
 pub(super) async fn run<T>(
     listener: TcpListener,
     app: Router,
+    state: super::AppState,
     limits: &ServerConfig,
     shutdown: impl Future<Output = T>,
 ) -> Option<T> {
@@ -75,6 +79,7 @@ pub(super) async fn run<T>(
         requests_per_client: PerAddress::new(limits.max_connections_per_ip),
         pressed_header_timeout: PRESSED_HEADER_TIMEOUT.min(limits.header_timeout),
     });
+    let mut cores = Cores::start();
     // Told to every connection when shutting down; `closed()` once every one has ended.
     let (stop, _) = watch::channel(false);
     let mut shutdown = std::pin::pin!(shutdown);
@@ -130,29 +135,45 @@ pub(super) async fn run<T>(
         if let Err(e) = stream.set_nodelay(true) {
             tracing::debug!("TCP_NODELAY: {e}");
         }
-        let mut stream = tokio_io_timeout::TimeoutStream::new(stream);
-        stream.set_write_timeout(Some(limits.write_timeout));
-        let io = TokioIo::new(Box::pin(stream));
+        // Handed to a core's runtime: registered with its reactor there.
+        let stream = match stream.into_std() {
+            Ok(stream) => stream,
+            Err(e) => {
+                tracing::debug!("handing a connection over: {e}");
+                continue;
+            }
+        };
         let connection = Arc::new(Connection {
             app: TowerToHyperService::new(app.clone()),
+            state: state.clone(),
             peer,
             proxied,
             started: AtomicU64::new(0),
             in_flight: AtomicUsize::new(0),
             shared: shared.clone(),
         });
-        let serving = http.serve_connection(
-            io,
-            hyper::service::service_fn({
-                let connection = connection.clone();
-                move |request| connection.clone().answer(request)
-            }),
-        );
         let stop = stop.subscribe();
         let shared = shared.clone();
         let slots = slots.clone();
-        tokio::spawn(async move {
-            connection.watch(serving, stop, sweeps, swept).await;
+        let http = http.clone();
+        let write_timeout = limits.write_timeout;
+        cores.spawn(async move {
+            match tokio::net::TcpStream::from_std(stream) {
+                Ok(stream) => {
+                    let mut stream = tokio_io_timeout::TimeoutStream::new(stream);
+                    stream.set_write_timeout(Some(write_timeout));
+                    let io = TokioIo::new(Box::pin(stream));
+                    let serving = http.serve_connection(
+                        io,
+                        hyper::service::service_fn({
+                            let connection = connection.clone();
+                            move |request| connection.clone().answer(request)
+                        }),
+                    );
+                    connection.watch(serving, stop, sweeps, swept).await;
+                }
+                Err(e) => tracing::debug!("taking a connection over: {e}"),
+            }
             drop(admitted);
             drop(slot);
             shared.pressure.update(slots.available_permits());
@@ -173,7 +194,96 @@ pub(super) async fn run<T>(
             );
         }
     }
+    cores.finish().await;
     stopped
+}
+
+/// The threads connections are served on: one single-threaded runtime per core, each on a
+/// thread of its own, as nginx has one worker process per core. A connection stays on the
+/// core it was given (in turn), so answering a poll wakes no other thread and no task moves
+/// between cores; a multi-threaded runtime's work-stealing costs a poll ending in `304` about a
+/// tenth of its time on two cores (`benches/serve_vs_nginx.sh`). Rendering and compressing
+/// still run on a blocking pool beside them.
+struct Cores {
+    handles: Vec<tokio::runtime::Handle>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+    /// Set to `true` when serving has ended: the threads end their runtimes.
+    stop: watch::Sender<bool>,
+    next: usize,
+}
+
+impl Cores {
+    /// A runtime on its own thread per core. When one cannot be made, connections are served
+    /// on the calling runtime (logged).
+    fn start() -> Self {
+        let count = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        let (stop, _) = watch::channel(false);
+        let mut cores = Cores {
+            handles: Vec::with_capacity(count),
+            threads: Vec::with_capacity(count),
+            stop,
+            next: 0,
+        };
+        for core in 0..count {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .thread_name(format!("paperboy-http-{core}-blocking"))
+                .build();
+            let runtime = match runtime {
+                Ok(runtime) => runtime,
+                Err(e) => {
+                    tracing::warn!("cannot start a serving runtime: {e}; serving on fewer cores");
+                    break;
+                }
+            };
+            let handle = runtime.handle().clone();
+            let mut stopped = cores.stop.subscribe();
+            let thread = std::thread::Builder::new()
+                .name(format!("paperboy-http-{core}"))
+                .spawn(move || {
+                    runtime.block_on(async {
+                        let _ = stopped.wait_for(|stop| *stop).await;
+                    });
+                    // Whatever is left (connections given up on after the shutdown timeout)
+                    // is dropped with the runtime.
+                    runtime.shutdown_timeout(Duration::from_secs(1));
+                });
+            match thread {
+                Ok(thread) => {
+                    cores.handles.push(handle);
+                    cores.threads.push(thread);
+                }
+                Err(e) => {
+                    tracing::warn!("cannot start a serving thread: {e}; serving on fewer cores");
+                    break;
+                }
+            }
+        }
+        cores
+    }
+
+    /// Runs `connection` on the next core in turn (on the calling runtime when there are no
+    /// cores of its own).
+    fn spawn(&mut self, connection: impl Future<Output = ()> + Send + 'static) {
+        if self.handles.is_empty() {
+            tokio::spawn(connection);
+            return;
+        }
+        self.next = (self.next + 1) % self.handles.len();
+        self.handles[self.next].spawn(connection);
+    }
+
+    /// Ends the cores' runtimes and waits for their threads.
+    async fn finish(self) {
+        self.stop.send_replace(true);
+        let threads = self.threads;
+        let joined = tokio::task::spawn_blocking(move || {
+            for thread in threads {
+                let _ = thread.join();
+            }
+        });
+        let _ = joined.await;
+    }
 }
 
 /// What the accept loop shares with every connection.
@@ -246,6 +356,8 @@ impl Pressure {
 /// One client connection: what it is serving, so that it can be closed when it is idle.
 struct Connection {
     app: TowerToHyperService<Router>,
+    /// What the router serves, for polls answered from the feed cache without it.
+    state: super::AppState,
     peer: IpAddr,
     /// Whether `peer` is a trusted proxy.
     proxied: bool,
@@ -266,7 +378,8 @@ impl Drop for Busy<'_> {
 }
 
 impl Connection {
-    /// Answers one request through the router.
+    /// Answers one request: from the feed cache when it is a poll of a cached feed
+    /// ([`super::cached`]), else through the router.
     async fn answer(self: Arc<Self>, request: Request<Incoming>) -> Result<Response, Infallible> {
         self.started.fetch_add(1, Ordering::Relaxed);
         self.in_flight.fetch_add(1, Ordering::Relaxed);
@@ -291,7 +404,13 @@ impl Connection {
         } else {
             None
         };
-        let Ok(mut response) = hyper::service::Service::call(&self.app, request).await;
+        let mut response = match super::cached::answer(&self.state, &request) {
+            Some(response) => response,
+            None => {
+                let Ok(response) = hyper::service::Service::call(&self.app, request).await;
+                response
+            }
+        };
         if self.shared.pressure.is_pressed() {
             response
                 .headers_mut()

@@ -2,6 +2,7 @@
 //! check; and `serve`, which runs the server beside one background poller per source. This is
 //! the only async edge that faces readers; everything it renders comes from the pure core.
 
+mod cached;
 mod conditional;
 mod encoding;
 mod forwarded;
@@ -255,7 +256,7 @@ pub async fn serve(
     });
     // Pushes changed feeds to WebSub subscribers, beside serving and polling.
     let distributing = tokio::spawn(websub::distribute(state.clone()));
-    let app = router(state);
+    let app = router(state.clone());
     let addr = listener.local_addr().ok();
     tracing::info!(?addr, "serving");
     let stopping_at = Arc::new(std::sync::OnceLock::new());
@@ -289,7 +290,7 @@ pub async fn serve(
             limits.max_connections = room.max(1);
         }
     }
-    let mut tasks = listener::run(listener, app, &limits, signal)
+    let mut tasks = listener::run(listener, app, state, &limits, signal)
         .await
         .unwrap_or_default();
     let deadline = stopping_at
@@ -812,11 +813,7 @@ async fn serve_feed(
     feed: CacheKey,
     request: &HeaderMap,
 ) -> Result<Response, AppError> {
-    let accepted = request
-        .get_all(header::ACCEPT_ENCODING)
-        .iter()
-        .map(HeaderValue::as_bytes);
-    let Some(coding) = encoding::negotiate(accepted) else {
+    let Some(coding) = encoding::negotiate_for(request) else {
         let mut response = plain(
             StatusCode::NOT_ACCEPTABLE,
             "not acceptable: this feed is sent as br, gzip or identity, and the request's \
@@ -829,39 +826,84 @@ async fn serve_feed(
     };
     let format = feed.1;
     let (key, rendered) = cached_feed(app, setup, feed).await?;
+    let (etag, headers) = feed_headers(app, &rendered, coding);
+    if conditional::not_modified(request, etag, rendered.last_modified) {
+        return Ok(feed_not_modified(app, headers));
+    }
+    let body = match coding {
+        Coding::Identity => rendered.body.clone(),
+        coding => compressed(app, FormKey { coding, ..key }, rendered.clone()).await?,
+    };
+    Ok(feed_ok(app, headers, format, coding, body))
+}
+
+/// The headers of every response with one form of a feed (`200` or `304`), and that form's
+/// ETag.
+fn feed_headers<'a>(
+    app: &Shared,
+    rendered: &'a CachedFeed,
+    coding: Coding,
+) -> (&'a str, HeaderMap) {
     let (etag, etag_header) = &rendered.etags[coding.index()];
-    let mut headers = HeaderMap::with_capacity(7);
-    headers.insert(header::ETAG, etag_header.clone());
-    headers.insert(header::LAST_MODIFIED, rendered.last_modified_header.clone());
-    headers.insert(header::CACHE_CONTROL, app.cache_control.clone());
+    let mut headers = HeaderMap::with_capacity(8);
+    headers.insert(header::ETAG, own_copy(etag_header));
+    headers.insert(
+        header::LAST_MODIFIED,
+        own_copy(&rendered.last_modified_header),
+    );
+    headers.insert(header::CACHE_CONTROL, own_copy(&app.cache_control));
     headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
     if let Some(links) = &rendered.links {
-        headers.insert(header::LINK, links.clone());
+        headers.insert(header::LINK, own_copy(links));
     }
-    if conditional::not_modified(request, etag, rendered.last_modified) {
-        Stats::count(&app.stats.feeds_not_modified);
-        return Ok((StatusCode::NOT_MODIFIED, headers).into_response());
+    (etag, headers)
+}
+
+/// A copy of `value` in memory of its own. Cloning a header value shares its bytes by counting
+/// references on one word; when every core answers polls of the same feed, that word moves
+/// between the cores' caches on every clone and drop, which costs more than copying a few
+/// dozen bytes.
+fn own_copy(value: &HeaderValue) -> HeaderValue {
+    HeaderValue::from_bytes(value.as_bytes()).unwrap_or_else(|_| value.clone())
+}
+
+/// `304 Not Modified` for a feed's form, counted.
+fn feed_not_modified(app: &Shared, headers: HeaderMap) -> Response {
+    Stats::count(&app.stats.feeds_not_modified);
+    // Built directly: `(StatusCode, HeaderMap).into_response()` would copy the headers into
+    // a new map.
+    let mut response = Response::new(axum::body::Body::empty());
+    *response.status_mut() = StatusCode::NOT_MODIFIED;
+    *response.headers_mut() = headers;
+    response
+}
+
+/// `200` with a feed's form, `body` being its bytes in `coding`, counted.
+fn feed_ok(
+    app: &Shared,
+    mut headers: HeaderMap,
+    format: Format,
+    coding: Coding,
+    body: axum::body::Bytes,
+) -> Response {
+    if coding != Coding::Identity {
+        headers.insert(
+            header::CONTENT_ENCODING,
+            HeaderValue::from_static(coding.token()),
+        );
     }
-    let body = match coding {
-        Coding::Identity => rendered.body.clone(),
-        coding => {
-            headers.insert(
-                header::CONTENT_ENCODING,
-                HeaderValue::from_static(coding.token()),
-            );
-            compressed(app, FormKey { coding, ..key }, rendered).await?
-        }
-    };
     Stats::count(&app.stats.feeds_ok);
     headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static(format.content_type()),
     );
-    Ok((StatusCode::OK, headers, body).into_response())
+    let mut response = Response::new(axum::body::Body::from(body));
+    *response.headers_mut() = headers;
+    response
 }
 
 /// The rendered feed for `feed` under `setup`, and the key it is cached under: from the cache
@@ -1482,8 +1524,9 @@ mod tests {
         }
     }
 
-    /// The status line and body of a GET of `path` from the router over a failing store.
-    fn get_from_failing_store(path: &str) -> (String, String) {
+    /// A server's state over `store`, with one topic `t` that takes every paper, and the
+    /// directory its index lives in.
+    pub(super) fn state_over(store: Arc<dyn Store>) -> (AppState, tempfile::TempDir) {
         let config = crate::config::Config::parse(
             "[[topics]]\nid = \"t\"\nquery = \"*\"\n",
             std::path::Path::new("/"),
@@ -1494,7 +1537,7 @@ mod tests {
         let state = AppState::new(Shared {
             cache_control: HeaderValue::from_static("public, max-age=1"),
             live: Arc::new(Live::new(Arc::new(config))),
-            store: Arc::new(PaperStore::new(Arc::new(FailingStore))),
+            store: Arc::new(PaperStore::new(store)),
             index: Arc::new(SearchIndex::open(&dir.path().join("index")).expect("index")),
             cache: FeedCache::new(1 << 20),
             stats: Stats::default(),
@@ -1503,6 +1546,12 @@ mod tests {
             page_policy: page_policy("http://localhost"),
             renders: tokio::sync::Semaphore::new(2),
         });
+        (state, dir)
+    }
+
+    /// The status line and body of a GET of `path` from the router over a failing store.
+    fn get_from_failing_store(path: &str) -> (String, String) {
+        let (state, _dir) = state_over(Arc::new(FailingStore));
         let runtime = tokio::runtime::Runtime::new().expect("runtime");
         let listener = runtime
             .block_on(TcpListener::bind("127.0.0.1:0"))

@@ -7,8 +7,10 @@
 #   - the same for a second ingest of the same files (every paper unchanged);
 #   - peak resident memory of each ingest (/usr/bin/time -v) and the store and index on disk,
 #     in bytes per paper;
+#   - the same after `paperboy compact` (the store rewritten with only its live records), and
+#     how long that took and its peak memory;
 #   - at the growth size, the store after the same papers came back with a new version ten
-#     times, against a fresh store of the last version.
+#     times, against a fresh store of the last version, both as ingested and compacted.
 #
 #   bash benches/ingest.sh                          # 100,000 and 1,000,000 papers
 #   SIZES="100000" GROWTH=100000 bash benches/ingest.sh
@@ -72,6 +74,11 @@ for n in $SIZES; do
     "$(ratio "$again_rate" "$parse_rate")" "$(mib "$again_kib")" "$(mib "$again_anon")"
   printf '%-40s %10s bytes/paper (store %s, index %s)\n' "on disk, store + index" \
     "$(( (store + index) / n ))" "$(( store / n ))" "$(( index / n ))"
+  timed_compact "$dir/paperboy.toml" "$dir/compact.log"
+  store=$(bytes_of "$dir/store.sled")
+  printf '%-40s %10s bytes/paper (store %s, index %s)  compact %s s, peak %s\n' \
+    "on disk after paperboy compact" "$(( (store + index) / n ))" "$(( store / n ))" \
+    "$(( index / n ))" "$SECONDS_TAKEN" "$(mib "$PEAK_KIB")"
 
   if [ "$n" = "$GROWTH" ]; then
     for v in $(seq 2 11); do
@@ -88,6 +95,12 @@ for n in $SIZES; do
     printf '%-40s %10s bytes/paper (store %s, index %s), fresh store of version 11: %s (%s x)\n' \
       "after ten new versions of every paper" "$((grown / n))" "$((grown_store / n))" \
       "$((grown_index / n))" "$((fresh / n))" "$(ratio "$grown" "$fresh")"
+    timed_compact "$dir/paperboy.toml" "$dir/grown-compact.log"
+    timed_compact "$dir/fresh/paperboy.toml" "$dir/fresh-compact.log"
+    grown=$(( $(bytes_of "$dir/store.sled") + grown_index ))
+    fresh=$(( $(bytes_of "$dir/fresh/store.sled") + $(bytes_of "$dir/fresh/store.sled.index") ))
+    printf '%-40s %10s bytes/paper, fresh store of version 11 compacted: %s (%s x)\n' \
+      "the same, both compacted" "$((grown / n))" "$((fresh / n))" "$(ratio "$grown" "$fresh")"
   fi
   rm -rf "$dir"
 done

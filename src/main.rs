@@ -68,6 +68,9 @@ enum Command {
     Status,
     /// Rebuild the search index from the store, from scratch.
     Reindex,
+    /// Rewrite the store with only its live records, giving back the disk that rewritten and
+    /// removed records still take (stop `serve` first: it holds the store).
+    Compact,
     /// List the stored papers most like one paper (by the words of titles and abstracts), best
     /// first, with their relevance from 0 to 1.
     Similar {
@@ -149,6 +152,7 @@ fn main() -> ExitCode {
         Command::Explain { topic, paper } => explain(&config, &topic, &paper),
         Command::Similar { paper, limit } => similar(&config, &paper, limit),
         Command::Reindex => reindex(&config),
+        Command::Compact => compact(&config),
         Command::Status => PaperStore::open_configured(&config.store)
             .map_err(anyhow::Error::from)
             .and_then(|store| Ok(inspect::status(&config, &store)?))
@@ -247,6 +251,25 @@ async fn ingest(config: Arc<Config>) -> anyhow::Result<()> {
     for report in reports {
         println!("{report}");
     }
+    Ok(())
+}
+
+/// `compact`: finishes what a crash left (as every open does), then rewrites the store.
+fn compact(config: &Config) -> anyhow::Result<()> {
+    let path = &config.store.path;
+    if !path.exists() {
+        anyhow::bail!("no store at {} to compact", path.display());
+    }
+    drop(PaperStore::open_configured(&config.store)?);
+    let done = paperboy::store::compact(path, config.store.cache_bytes)?;
+    let mib = |bytes: u64| bytes as f64 / f64::from(1 << 20);
+    println!(
+        "store {}: {:.1} MiB -> {:.1} MiB on disk ({} records kept)",
+        path.display(),
+        mib(done.before),
+        mib(done.after),
+        done.records
+    );
     Ok(())
 }
 

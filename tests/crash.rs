@@ -9,6 +9,9 @@
 //! nothing behind. A response in flight at the signal arrives whole, and new connections are
 //! refused.
 //!
+//! Compaction: `paperboy compact` is killed with SIGKILL at moments spread over a whole
+//! compaction; the store opens whole after each.
+//!
 //! Between the two commits: `ingest` is killed after the store's flush and before the search
 //! index's commit; the next start's catch-up brings the index level with the store.
 
@@ -52,6 +55,40 @@ fn big_listing() -> String {
     }
     out.push_str("</channel>\n</rss>\n");
     out
+}
+
+/// Runs `paperboy COMMAND` and kills it with SIGKILL after `delay`.
+fn kill_after(config: &std::path::Path, command: &str, delay: Duration) {
+    let mut child = common::paperboy()
+        .arg("--config")
+        .arg(config)
+        .arg(command)
+        .env("RUST_LOG", "off")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(delay);
+    let _ = child.kill(); // SIGKILL
+    let _ = child.wait();
+}
+
+/// A folder with the big listing (`big.xml`) and a config `c.toml` of a store `s.sled`, the
+/// `extra` sources, a source `big` of the listing and a topic `all` of every paper.
+fn beside_big_listing(extra: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("big.xml"), big_listing()).unwrap();
+    let config = dir.path().join("c.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[store]\npath = \"s.sled\"\n{extra}\
+             [[sources]]\nid = \"big\"\nkind = \"arxiv\"\nurl = \"file://big.xml\"\n\
+             [[topics]]\nid = \"all\"\nquery = \"*\"\n"
+        ),
+    )
+    .unwrap();
+    (dir, config)
 }
 
 /// The topic's count and how many papers its index holds, read from the store directly (after
@@ -121,18 +158,7 @@ fn sigkill_during_ingest_loses_and_corrupts_nothing() {
         // Between half the pass and a little past its end: parsing comes first, the write last.
         let pass_ms = pass.as_millis() as u64;
         let delay = Duration::from_millis(pass_ms / 2 + seed % (pass_ms * 6 / 10 + 1));
-        let mut child = common::paperboy()
-            .arg("--config")
-            .arg(&config)
-            .arg("ingest")
-            .env("RUST_LOG", "off")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(delay);
-        let _ = child.kill(); // SIGKILL
-        let _ = child.wait();
+        kill_after(&config, "ingest", delay);
 
         let all = count(&config, "*");
         assert_eq!(
@@ -270,20 +296,10 @@ fn check_after_sigterm(config: &std::path::Path, logged: &str, context: &str) ->
 fn sigterm_during_serve_finishes_the_write_and_loses_nothing() {
     use std::io::{Read, Write};
 
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("big.xml"), big_listing()).unwrap();
-    let config = dir.path().join("c.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[store]\npath = \"s.sled\"\n\
-             [[sources]]\nid = \"small\"\nkind = \"arxiv\"\nurl = \"file://{}\"\n\
-             [[sources]]\nid = \"big\"\nkind = \"arxiv\"\nurl = \"file://big.xml\"\n\
-             [[topics]]\nid = \"all\"\nquery = \"*\"\n",
-            feeds_dir().join("arxiv-cs-cl.rss.xml").display()
-        ),
-    )
-    .unwrap();
+    let (dir, config) = beside_big_listing(&format!(
+        "[[sources]]\nid = \"small\"\nkind = \"arxiv\"\nurl = \"file://{}\"\n",
+        feeds_dir().join("arxiv-cs-cl.rss.xml").display()
+    ));
     let store = dir.path().join("s.sled");
     let log = dir.path().join("serve.log");
     let reported = format!("big: {BIG} new");
@@ -445,4 +461,60 @@ fn sigkill_between_the_store_and_index_commits_is_caught_up() {
         (count(&config, "src:plants"), count(&config, "*")),
         caught_up
     );
+}
+
+/// `paperboy compact` killed with SIGKILL at moments spread over a whole compaction: after
+/// each kill the store opens with every paper and its topics whole, and nothing of the
+/// compaction is left beside it; a compaction that runs to its end gives back disk. Refused,
+/// naming the store, while `serve` holds it.
+#[test]
+fn sigkill_during_compact_loses_nothing() {
+    let (dir, config) = beside_big_listing("");
+    assert!(run(&config, &["ingest"]).status.success());
+    let store = dir.path().join("s.sled");
+    let leftovers = || {
+        std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|name| name.starts_with("s.sled."))
+            .filter(|name| name != "s.sled.index")
+            .collect::<Vec<_>>()
+    };
+    let started = Instant::now();
+    let compacted = run(&config, &["compact"]);
+    let pass = started.elapsed();
+    let said = String::from_utf8_lossy(&compacted.stdout).into_owned();
+    assert!(
+        compacted.status.success() && said.contains(" MiB -> "),
+        "{said}"
+    );
+
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    for kill in 0..common::rounds("PAPERBOY_COMPACT_KILLS", 8, 2) {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let pass_ms = pass.as_millis() as u64;
+        let delay = Duration::from_millis(seed % (pass_ms * 11 / 10 + 1));
+        kill_after(&config, "compact", delay);
+        assert_eq!(count(&config, "*"), BIG, "kill {kill} after {delay:?}");
+        assert_eq!(
+            topic_sizes(&store, "all"),
+            (BIG as u64, BIG),
+            "kill {kill} after {delay:?}: the topic whole"
+        );
+        assert_eq!(
+            leftovers(),
+            Vec::<String>::new(),
+            "kill {kill} after {delay:?}"
+        );
+    }
+
+    let serve = Serve::start(&config);
+    let refused = run(&config, &["compact"]);
+    let stderr = String::from_utf8_lossy(&refused.stderr).into_owned();
+    assert!(!refused.status.success(), "compacted under serve");
+    assert!(stderr.contains("s.sled"), "{stderr}");
+    let feed = get(&format!("{}/feeds/all.atom?limit=500", serve.base));
+    assert_eq!(feed.status, 200, "serve goes on");
 }

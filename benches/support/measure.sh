@@ -25,6 +25,17 @@ timed_ingest() { # CONFIG LOG
   PEAK_KIB=$(awk -F: '/Maximum resident set size/ { gsub(/ /, "", $2); print $2 }' "$2.time")
 }
 
+# Runs `paperboy compact` under /usr/bin/time; sets SECONDS_TAKEN and PEAK_KIB.
+timed_compact() { # CONFIG LOG
+  local started ended
+  started=$(date +%s.%N)
+  /usr/bin/time -v "$paperboy" --config "$1" compact > "$2" 2> "$2.time" \
+    || { echo "compact failed:"; tail -20 "$2" "$2.time"; exit 1; }
+  ended=$(date +%s.%N)
+  SECONDS_TAKEN=$(awk -v a="$started" -v b="$ended" 'BEGIN { printf "%.2f", b - a }')
+  PEAK_KIB=$(awk -F: '/Maximum resident set size/ { gsub(/ /, "", $2); print $2 }' "$2.time")
+}
+
 bytes_of() { du -sb "$1" | cut -f1; }
 mib() { awk -v k="$1" 'BEGIN { printf "%.0f MiB", k / 1024 }'; }
 rate() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.0f", n / s }'; }

@@ -3,7 +3,7 @@
 //! (how records and keys are encoded); `plan` (what a batch will write); and `papers`
 //! ([`PaperStore`], the typed layer that keeps papers, their aliases, per-topic indexes and
 //! per-source state consistent), with `retag` (setting topics' papers again when the topics
-//! change).
+//! change) and `compact` (rewriting the store with only its live records).
 //!
 //! Layout (one tree each):
 //! - `papers`: paper key → JSON [`StoredPaper`]
@@ -23,6 +23,7 @@
 //! - `subscriptions`: `feed URL \0 callback URL` → JSON WebSub [`Subscription`]
 //!   ([`subscriptions`]), so pushes go on after a restart
 
+mod compact;
 mod journal;
 mod keys;
 mod kv;
@@ -33,6 +34,7 @@ mod retag;
 mod sled_store;
 mod subscriptions;
 
+pub use compact::{compact, disk_bytes, Compacted};
 pub use keys::SCHEMA_VERSION;
 pub use kv::{BackendError, Op, Row, Store, StoreError, Tree};
 pub use memory::MemoryStore;

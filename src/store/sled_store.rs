@@ -16,32 +16,43 @@ pub struct SledStore {
 }
 
 impl SledStore {
-    /// Opens (or creates) the database at `path`, creating parent folders.
+    /// Opens (or creates) the database at `path`, creating parent folders, after finishing or
+    /// undoing a compaction a crash cut short ([`super::compact::recover`]).
     pub fn open(path: &Path, cache_bytes: u64) -> Result<Self, StoreError> {
-        let open_err = |source: sled::Error| StoreError::Open {
-            path: path.display().to_string(),
-            source: source.into(),
-        };
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|e| open_err(sled::Error::Io(e)))?;
-        }
-        let db = open_waiting_for_lock(path, cache_bytes).map_err(|e| match e {
-            sled::Error::Io(e) if is_lock_error(&e) => StoreError::Locked {
-                path: path.display().to_string(),
-            },
-            e => open_err(e),
-        })?;
+        super::compact::recover(path)?;
+        let db = open_db(path, cache_bytes)?;
         let trees = Tree::ALL
             .iter()
             .map(|t| db.open_tree(t.name()))
             .collect::<Result<Vec<_>, _>>()
-            .map_err(open_err)?;
+            .map_err(|source| open_error(path, source))?;
         Ok(SledStore { db, trees })
     }
 
     fn tree(&self, tree: Tree) -> &sled::Tree {
         &self.trees[tree.index()]
     }
+}
+
+fn open_error(path: &Path, source: sled::Error) -> StoreError {
+    StoreError::Open {
+        path: path.display().to_string(),
+        source: source.into(),
+    }
+}
+
+/// The sled database at `path` (created, with its parent folders, when missing), as paperboy
+/// configures it; [`StoreError::Locked`] when another process holds it.
+pub(super) fn open_db(path: &Path, cache_bytes: u64) -> Result<sled::Db, StoreError> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|e| open_error(path, sled::Error::Io(e)))?;
+    }
+    open_waiting_for_lock(path, cache_bytes).map_err(|e| match e {
+        sled::Error::Io(e) if is_lock_error(&e) => StoreError::Locked {
+            path: path.display().to_string(),
+        },
+        e => open_error(path, e),
+    })
 }
 
 /// How long opening waits for another holder of the database's lock to let go (a process
@@ -70,7 +81,7 @@ fn is_lock_error(e: &std::io::Error) -> bool {
     e.to_string().contains("could not acquire lock")
 }
 
-fn io(op: &'static str) -> impl Fn(sled::Error) -> StoreError {
+pub(super) fn io(op: &'static str) -> impl Fn(sled::Error) -> StoreError {
     move |source| StoreError::Io {
         op,
         source: source.into(),

@@ -1,0 +1,287 @@
+//! Compaction: the store rewritten into a fresh sled database holding only what is live, then
+//! swapped in. sled is log-structured: a record rewritten or removed leaves its old bytes in a
+//! segment until sled rewrites that segment, which it does only once the segment is mostly
+//! dead, so a store of papers that came back with new versions, or of large batches (whose
+//! journal record is written and then removed), holds about twice its live bytes on disk.
+//! `paperboy compact` gives those bytes back.
+//!
+//! The swap survives a crash at any moment: the fresh copy is written beside the store
+//! (`<store>.compacting`) and made durable, then the store is renamed aside
+//! (`<store>.replaced`) and the copy renamed into its place. [`recover`], run before every
+//! open, finishes or undoes whatever step a crash interrupted: a store always opens whole,
+//! either as it was or compacted.
+
+use std::path::{Path, PathBuf};
+
+use super::kv::StoreError;
+use super::sled_store;
+
+/// Records copied per batch into the fresh database.
+const BATCH: usize = 10_000;
+
+/// What a compaction did: bytes on disk before and after, and records copied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Compacted {
+    /// Bytes the store's files took before.
+    pub before: u64,
+    /// Bytes they take now.
+    pub after: u64,
+    /// Records (keys) copied, over every tree.
+    pub records: u64,
+}
+
+/// Where the fresh copy is written.
+fn compacting(path: &Path) -> PathBuf {
+    beside(path, "compacting")
+}
+
+/// Where the store is moved while the copy takes its place.
+fn replaced(path: &Path) -> PathBuf {
+    beside(path, "replaced")
+}
+
+fn beside(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".");
+    name.push(suffix);
+    path.with_file_name(name)
+}
+
+fn io_error(op: &'static str, path: &Path, e: &std::io::Error) -> StoreError {
+    StoreError::Io {
+        op,
+        source: format!("{}: {e}", path.display()).into(),
+    }
+}
+
+/// Finishes or undoes a compaction that a crash interrupted, so that `path` holds the whole
+/// store: with the store moved aside and the copy not yet in its place, the store is moved
+/// back; with the copy in place, the old store is removed; an unfinished copy is removed.
+/// Does nothing when no compaction was under way.
+pub(super) fn recover(path: &Path) -> Result<(), StoreError> {
+    let aside = replaced(path);
+    let copy = compacting(path);
+    if aside.exists() {
+        if path.exists() {
+            // The copy took the store's place: the old store is all that is left to remove.
+            remove(&aside)?;
+        } else {
+            tracing::warn!(
+                store = %path.display(),
+                "a compaction was cut short before its copy took the store's place; \
+                 the store is put back as it was"
+            );
+            std::fs::rename(&aside, path).map_err(|e| io_error("rename", &aside, &e))?;
+            sync_parent(path)?;
+        }
+    }
+    if copy.exists() {
+        remove(&copy)?;
+    }
+    Ok(())
+}
+
+fn remove(path: &Path) -> Result<(), StoreError> {
+    std::fs::remove_dir_all(path).map_err(|e| io_error("remove", path, &e))
+}
+
+/// Makes renames in `path`'s folder durable.
+fn sync_parent(path: &Path) -> Result<(), StoreError> {
+    let parent = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    std::fs::File::open(parent)
+        .and_then(|dir| dir.sync_all())
+        .map_err(|e| io_error("sync", parent, &e))
+}
+
+/// Bytes the files under `path` take.
+pub fn disk_bytes(path: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(path) else {
+        return std::fs::metadata(path).map_or(0, |m| m.len());
+    };
+    entries
+        .filter_map(Result::ok)
+        .map(|entry| match entry.file_type() {
+            Ok(kind) if kind.is_dir() => disk_bytes(&entry.path()),
+            _ => entry.metadata().map_or(0, |m| m.len()),
+        })
+        .sum()
+}
+
+/// Rewrites the store at `path` (which no process may hold open) into a fresh database with
+/// only its live records, every tree and every byte as it was, and swaps it in. Returns the
+/// bytes on disk before and after.
+pub fn compact(path: &Path, cache_bytes: u64) -> Result<Compacted, StoreError> {
+    recover(path)?;
+    if !path.exists() {
+        return Err(StoreError::Open {
+            path: path.display().to_string(),
+            source: "there is no store here to compact".into(),
+        });
+    }
+    let before = disk_bytes(path);
+    let copy = compacting(path);
+    let records = {
+        let old = sled_store::open_db(path, cache_bytes)?;
+        let new = sled_store::open_db(&copy, cache_bytes)?;
+        let records = copy_trees(&old, &new)?;
+        new.flush().map_err(sled_store::io("flush"))?;
+        records
+        // Both databases are closed here, before the renames.
+    };
+    // Renaming a folder whose files sled's flusher thread may still hold for a moment is
+    // safe: the next open waits for that thread's lock.
+    let aside = replaced(path);
+    std::fs::rename(path, &aside).map_err(|e| io_error("rename", path, &e))?;
+    std::fs::rename(&copy, path).map_err(|e| io_error("rename", &copy, &e))?;
+    sync_parent(path)?;
+    remove(&aside)?;
+    Ok(Compacted {
+        before,
+        after: disk_bytes(path),
+        records,
+    })
+}
+
+/// Copies every tree of `old` (the default one included) into `new`, in batches.
+fn copy_trees(old: &sled::Db, new: &sled::Db) -> Result<u64, StoreError> {
+    let mut records = 0;
+    for name in old.tree_names() {
+        let from = old.open_tree(&name).map_err(sled_store::io("read"))?;
+        let to = new.open_tree(&name).map_err(sled_store::io("write"))?;
+        let mut batch = sled::Batch::default();
+        let mut in_batch = 0;
+        for item in &from {
+            let (key, value) = item.map_err(sled_store::io("read"))?;
+            batch.insert(key, value);
+            in_batch += 1;
+            records += 1;
+            if in_batch == BATCH {
+                to.apply_batch(std::mem::take(&mut batch))
+                    .map_err(sled_store::io("write"))?;
+                in_batch = 0;
+            }
+        }
+        to.apply_batch(batch).map_err(sled_store::io("write"))?;
+    }
+    Ok(records)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{Op, Row, SledStore, Store, Tree};
+
+    /// Every record of every tree.
+    fn contents(path: &Path) -> Vec<(Tree, Vec<Row>)> {
+        let store = SledStore::open(path, 1 << 20).expect("open");
+        Tree::ALL
+            .iter()
+            .map(|&tree| {
+                (
+                    tree,
+                    store
+                        .scan(tree, b"", None, false, usize::MAX)
+                        .expect("scan"),
+                )
+            })
+            .collect()
+    }
+
+    /// A store whose records were rewritten many times: mostly dead bytes on disk.
+    fn churned_store(path: &Path) {
+        let store = SledStore::open(path, 1 << 20).expect("open");
+        for round in 0..6u8 {
+            let ops: Vec<Op> = (0..2_000u32)
+                .map(|n| {
+                    let value = vec![round; 300 + (n % 50) as usize];
+                    Op::Put(Tree::Papers, format!("paper-{n:05}").into_bytes(), value)
+                })
+                .chain((0..500u32).map(|n| {
+                    Op::Put(
+                        Tree::Aliases,
+                        format!("arxiv:{n}").into_bytes(),
+                        vec![round],
+                    )
+                }))
+                .collect();
+            store.commit(&ops).expect("commit");
+            store.flush().expect("flush");
+        }
+        store
+            .commit(&[Op::Delete(Tree::Papers, b"paper-00007".to_vec())])
+            .expect("delete");
+        store.flush().expect("flush");
+    }
+
+    #[test]
+    fn compaction_keeps_every_record_and_gives_back_dead_bytes() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("store.sled");
+        churned_store(&path);
+        let before = contents(&path);
+        let done = compact(&path, 1 << 20).expect("compact");
+        assert_eq!(contents(&path), before, "every tree, every byte");
+        assert!(
+            done.after < done.before / 2,
+            "{} bytes before, {} after",
+            done.before,
+            done.after
+        );
+        assert!(done.records >= 2_499, "{}", done.records);
+        assert!(!compacting(&path).exists() && !replaced(&path).exists());
+        // Again: nothing left to give back, nothing lost.
+        compact(&path, 1 << 20).expect("compact again");
+        assert_eq!(contents(&path), before);
+    }
+
+    #[test]
+    fn a_cut_short_compaction_leaves_the_store_whole() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("store.sled");
+        churned_store(&path);
+        let whole = contents(&path);
+        let copy_of = |from: &Path, to: &Path| {
+            std::fs::create_dir_all(to).expect("folder");
+            for entry in walk(from) {
+                let target = to.join(entry.strip_prefix(from).expect("under"));
+                std::fs::create_dir_all(target.parent().expect("parent")).expect("folder");
+                std::fs::copy(&entry, target).expect("copy");
+            }
+        };
+        // Killed while copying: a partial copy lies beside the store.
+        std::fs::create_dir_all(compacting(&path)).expect("folder");
+        std::fs::write(compacting(&path).join("db"), b"half").expect("write");
+        assert_eq!(contents(&path), whole, "the partial copy is ignored");
+        recover(&path).expect("recover");
+        assert!(!compacting(&path).exists(), "and removed");
+        // Killed between the renames: the store moved aside, its place empty.
+        std::fs::rename(&path, replaced(&path)).expect("rename");
+        copy_of(&replaced(&path), &compacting(&path));
+        let reopened = SledStore::open(&path, 1 << 20).expect("opens");
+        drop(reopened);
+        assert_eq!(contents(&path), whole, "put back");
+        assert!(!replaced(&path).exists() && !compacting(&path).exists());
+        // Killed after the copy took its place: the old store is removed.
+        copy_of(&path, &replaced(&path));
+        assert_eq!(contents(&path), whole);
+        assert!(!replaced(&path).exists());
+    }
+
+    fn walk(dir: &Path) -> Vec<PathBuf> {
+        let mut files = Vec::new();
+        for entry in std::fs::read_dir(dir)
+            .expect("read dir")
+            .map(Result::unwrap)
+        {
+            if entry.file_type().expect("type").is_dir() {
+                files.extend(walk(&entry.path()));
+            } else {
+                files.push(entry.path());
+            }
+        }
+        files
+    }
+}

@@ -6,11 +6,11 @@
 //! query, a feed not rendered yet, a request the router would refuse) goes to the router,
 //! which answers it the same way and fills the cache for the next poll.
 
-use axum::http::{header, HeaderMap, Method, Request};
+use axum::http::{Method, Request};
 use axum::response::Response;
 
 use super::encoding::{self, Coding};
-use super::{conditional, feed_headers, feed_not_modified, feed_ok, AppState};
+use super::{conditional, feed_headers, feed_not_modified, feed_ok, one_host, AppState};
 use super::{FeedOf, Form, FormKey};
 use crate::pipeline::render::Format;
 
@@ -25,16 +25,12 @@ pub(super) fn answer<B>(app: &AppState, request: &Request<B>) -> Option<Response
         return None;
     }
     let (topic_id, format) = Format::split_file_name(file)?;
-    let setup = app.live.peek();
-    // Topic ids are plain ASCII: a path that needs percent-decoding names no topic here, and
-    // the router decodes it.
-    setup.config.topic(topic_id)?;
     let coding = encoding::negotiate_for(request.headers())?;
-    let key = FormKey {
-        feed: (FeedOf::Topic(topic_id.to_string()), format, None, None),
-        generation: (app.store.generation(), setup.epoch),
-        coding: Coding::Identity,
-    };
+    // Only a feed the router rendered is in the cache, under the config's epoch: an unknown
+    // topic, or a name that needs percent-decoding (topic ids are plain ASCII), is not found
+    // here and goes to the router.
+    let feed = (FeedOf::Topic(topic_id.to_string()), format, None, None);
+    let key = FormKey::rendered(app, app.live.peek().epoch, feed);
     let Form::Rendered(rendered) = app.cache.forms.get(&key)? else {
         return None;
     };
@@ -52,18 +48,12 @@ pub(super) fn answer<B>(app: &AppState, request: &Request<B>) -> Option<Response
     Some(feed_ok(app, headers, format, coding, body))
 }
 
-/// Whether the request carries exactly one `Host` (what the router requires of HTTP/1.1).
-fn one_host(headers: &HeaderMap) -> bool {
-    let mut hosts = headers.get_all(header::HOST).iter();
-    hosts.next().is_some() && hosts.next().is_none()
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
 
     use axum::body::Body;
-    use axum::http::{HeaderValue, StatusCode};
+    use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
     use hyper_util::service::TowerToHyperService;
 
     use super::*;

@@ -404,16 +404,19 @@ fn page_policy(base_url: &str) -> HeaderValue {
 /// HTTP/1.1 requires exactly one `Host` (RFC 9112 §3.2): without one, or with two, the
 /// request is `400`, so no page or link is built from a guessed or ambiguous address.
 async fn require_host(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    if request.version() == axum::http::Version::HTTP_11 {
-        let mut hosts = request.headers().get_all(header::HOST).iter();
-        if hosts.next().is_none() || hosts.next().is_some() {
-            return plain(
-                StatusCode::BAD_REQUEST,
-                "bad request: an HTTP/1.1 request needs exactly one Host header",
-            );
-        }
+    if request.version() == axum::http::Version::HTTP_11 && !one_host(request.headers()) {
+        return plain(
+            StatusCode::BAD_REQUEST,
+            "bad request: an HTTP/1.1 request needs exactly one Host header",
+        );
     }
     next.run(request).await
+}
+
+/// Whether the request carries exactly one `Host`.
+fn one_host(headers: &HeaderMap) -> bool {
+    let mut hosts = headers.get_all(header::HOST).iter();
+    hosts.next().is_some() && hosts.next().is_none()
 }
 
 /// Why a request failed, as the one type handlers return with `?`; it becomes a response in
@@ -575,6 +578,23 @@ struct FormKey {
     feed: CacheKey,
     generation: Generation,
     coding: Coding,
+}
+
+impl FormKey {
+    /// The key of `feed` as rendered (identity coding), at the current generation of what it
+    /// is read from under config epoch `epoch`.
+    fn rendered(app: &Shared, epoch: u64, feed: CacheKey) -> Self {
+        // A query feed comes from the index, which commits after the store.
+        let data = match feed.0 {
+            FeedOf::Topic(_) | FeedOf::Ranked(_) => app.store.generation(),
+            FeedOf::Search(_) | FeedOf::Similar(_) => app.index.generation(),
+        };
+        FormKey {
+            feed,
+            generation: (data, epoch),
+            coding: Coding::Identity,
+        }
+    }
 }
 
 /// A rendered feed, ready to send: the body and its validators as header values, built once.
@@ -832,7 +852,7 @@ async fn serve_feed(
     }
     let body = match coding {
         Coding::Identity => rendered.body.clone(),
-        coding => compressed(app, FormKey { coding, ..key }, rendered.clone()).await?,
+        coding => compressed(app, FormKey { coding, ..key }, rendered).await?,
     };
     Ok(feed_ok(app, headers, format, coding, body))
 }
@@ -914,16 +934,7 @@ async fn cached_feed(
     setup: Arc<Setup>,
     feed: CacheKey,
 ) -> Result<(FormKey, Arc<CachedFeed>), AppError> {
-    // A query feed comes from the index, which commits after the store.
-    let data = match feed.0 {
-        FeedOf::Topic(_) | FeedOf::Ranked(_) => app.store.generation(),
-        FeedOf::Search(_) | FeedOf::Similar(_) => app.index.generation(),
-    };
-    let key = FormKey {
-        feed,
-        generation: (data, setup.epoch),
-        coding: Coding::Identity,
-    };
+    let key = FormKey::rendered(app, setup.epoch, feed);
     if let Some(form) = app.cache.forms.get(&key) {
         return Ok((key, rendered_form(form)));
     }

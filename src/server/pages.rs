@@ -283,7 +283,6 @@ pub(super) fn group(base_url: &str, name: &str, topics: &[TopicRow<'_>], filter:
     page(&format!("{name} · paperboy"), &head, &body)
 }
 
-/// A topic's newest papers as a page: title, authors, date, abstract and links of each.
 /// A topic learned from examples as its page describes it: how many liked papers, and the
 /// relevance its papers need.
 pub(super) struct Learned {
@@ -291,6 +290,7 @@ pub(super) struct Learned {
     pub min_score: f32,
 }
 
+/// A topic's newest papers as a page: title, authors, date, abstract and links of each.
 pub(super) fn topic(
     base_url: &str,
     row: &TopicRow<'_>,

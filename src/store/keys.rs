@@ -7,8 +7,10 @@ use chrono::{DateTime, Utc};
 use super::kv::{StoreError, Tree};
 
 /// The layout version of the store this paperboy writes and reads. Version 2 keeps each
-/// paper's topics in the `memberships` tree rather than in the paper's record.
-pub const SCHEMA_VERSION: u32 = 2;
+/// paper's topics in the `memberships` tree rather than in the paper's record; version 3 keeps
+/// each topic's index as posting records of many papers ([`super::postings`]) rather than one
+/// entry per paper.
+pub const SCHEMA_VERSION: u32 = 3;
 /// The meta key holding the store's schema version.
 pub(super) const SCHEMA_VERSION_KEY: &[u8] = b"schema_version";
 /// The meta key of the single fingerprint of all topics that stores before per-topic
@@ -29,30 +31,8 @@ pub(super) fn index_prefix(topic: &str) -> Vec<u8> {
     key
 }
 
-/// `topic \0 millis paper-key`, with the millis encoded so byte order is time order.
-pub(super) fn index_key(topic: &str, date: DateTime<Utc>, paper_key: &str) -> Vec<u8> {
-    let mut key = index_prefix(topic);
-    key.extend_from_slice(&ordered_millis(date));
-    key.extend_from_slice(paper_key.as_bytes());
-    key
-}
-
-/// The paper key at the end of a topic index key whose topic prefix is `prefix_len` bytes, or
-/// an error naming the index key.
-pub(super) fn paper_key_of(index_key: &[u8], prefix_len: usize) -> Result<&str, StoreError> {
-    let corrupt = |reason: String| StoreError::Corrupt {
-        tree: Tree::TopicIndex.name(),
-        key: String::from_utf8_lossy(index_key).into_owned(),
-        reason,
-    };
-    let key = index_key
-        .get(prefix_len + 8..)
-        .ok_or_else(|| corrupt("shorter than a topic index key".into()))?;
-    std::str::from_utf8(key).map_err(|e| corrupt(e.to_string()))
-}
-
 /// A date as 8 bytes whose byte order is time order.
-fn ordered_millis(date: DateTime<Utc>) -> [u8; 8] {
+pub(super) fn ordered_millis(date: DateTime<Utc>) -> [u8; 8] {
     ((date.timestamp_millis() as u64) ^ (1 << 63)).to_be_bytes()
 }
 
@@ -356,11 +336,9 @@ mod tests {
     }
 
     #[test]
-    fn index_keys_sort_by_time() {
+    fn dates_sort_by_time() {
         let at = |s| DateTime::from_timestamp(s, 0).unwrap();
-        let before = index_key("t", at(-5), "b");
-        let after = index_key("t", at(5), "a");
-        assert!(before < after);
-        assert!(before.starts_with(&index_prefix("t")));
+        assert!(ordered_millis(at(-5)) < ordered_millis(at(5)));
+        assert!(ordered_millis(at(5)) < ordered_millis(at(6)));
     }
 }

@@ -1,6 +1,7 @@
-//! Storage, in five parts: `kv` (the [`Store`] trait, an ordered key-value store with atomic
+//! Storage, in six parts: `kv` (the [`Store`] trait, an ordered key-value store with atomic
 //! multi-key commits, and [`StoreError`]) with its sled and in-memory implementations; `keys`
-//! (how records and keys are encoded); `plan` (what a batch will write); and `papers`
+//! (how records and keys are encoded); `plan` (what a batch will write); `postings` (topics'
+//! papers as posting records); and `papers`
 //! ([`PaperStore`], the typed layer that keeps papers, their aliases, per-topic indexes and
 //! per-source state consistent), with `retag` (setting topics' papers again when the topics
 //! change) and `compact` (rewriting the store with only its live records).
@@ -9,8 +10,9 @@
 //! - `papers`: paper key → JSON [`StoredPaper`]
 //! - `aliases`: every identifier a paper is known by (`arxiv:…`, `doi:…`, `url:…`,
 //!   `entry:…`) → paper key
-//! - `topic_index`: `topic \0 updated-millis(BE, order-preserving) paper-key` → empty, so the
-//!   newest N papers of a topic are one reverse range scan, whatever the store's size
+//! - `topic_index`: `topic \0 position` → a posting record of up to 128 of the topic's papers
+//!   ([`postings`]), a position being a paper's updated-millis (BE, order-preserving) and key,
+//!   so the newest N papers of a topic are a reverse range scan, whatever the store's size
 //! - `memberships`: paper key → the date its `topic_index` entries are filed under and its
 //!   topics, so a topic's papers change without reading or writing the papers
 //! - `topic_counts`: topic → paper count (u64 BE)
@@ -30,6 +32,7 @@ mod kv;
 mod memory;
 mod papers;
 mod plan;
+mod postings;
 mod retag;
 mod sled_store;
 mod subscriptions;

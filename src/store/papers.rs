@@ -8,13 +8,16 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 
+use std::ops::ControlFlow;
+
 use super::keys::{
     decode, decode_changed, decode_count, decode_membership, decode_paper, decode_u64, encode,
-    encode_changed, encode_membership, index_prefix, paper_key_of, StoredMembership, LAST_CHANGE,
-    SCAN_CHUNK, SCHEMA_VERSION, SCHEMA_VERSION_KEY,
+    encode_changed, encode_membership, StoredMembership, LAST_CHANGE, SCAN_CHUNK, SCHEMA_VERSION,
+    SCHEMA_VERSION_KEY,
 };
 use super::kv::{Op, Row, Store, StoreError, Tree};
-use super::plan::{diff_paper, relevance_ops, remove_paper, Plan};
+use super::plan::{diff_paper, relevance_ops, remove_paper, Plan, Writes};
+use super::postings;
 use super::{MemoryStore, SledStore};
 use crate::model::{Paper, Relevance, SourceState, StoredPaper};
 use crate::pipeline::identity::{first_seen, identifiers, named};
@@ -73,9 +76,6 @@ pub(crate) fn split_ranked_cursor(cursor: &[u8]) -> (&[u8], Option<Relevance>) {
         None => (cursor, None),
     }
 }
-
-/// How many topic index entries [`PaperStore::topic_window`] reads at a time.
-const WINDOW_CHUNK: usize = 256;
 
 impl PaperStore {
     /// Wraps a key-value store.
@@ -139,6 +139,19 @@ impl PaperStore {
                         "moving each paper's topics to their own records (store version 1 to 2)"
                     );
                     self.migrate_topics_out_of_papers()?;
+                }
+                if found < 3 {
+                    tracing::info!(
+                        store = name,
+                        "gathering each topic's index entries into posting records (store \
+                         version 2 to 3)"
+                    );
+                    let moved = postings::migrate_entries(&*self.kv, |ops| {
+                        super::journal::commit(&*self.kv, ops)
+                    })?;
+                    tracing::info!(store = name, entries = moved, "topic index migrated");
+                }
+                if found < SCHEMA_VERSION {
                     self.record_schema()?;
                 }
                 Ok(())
@@ -304,13 +317,12 @@ impl PaperStore {
             plan.stage(next);
         }
         let mut counts = BatchCounts::default();
-        let mut ops = Vec::new();
-        let mut deltas: HashMap<String, i64> = HashMap::new();
+        let mut writes = Writes::default();
         // Every paper written or removed, for the search index to take in.
         let mut changed: Vec<String> = Vec::new();
         for key in plan.retired.keys() {
             if let Some(Some(original)) = plan.originals.get(key) {
-                remove_paper(original, &mut ops, &mut deltas);
+                remove_paper(original, &mut writes);
                 changed.push(key.clone());
             }
         }
@@ -337,11 +349,11 @@ impl PaperStore {
         for ((key, mut next), (topics, relevance)) in to_write.into_iter().zip(topics) {
             next.topics = topics;
             let original = plan.originals.get(&key).and_then(Option::as_ref);
-            diff_paper(original, &next, &mut ops, &mut deltas)?;
-            relevance_ops(&key, next.updated(), &relevance, &mut ops);
+            diff_paper(original, &next, &mut writes)?;
+            relevance_ops(&key, next.updated(), &relevance, &mut writes);
             changed.push(key);
         }
-        self.count_ops(&deltas, &mut ops)?;
+        let mut ops = self.writes_ops(writes)?;
         self.change_ops(&changed, &mut ops)?;
         // Only papers are in feeds: a batch that changes none leaves cached feeds valid.
         let papers_changed = !ops.is_empty();
@@ -417,25 +429,25 @@ impl PaperStore {
         before: Option<&[u8]>,
         limit: usize,
     ) -> Result<(Vec<StoredPaper>, Option<Vec<u8>>), StoreError> {
-        let prefix = index_prefix(topic);
-        let from = before.map(|cursor| [prefix.as_slice(), cursor].concat());
-        let mut rows = self.kv.scan(
-            Tree::TopicIndex,
-            &prefix,
-            from.as_deref(),
-            true,
-            limit.saturating_add(1),
-        )?;
-        let more = rows.len() > limit;
-        rows.truncate(limit);
-        let next = if more {
-            rows.last().map(|(k, _)| k[prefix.len()..].to_vec())
-        } else {
-            None
-        };
-        let out = rows
+        let mut entries: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+        let want = limit.saturating_add(1);
+        postings::walk(&*self.kv, topic, before, true, |position, value| {
+            entries.push((position.to_vec(), value.to_vec()));
+            Ok(if entries.len() == want {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            })
+        })?;
+        let more = entries.len() > limit;
+        entries.truncate(limit);
+        let next = entries
+            .last()
+            .filter(|_| more)
+            .map(|(position, _)| position.clone());
+        let out = entries
             .iter()
-            .map(|(index_key, value)| self.paper_at(index_key, value, prefix.len()))
+            .map(|(position, value)| self.paper_at(topic, position, value))
             .collect::<Result<_, _>>()?;
         Ok((out, next))
     }
@@ -453,13 +465,12 @@ impl PaperStore {
         after: Option<&[u8]>,
         limit: usize,
     ) -> Result<(Vec<StoredPaper>, Option<Vec<u8>>), StoreError> {
-        let prefix = index_prefix(topic);
-        // (relevance, position in the index, the entry's key and value)
+        // (relevance, position in the index, the entry's value)
         let mut entries: Vec<(Option<Relevance>, Vec<u8>, Vec<u8>)> = Vec::new();
-        self.for_each_topic_entry(topic, |index_key, value| {
+        self.for_each_topic_entry(topic, |position, value| {
             entries.push((
                 Relevance::from_bytes(value),
-                index_key.to_vec(),
+                position.to_vec(),
                 value.to_vec(),
             ));
             Ok(())
@@ -467,20 +478,17 @@ impl PaperStore {
         let order = |a: &(Option<Relevance>, &[u8]), b: &(Option<Relevance>, &[u8])| {
             b.0.cmp(&a.0).then_with(|| b.1.cmp(a.1))
         };
-        entries.sort_unstable_by(|a, b| {
-            order(&(a.0, &a.1[prefix.len()..]), &(b.0, &b.1[prefix.len()..]))
-        });
+        entries.sort_unstable_by(|a, b| order(&(a.0, &a.1), &(b.0, &b.1)));
         let start = match after.map(split_ranked_cursor) {
             None => 0,
             Some((position, relevance)) => {
                 // The paper's relevance now, when it is still in the topic; else the cursor's.
                 let relevance = entries
                     .iter()
-                    .find(|(_, key, _)| &key[prefix.len()..] == position)
+                    .find(|(_, p, _)| p.as_slice() == position)
                     .map_or(relevance, |(r, _, _)| *r);
-                entries.partition_point(|(r, key, _)| {
-                    order(&(*r, &key[prefix.len()..]), &(relevance, position))
-                        != std::cmp::Ordering::Greater
+                entries.partition_point(|(r, p, _)| {
+                    order(&(*r, p), &(relevance, position)) != std::cmp::Ordering::Greater
                 })
             }
         };
@@ -489,44 +497,31 @@ impl PaperStore {
         let page = &page[..page.len().min(limit)];
         let papers = page
             .iter()
-            .map(|(_, key, value)| self.paper_at(key, value, prefix.len()))
+            .map(|(_, position, value)| self.paper_at(topic, position, value))
             .collect::<Result<Vec<_>, _>>()?;
-        let next = page.last().filter(|_| more).map(|(relevance, key, _)| {
-            let mut cursor = key[prefix.len()..].to_vec();
-            if let Some(relevance) = relevance {
-                cursor.push(0);
-                cursor.extend_from_slice(relevance.ten_thousandths().to_string().as_bytes());
-            }
-            cursor
-        });
+        let next = page
+            .last()
+            .filter(|_| more)
+            .map(|(relevance, position, _)| {
+                let mut cursor = position.clone();
+                if let Some(relevance) = relevance {
+                    cursor.push(0);
+                    cursor.extend_from_slice(relevance.ten_thousandths().to_string().as_bytes());
+                }
+                cursor
+            });
         Ok((papers, next))
     }
 
-    /// Calls `f` with every entry of `topic`'s index (its key and value), oldest first, read a
-    /// chunk at a time.
+    /// Calls `f` with every entry of `topic`'s index (its position and value), oldest first.
     pub(super) fn for_each_topic_entry(
         &self,
         topic: &str,
         mut f: impl FnMut(&[u8], &[u8]) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
-        let prefix = index_prefix(topic);
-        let mut from: Option<Vec<u8>> = None;
-        loop {
-            let rows = self.kv.scan(
-                Tree::TopicIndex,
-                &prefix,
-                from.as_deref(),
-                false,
-                SCAN_CHUNK,
-            )?;
-            for (index_key, value) in &rows {
-                f(index_key, value)?;
-            }
-            if rows.len() < SCAN_CHUNK {
-                return Ok(());
-            }
-            from = rows.into_iter().last().map(|(key, _)| key);
-        }
+        postings::walk(&*self.kv, topic, None, false, |position, value| {
+            f(position, value).map(|()| ControlFlow::Continue(()))
+        })
     }
 
     /// The first page of a topic's feed that no reader polling at least every `window`
@@ -543,7 +538,6 @@ impl PaperStore {
         min: usize,
         max: usize,
     ) -> Result<(Vec<StoredPaper>, Option<Vec<u8>>), StoreError> {
-        let prefix = index_prefix(topic);
         let horizon = since - ANNOUNCEMENT_LAG;
         let mut papers = Vec::new();
         // Each paper's position in the index: the cursor of the page after it.
@@ -551,38 +545,24 @@ impl PaperStore {
         // How many of the papers read the page holds: up to the last one that entered.
         let mut take = 0;
         let mut more = false;
-        let mut from: Option<Vec<u8>> = None;
-        'scan: loop {
-            let rows = self.kv.scan(
-                Tree::TopicIndex,
-                &prefix,
-                from.as_deref(),
-                true,
-                WINDOW_CHUNK,
-            )?;
-            let full = rows.len() == WINDOW_CHUNK;
-            for (index_key, value) in rows {
-                if papers.len() == max {
-                    more = true;
-                    break 'scan;
-                }
-                let paper = self.paper_at(&index_key, &value, prefix.len())?;
-                let date = paper.updated();
-                if date < horizon && papers.len() >= min {
-                    more = true;
-                    break 'scan;
-                }
-                if date >= since || paper.first_seen >= since {
-                    take = papers.len() + 1;
-                }
-                positions.push(index_key[prefix.len()..].to_vec());
-                from = Some(index_key);
-                papers.push(paper);
+        postings::walk(&*self.kv, topic, None, true, |position, value| {
+            if papers.len() == max {
+                more = true;
+                return Ok(ControlFlow::Break(()));
             }
-            if !full {
-                break;
+            let paper = self.paper_at(topic, position, value)?;
+            let date = paper.updated();
+            if date < horizon && papers.len() >= min {
+                more = true;
+                return Ok(ControlFlow::Break(()));
             }
-        }
+            if date >= since || paper.first_seen >= since {
+                take = papers.len() + 1;
+            }
+            positions.push(position.to_vec());
+            papers.push(paper);
+            Ok(ControlFlow::Continue(()))
+        })?;
         let take = take.max(min).min(papers.len());
         more |= take < papers.len();
         papers.truncate(take);
@@ -597,32 +577,27 @@ impl PaperStore {
         topic: &str,
         position: &[u8],
     ) -> Result<Option<Relevance>, StoreError> {
-        let key = [index_prefix(topic).as_slice(), position].concat();
-        Ok(self
-            .kv
-            .get(Tree::TopicIndex, &key)?
-            .and_then(|value| Relevance::from_bytes(&value)))
+        Ok(postings::get(&*self.kv, topic, position)?.and_then(|v| Relevance::from_bytes(&v)))
     }
 
     /// Whether `cursor` (from a `next` link of the topic's feed) is a position in the topic's
     /// index: a paper of the topic at that date.
     pub fn is_topic_position(&self, topic: &str, cursor: &[u8]) -> Result<bool, StoreError> {
-        let key = [index_prefix(topic).as_slice(), cursor].concat();
-        Ok(self.kv.get(Tree::TopicIndex, &key)?.is_some())
+        Ok(postings::get(&*self.kv, topic, cursor)?.is_some())
     }
 
-    /// The paper a topic index entry points at, with the relevance the entry holds (entries
+    /// The paper at `position` in `topic`'s index, with the relevance its entry holds (entries
     /// of topics learned from examples hold one).
     pub(super) fn paper_at(
         &self,
-        index_key: &[u8],
+        topic: &str,
+        position: &[u8],
         value: &[u8],
-        prefix_len: usize,
     ) -> Result<StoredPaper, StoreError> {
-        let key = paper_key_of(index_key, prefix_len)?;
+        let key = postings::paper_key_of(topic, position)?;
         let mut paper = self.get(key)?.ok_or_else(|| StoreError::Corrupt {
             tree: Tree::TopicIndex.name(),
-            key: String::from_utf8_lossy(index_key).into_owned(),
+            key: format!("{topic}: {}", String::from_utf8_lossy(position)),
             reason: format!("points at missing paper {key:?}"),
         })?;
         paper.relevance = Relevance::from_bytes(value);
@@ -771,6 +746,30 @@ impl PaperStore {
                 return Ok(());
             }
         }
+    }
+
+    /// The ops of planned writes: theirs, the counts their deltas make, and the posting
+    /// records their index changes fall in, rewritten. Under the write lock.
+    pub(super) fn writes_ops(&self, writes: Writes) -> Result<Vec<Op>, StoreError> {
+        let Writes {
+            mut ops,
+            deltas,
+            postings,
+        } = writes;
+        self.count_ops(&deltas, &mut ops)?;
+        postings.into_ops(&*self.kv, &mut ops)?;
+        Ok(ops)
+    }
+
+    /// Commits planned writes (journalled when there are many: [`super::journal`]), and
+    /// tells caches when any were made. Under the write lock.
+    pub(super) fn commit_writes(&self, writes: Writes) -> Result<(), StoreError> {
+        let ops = self.writes_ops(writes)?;
+        if !ops.is_empty() {
+            super::journal::commit(&*self.kv, ops)?;
+            self.bump();
+        }
+        Ok(())
     }
 
     /// Adds the ops that apply per-topic count deltas.

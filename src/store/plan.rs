@@ -1,14 +1,26 @@
 //! Batch planning: the papers a batch is about to write, with what was committed before for
-//! each, and the ops that turn one into the other (records, aliases, memberships, index
-//! entries, count deltas). Pure: reads come in through [`super::PaperStore`], ops go out to a commit.
+//! each, and the [`Writes`] that turn one into the other (records, aliases, memberships, index
+//! entries, count deltas). Pure: reads come in through [`super::PaperStore`], writes go out to
+//! a commit.
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
-use super::keys::{encode_membership, encode_paper, index_key};
+use super::keys::{encode_membership, encode_paper};
 use super::kv::{Op, StoreError, Tree};
+use super::postings::{position, Postings};
 use crate::model::StoredPaper;
+
+/// What a commit will write: record ops, per-topic count deltas, and changes to topics'
+/// posting lists (turned into ops by [`super::PaperStore::commit_writes`], which reads the
+/// counts and records they change).
+#[derive(Default)]
+pub(super) struct Writes {
+    pub(super) ops: Vec<Op>,
+    pub(super) deltas: HashMap<String, i64>,
+    pub(super) postings: Postings,
+}
 
 /// The papers a batch is about to write, with what was committed before for each.
 #[derive(Default)]
@@ -53,19 +65,15 @@ impl Plan {
 
 /// The ops that remove a stored paper: its record, its index entries and its counts. Its
 /// aliases are taken over by the paper it was folded into.
-pub(super) fn remove_paper(
-    paper: &StoredPaper,
-    ops: &mut Vec<Op>,
-    deltas: &mut HashMap<String, i64>,
-) {
-    ops.push(Op::Delete(Tree::Papers, paper.key.as_bytes().to_vec()));
-    ops.push(Op::Delete(Tree::Memberships, paper.key.as_bytes().to_vec()));
+pub(super) fn remove_paper(paper: &StoredPaper, w: &mut Writes) {
+    w.ops
+        .push(Op::Delete(Tree::Papers, paper.key.as_bytes().to_vec()));
+    w.ops
+        .push(Op::Delete(Tree::Memberships, paper.key.as_bytes().to_vec()));
     for topic in &paper.topics {
-        ops.push(Op::Delete(
-            Tree::TopicIndex,
-            index_key(topic, paper.updated(), &paper.key),
-        ));
-        *deltas.entry(topic.clone()).or_default() -= 1;
+        w.postings
+            .delete(topic, position(paper.updated(), &paper.key));
+        *w.deltas.entry(topic.clone()).or_default() -= 1;
     }
 }
 
@@ -74,17 +82,16 @@ pub(super) fn remove_paper(
 pub(super) fn diff_paper(
     before: Option<&StoredPaper>,
     after: &StoredPaper,
-    ops: &mut Vec<Op>,
-    deltas: &mut HashMap<String, i64>,
+    w: &mut Writes,
 ) -> Result<(), StoreError> {
-    ops.push(Op::Put(
+    w.ops.push(Op::Put(
         Tree::Papers,
         after.key.as_bytes().to_vec(),
         encode_paper(after.key.as_bytes(), after)?,
     ));
     for id in &after.aliases {
         if !before.is_some_and(|b| b.aliases.contains(id)) {
-            ops.push(Op::Put(
+            w.ops.push(Op::Put(
                 Tree::Aliases,
                 id.clone().into_bytes(),
                 after.key.as_bytes().to_vec(),
@@ -95,8 +102,7 @@ pub(super) fn diff_paper(
         &after.key,
         before.map(|b| (b.updated(), b.topics.as_slice())),
         (after.updated(), &after.topics),
-        ops,
-        deltas,
+        w,
     );
     Ok(())
 }
@@ -108,14 +114,11 @@ pub(super) fn relevance_ops(
     key: &str,
     date: DateTime<Utc>,
     relevance: &[(String, crate::model::Relevance)],
-    ops: &mut Vec<Op>,
+    w: &mut Writes,
 ) {
     for (topic, score) in relevance {
-        ops.push(Op::Put(
-            Tree::TopicIndex,
-            super::keys::index_key(topic, date, key),
-            score.to_bytes().to_vec(),
-        ));
+        w.postings
+            .put(topic, position(date, key), score.to_bytes().to_vec());
     }
 }
 
@@ -129,40 +132,33 @@ pub(super) fn diff_topics(
     key: &str,
     before: Option<Membership<'_>>,
     after: Membership<'_>,
-    ops: &mut Vec<Op>,
-    deltas: &mut HashMap<String, i64>,
+    w: &mut Writes,
 ) {
     if before == Some(after) {
         return;
     }
-    ops.push(Op::Put(
+    w.ops.push(Op::Put(
         Tree::Memberships,
         key.as_bytes().to_vec(),
         encode_membership(after.0, after.1),
     ));
-    let old_entries: Vec<Vec<u8>> = before
-        .map(|(date, topics)| topics.iter().map(|t| index_key(t, date, key)).collect())
-        .unwrap_or_default();
-    let new_entries: Vec<Vec<u8>> = after.1.iter().map(|t| index_key(t, after.0, key)).collect();
-    for old in &old_entries {
-        if !new_entries.contains(old) {
-            ops.push(Op::Delete(Tree::TopicIndex, old.clone()));
-        }
-    }
-    for new in &new_entries {
-        if !old_entries.contains(new) {
-            ops.push(Op::Put(Tree::TopicIndex, new.clone(), Vec::new()));
-        }
-    }
-    let old_topics = before.map(|(_, topics)| topics).unwrap_or_default();
+    let (old_date, old_topics) = before.unwrap_or((after.0, &[]));
+    let moved = old_date != after.0;
     for topic in old_topics {
+        if moved || !after.1.contains(topic) {
+            w.postings.delete(topic, position(old_date, key));
+        }
         if !after.1.contains(topic) {
-            *deltas.entry(topic.clone()).or_default() -= 1;
+            *w.deltas.entry(topic.clone()).or_default() -= 1;
         }
     }
     for topic in after.1 {
+        if moved || !old_topics.contains(topic) {
+            // The entry's value (a relevance) is [`relevance_ops`]'s to write.
+            w.postings.put(topic, position(after.0, key), Vec::new());
+        }
         if !old_topics.contains(topic) {
-            *deltas.entry(topic.clone()).or_default() += 1;
+            *w.deltas.entry(topic.clone()).or_default() += 1;
         }
     }
 }

@@ -7,13 +7,11 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::keys::{
-    decode, decode_paper, encode, index_prefix, paper_key_of, SCAN_CHUNK, TAGGED_TOPICS,
-    TOPICS_FINGERPRINT,
-};
+use super::keys::{decode, decode_paper, encode, SCAN_CHUNK, TAGGED_TOPICS, TOPICS_FINGERPRINT};
 use super::kv::{Op, Row, StoreError, Tree};
 use super::papers::PaperStore;
-use super::plan::{diff_topics, relevance_ops};
+use super::plan::{diff_topics, relevance_ops, Writes};
+use super::postings::paper_key_of;
 use crate::model::{Relevance, StoredPaper};
 use crate::pipeline::tag::{Tagger, TopicFingerprints};
 
@@ -62,30 +60,19 @@ impl PaperStore {
                 break;
             };
             from = Some(last.clone());
-            let mut ops = Vec::new();
-            let mut deltas = HashMap::new();
+            let mut writes = Writes::default();
             for retagged in retag_rows(&rows, tagger) {
                 let (paper, (topics, relevance)) = retagged?;
                 let before = self.membership(&paper.key)?;
                 let before = before.as_ref().map(|(date, t)| (*date, t.as_slice()));
                 if before.map(|(_, t)| t) != Some(topics.as_slice()) {
                     changed += 1;
-                    diff_topics(
-                        &paper.key,
-                        before,
-                        (paper.updated(), &topics),
-                        &mut ops,
-                        &mut deltas,
-                    );
+                    diff_topics(&paper.key, before, (paper.updated(), &topics), &mut writes);
                 }
                 // Scores are written whether or not the topics changed: the profiles may have.
-                relevance_ops(&paper.key, paper.updated(), &relevance, &mut ops);
+                relevance_ops(&paper.key, paper.updated(), &relevance, &mut writes);
             }
-            if !ops.is_empty() {
-                self.count_ops(&deltas, &mut ops)?;
-                super::journal::commit(&*self.kv, ops)?;
-                self.bump();
-            }
+            self.commit_writes(writes)?;
         }
         self.kv.commit(&[
             Op::Put(
@@ -195,27 +182,22 @@ impl PaperStore {
         topic: &str,
         scores: Option<&HashMap<String, Relevance>>,
     ) -> Result<usize, StoreError> {
-        let prefix = index_prefix(topic);
-        let mut ops = Vec::new();
-        self.for_each_topic_entry(topic, |index_key, value| {
-            let key = paper_key_of(index_key, prefix.len())?;
+        let mut writes = Writes::default();
+        let mut changed = 0;
+        self.for_each_topic_entry(topic, |position, value| {
+            let key = paper_key_of(topic, position)?;
             let wanted: &[u8] = &scores
                 .and_then(|s| s.get(key))
                 .map_or_else(Vec::new, |score| score.to_bytes().to_vec());
             if value != wanted {
-                ops.push(Op::Put(
-                    Tree::TopicIndex,
-                    index_key.to_vec(),
-                    wanted.to_vec(),
-                ));
+                writes
+                    .postings
+                    .put(topic, position.to_vec(), wanted.to_vec());
+                changed += 1;
             }
             Ok(())
         })?;
-        let changed = ops.len();
-        if changed > 0 {
-            super::journal::commit(&*self.kv, ops)?;
-            self.bump();
-        }
+        self.commit_writes(writes)?;
         Ok(changed)
     }
 
@@ -229,8 +211,7 @@ impl PaperStore {
         join: bool,
         scores: Option<&HashMap<String, Relevance>>,
     ) -> Result<usize, StoreError> {
-        let mut ops = Vec::new();
-        let mut deltas = HashMap::new();
+        let mut writes = Writes::default();
         let mut moved = 0;
         // Reads spread over the cores; the writes go in one commit.
         let read = super::in_parallel(keys, |part: &[&String]| {
@@ -248,32 +229,21 @@ impl PaperStore {
                 }
                 _ => continue,
             }
-            diff_topics(
-                key,
-                Some((date, &before)),
-                (date, &after),
-                &mut ops,
-                &mut deltas,
-            );
+            diff_topics(key, Some((date, &before)), (date, &after), &mut writes);
             if let Some(score) = scores.and_then(|s| s.get(key.as_str())).filter(|_| join) {
-                relevance_ops(key, date, &[(topic.to_string(), *score)], &mut ops);
+                relevance_ops(key, date, &[(topic.to_string(), *score)], &mut writes);
             }
             moved += 1;
         }
-        if !ops.is_empty() {
-            self.count_ops(&deltas, &mut ops)?;
-            super::journal::commit(&*self.kv, ops)?;
-            self.bump();
-        }
+        self.commit_writes(writes)?;
         Ok(moved)
     }
 
     /// The keys of every paper in `topic`, from its index (no paper is read).
     fn topic_keys(&self, topic: &str) -> Result<HashSet<String>, StoreError> {
-        let prefix = index_prefix(topic);
         let mut keys = HashSet::new();
-        self.for_each_topic_entry(topic, |index_key, _| {
-            keys.insert(paper_key_of(index_key, prefix.len())?.to_string());
+        self.for_each_topic_entry(topic, |position, _| {
+            keys.insert(paper_key_of(topic, position)?.to_string());
             Ok(())
         })?;
         Ok(keys)

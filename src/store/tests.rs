@@ -473,6 +473,64 @@ fn a_store_from_a_newer_schema_is_refused_with_instructions() {
     );
 }
 
+/// How many keys the store's topic index holds.
+fn index_keys(store: &PaperStore) -> usize {
+    store
+        .kv
+        .scan(Tree::TopicIndex, b"", None, false, usize::MAX)
+        .unwrap()
+        .len()
+}
+
+#[test]
+fn a_version_2_store_gets_its_index_entries_gathered_into_posting_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let t = tagger(&[("a", "alpha"), ("all", "*")]);
+    let papers: Vec<Paper> = (1..=300)
+        .map(|i| {
+            let title = if i % 3 == 0 { "alpha" } else { "beta" };
+            paper(&format!("{i}"), &format!("{title} {i}"), 1 + i % 28)
+        })
+        .collect();
+    let before;
+    {
+        let store = PaperStore::open(&path).unwrap();
+        store
+            .apply_batch("src", &papers, &t, |_| SourceState::default(), Utc::now())
+            .unwrap();
+        before = (
+            store.topic_papers("a", 1000).unwrap(),
+            store.topic_papers("all", 1000).unwrap(),
+        );
+        assert_eq!((before.0.len(), before.1.len()), (100, 300));
+        let records = index_keys(&store);
+        assert_eq!(records, 1 + 3, "100 papers in one record, 300 in three");
+        let mut ops = super::postings::unpost_ops(&*store.kv);
+        ops.push(Op::Put(
+            Tree::Meta,
+            SCHEMA_VERSION_KEY.to_vec(),
+            2u32.to_be_bytes().to_vec(),
+        ));
+        store.kv.commit(&ops).unwrap();
+        let entries = index_keys(&store);
+        assert_eq!(entries, 400);
+        store.flush().unwrap();
+    }
+    let store = PaperStore::open(&path).unwrap();
+    assert_eq!(
+        store.kv.get(Tree::Meta, SCHEMA_VERSION_KEY).unwrap(),
+        Some(SCHEMA_VERSION.to_be_bytes().to_vec())
+    );
+    let records = index_keys(&store);
+    assert_eq!(records, 4);
+    let after = (
+        store.topic_papers("a", 1000).unwrap(),
+        store.topic_papers("all", 1000).unwrap(),
+    );
+    assert_eq!(after, before);
+}
+
 #[test]
 fn a_version_1_store_gets_its_topics_moved_to_membership_records() {
     let dir = tempfile::tempdir().unwrap();
@@ -489,7 +547,12 @@ fn a_version_1_store_gets_its_topics_moved_to_membership_records() {
                 Utc::now(),
             )
             .unwrap();
-        // Rewrite it as version 1 wrote it: topics inside each paper's record, no memberships.
+        // Rewrite it as version 1 wrote it: topics inside each paper's record, no memberships,
+        // one index entry per paper and topic.
+        store
+            .kv
+            .commit(&super::postings::unpost_ops(&*store.kv))
+            .unwrap();
         let mut ops = vec![Op::Put(
             Tree::Meta,
             SCHEMA_VERSION_KEY.to_vec(),

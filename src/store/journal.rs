@@ -1,25 +1,30 @@
 //! Large commits, journalled. A batch of 5,000 papers writes about 20,000 records (papers,
-//! aliases, memberships), and against 10,000 topics another 300,000 topic index entries and
-//! 10,000 counts. In one sled transaction sled keeps every version of every page it touches
-//! until the end: that took 2.0 GB and most of the batch's time (10,000 papers, 10,000 topics),
-//! and is most of an ingest's peak memory with few topics. So a commit of more than
-//! [`INLINE_OPS`] writes is done in three steps:
+//! aliases, memberships), and against 10,000 topics another 10,000 posting records and 10,000
+//! counts. In one sled transaction sled keeps every version of every page it touches until the
+//! end: that took 2.0 GB and most of the batch's time (10,000 papers, 10,000 topics), and is
+//! most of an ingest's peak memory with few topics. So a commit of more than [`INLINE_OPS`]
+//! writes is done in three steps:
 //!
-//! 1. the journal record, every write of the commit (the last one of each key), is committed
-//!    alone: from here on the commit has happened;
+//! 1. the journal, every write of the commit (the last one of each key), is written to the
+//!    `journal` tree in chunks of about [`CHUNK_BYTES`] (never all of it in one value: sled
+//!    would hold several copies of a value of tens of megabytes), then the marker that says how
+//!    many chunks there are: from the marker on, the commit has happened;
 //! 2. the writes are applied one by one ([`super::Store::apply`]), a tree at a time in an order
 //!    that keeps what readers follow whole (a paper before the index entries that lead to it,
 //!    the entries gone before the paper), each tree's writes sorted by key and split by key
 //!    range over the cores;
-//! 3. the record is removed.
+//! 3. the marker and the chunks are removed, in one commit.
 //!
-//! A crash (or a failed write) between 1 and 3 leaves the record, and its writes are applied
+//! A crash (or a failed write) between 1 and 3 leaves the marker, and its writes are applied
 //! again before anything else reads or writes (at open, and at the start of every batch and
 //! re-tag: [`finish`]); they are idempotent (puts of whole values, and deletes), so a batch is
-//! stored whole or not at all, as a transaction would have it.
+//! stored whole or not at all, as a transaction would have it. Chunks without a marker are
+//! what a crash during step 1 left: the commit did not happen, and they are removed. Stores
+//! written before chunked journals kept the whole journal as one `meta` record (`journal`);
+//! [`finish`] still applies one.
 //!
-//! The record (`meta` key `journal`): for each write, `P` or `D`, the tree's number, the key's
-//! length (u32 BE) and the key, and for a put the value's length and the value.
+//! A chunk: for each write, `P` or `D`, the tree's number, the key's length (u32 BE) and the
+//! key, and for a put the value's length and the value.
 
 use std::collections::HashMap;
 
@@ -28,12 +33,23 @@ use super::kv::{Op, Store, StoreError, Tree};
 /// The most writes committed as one transaction; more are journalled.
 pub(super) const INLINE_OPS: usize = 4096;
 
-/// The `meta` key of the journal record.
+/// The `meta` key of the one-record journal of stores before chunked journals.
 const JOURNAL: &[u8] = b"journal";
+/// The `journal` key of the marker: the number of chunks (u32 BE).
+const MARKER: &[u8] = b"m";
+/// About how many bytes of writes a journal chunk holds.
+const CHUNK_BYTES: usize = 1 << 20;
+
+/// The `journal` key of chunk `n`.
+fn chunk_key(n: u32) -> Vec<u8> {
+    let mut key = b"c".to_vec();
+    key.extend_from_slice(&n.to_be_bytes());
+    key
+}
 
 /// The order puts are applied in: what a reader follows first (an index entry, an alias, a
 /// membership) is written after what it leads to (the paper).
-const PUT_ORDER: [Tree; 9] = [
+const PUT_ORDER: [Tree; 10] = [
     Tree::Papers,
     Tree::Memberships,
     Tree::Aliases,
@@ -43,10 +59,11 @@ const PUT_ORDER: [Tree; 9] = [
     Tree::Sources,
     Tree::Meta,
     Tree::Subscriptions,
+    Tree::Journal,
 ];
 
 /// The order deletes are applied in, after every put: what leads to a paper goes first.
-const DELETE_ORDER: [Tree; 9] = [
+const DELETE_ORDER: [Tree; 10] = [
     Tree::TopicIndex,
     Tree::TopicCounts,
     Tree::Aliases,
@@ -56,6 +73,7 @@ const DELETE_ORDER: [Tree; 9] = [
     Tree::Sources,
     Tree::Meta,
     Tree::Subscriptions,
+    Tree::Journal,
 ];
 
 /// Commits `ops` (every one or none, as [`Store::commit`]), journalled when there are many.
@@ -66,22 +84,84 @@ pub(super) fn commit(kv: &dyn Store, ops: Vec<Op>) -> Result<(), StoreError> {
         return kv.commit(&ops);
     }
     let ops = last_of_each_key(ops);
-    kv.commit(&[Op::Put(Tree::Meta, JOURNAL.to_vec(), encode(&ops))])?;
+    let mut chunks = 0u32;
+    let mut start = 0;
+    while start < ops.len() {
+        let mut end = start;
+        let mut size = 0;
+        while end < ops.len() && (end == start || size < CHUNK_BYTES) {
+            size += encoded_len(&ops[end]);
+            end += 1;
+        }
+        let chunk = encode(&ops[start..end]);
+        kv.commit(&[Op::Put(Tree::Journal, chunk_key(chunks), chunk)])?;
+        chunks += 1;
+        start = end;
+    }
+    kv.commit(&[Op::Put(
+        Tree::Journal,
+        MARKER.to_vec(),
+        chunks.to_be_bytes().to_vec(),
+    )])?;
     apply(kv, ops)?;
-    kv.commit(&[Op::Delete(Tree::Meta, JOURNAL.to_vec())])
+    clear(kv)
 }
 
 /// Applies the writes of a journalled commit that a crash (or a failed write) interrupted, if
-/// there is one; returns how many it applied.
+/// there is one, and removes what a commit cut short before its marker left; returns how many
+/// writes it applied.
 pub(super) fn finish(kv: &dyn Store) -> Result<usize, StoreError> {
-    let Some(record) = kv.get(Tree::Meta, JOURNAL)? else {
+    if let Some(record) = kv.get(Tree::Meta, JOURNAL)? {
+        let ops = decode(&record, JOURNAL)?;
+        let count = ops.len();
+        apply(kv, ops)?;
+        kv.commit(&[Op::Delete(Tree::Meta, JOURNAL.to_vec())])?;
+        return Ok(count);
+    }
+    let Some(marker) = kv.get(Tree::Journal, MARKER)? else {
+        // Chunks of a commit that never happened, if any.
+        if !kv.scan(Tree::Journal, b"", None, false, 1)?.is_empty() {
+            clear(kv)?;
+        }
         return Ok(0);
     };
-    let ops = decode(&record)?;
+    let chunks =
+        u32::from_be_bytes(
+            marker
+                .as_slice()
+                .try_into()
+                .map_err(|_| StoreError::Corrupt {
+                    tree: Tree::Journal.name(),
+                    key: "m".into(),
+                    reason: format!("{} bytes, not a number of chunks", marker.len()),
+                })?,
+        );
+    let mut ops = Vec::new();
+    for n in 0..chunks {
+        let key = chunk_key(n);
+        let chunk = kv
+            .get(Tree::Journal, &key)?
+            .ok_or_else(|| StoreError::Corrupt {
+                tree: Tree::Journal.name(),
+                key: String::from_utf8_lossy(&key).into_owned(),
+                reason: format!("chunk {n} of {chunks} missing"),
+            })?;
+        ops.extend(decode(&chunk, &key)?);
+    }
     let count = ops.len();
     apply(kv, ops)?;
-    kv.commit(&[Op::Delete(Tree::Meta, JOURNAL.to_vec())])?;
+    clear(kv)?;
     Ok(count)
+}
+
+/// Removes the marker and every chunk, in one commit.
+fn clear(kv: &dyn Store) -> Result<(), StoreError> {
+    let ops: Vec<Op> = kv
+        .scan(Tree::Journal, b"", None, false, usize::MAX)?
+        .into_iter()
+        .map(|(key, _)| Op::Delete(Tree::Journal, key))
+        .collect();
+    kv.commit(&ops)
 }
 
 /// The last write of each key, in the order of the commit: what the commit leaves.
@@ -145,22 +225,23 @@ fn op_tree(op: &Op) -> Tree {
     }
 }
 
+/// How many bytes a write takes in a chunk.
+fn encoded_len(op: &Op) -> usize {
+    match op {
+        Op::Put(_, k, v) => 10 + k.len() + v.len(),
+        Op::Delete(_, k) => 6 + k.len(),
+    }
+}
+
 fn encode(ops: &[Op]) -> Vec<u8> {
     // Keys and values are ids, dates, paper records or counts: far below 4 GiB.
     fn bytes(out: &mut Vec<u8>, part: &[u8]) {
         out.extend_from_slice(&u32::try_from(part.len()).unwrap_or(u32::MAX).to_be_bytes());
         out.extend_from_slice(part);
     }
-    let size: usize = ops
-        .iter()
-        .map(|op| match op {
-            Op::Put(_, k, v) => 10 + k.len() + v.len(),
-            Op::Delete(_, k) => 6 + k.len(),
-        })
-        .sum();
-    let mut out = Vec::with_capacity(size);
+    let mut out = Vec::with_capacity(ops.iter().map(encoded_len).sum());
     for op in ops {
-        // At most 9 trees.
+        // A handful of trees.
         let tree = op_tree(op).index() as u8;
         match op {
             Op::Put(_, key, value) => {
@@ -177,7 +258,8 @@ fn encode(ops: &[Op]) -> Vec<u8> {
     out
 }
 
-fn decode(mut bytes: &[u8]) -> Result<Vec<Op>, StoreError> {
+/// The writes of a chunk (or of an old one-record journal) stored under `key`.
+fn decode(mut bytes: &[u8], key: &[u8]) -> Result<Vec<Op>, StoreError> {
     fn part<'a>(bytes: &mut &'a [u8]) -> Option<&'a [u8]> {
         let (length, rest) = bytes.split_first_chunk::<4>()?;
         let length = u32::from_be_bytes(*length) as usize;
@@ -188,9 +270,14 @@ fn decode(mut bytes: &[u8]) -> Result<Vec<Op>, StoreError> {
         *bytes = rest;
         Some(part)
     }
+    let tree = if key == JOURNAL {
+        Tree::Meta
+    } else {
+        Tree::Journal
+    };
     let corrupt = |reason: &str| StoreError::Corrupt {
-        tree: Tree::Meta.name(),
-        key: String::from_utf8_lossy(JOURNAL).into_owned(),
+        tree: tree.name(),
+        key: String::from_utf8_lossy(key).into_owned(),
         reason: reason.to_string(),
     };
     let mut ops = Vec::new();
@@ -238,15 +325,15 @@ mod tests {
             ),
             Op::Delete(Tree::TopicCounts, b"b".to_vec()),
         ];
-        assert_eq!(decode(&encode(&ops)).unwrap(), ops);
-        assert!(decode(&[]).unwrap().is_empty());
+        assert_eq!(decode(&encode(&ops), b"c").unwrap(), ops);
+        assert!(decode(&[], b"c").unwrap().is_empty());
         let bytes = encode(&ops);
         for cut in [1, 3, 9, bytes.len() - 1] {
-            let err = decode(&bytes[..cut]).expect_err("cut short");
-            assert!(err.to_string().contains("journal"), "{err}");
+            let err = decode(&bytes[..cut], &chunk_key(3)).expect_err("cut short");
+            assert!(err.to_string().contains("tree journal"), "{err}");
         }
-        assert!(decode(b"X\x02\0\0\0\0").is_err());
-        assert!(decode(b"P\x09\0\0\0\0\0\0\0\0").is_err());
+        assert!(decode(b"X\x02\0\0\0\0", b"c").is_err());
+        assert!(decode(b"P\x0a\0\0\0\0\0\0\0\0", b"c").is_err());
     }
 
     #[test]
@@ -275,24 +362,121 @@ mod tests {
         );
         assert_eq!(kv.get(Tree::Aliases, b"arxiv:2").unwrap(), None);
         assert!(
-            kv.get(Tree::Meta, JOURNAL).unwrap().is_none(),
+            kv.scan(Tree::Journal, b"", None, false, 10)
+                .unwrap()
+                .is_empty(),
             "journal removed"
         );
 
-        // A crash after the record's commit: the record is there, its writes are not.
-        let pending = vec![
+        // A crash after the marker's commit: the chunks are there, their writes are not.
+        let pending = [
             Op::Delete(Tree::TopicIndex, b"t\x00000000".to_vec()),
             index_put("u\0new"),
             Op::Put(Tree::Papers, b"q".to_vec(), b"{}".to_vec()),
         ];
-        kv.commit(&[Op::Put(Tree::Meta, JOURNAL.to_vec(), encode(&pending))])
-            .unwrap();
+        kv.commit(&[
+            Op::Put(Tree::Journal, chunk_key(0), encode(&pending[..2])),
+            Op::Put(Tree::Journal, chunk_key(1), encode(&pending[2..])),
+            Op::Put(Tree::Journal, MARKER.to_vec(), 2u32.to_be_bytes().to_vec()),
+        ])
+        .unwrap();
         assert_eq!(finish(&kv).unwrap(), 3);
         assert!(kv.get(Tree::TopicIndex, b"t\x00000000").unwrap().is_none());
         assert!(kv.get(Tree::TopicIndex, b"u\0new").unwrap().is_some());
         assert!(kv.get(Tree::Papers, b"q").unwrap().is_some());
-        assert!(kv.get(Tree::Meta, JOURNAL).unwrap().is_none());
+        assert!(kv
+            .scan(Tree::Journal, b"", None, false, 10)
+            .unwrap()
+            .is_empty());
         assert_eq!(finish(&kv).unwrap(), 0, "nothing left to finish");
+
+        // A crash before the marker: the commit did not happen, and its chunks go.
+        kv.commit(&[Op::Put(
+            Tree::Journal,
+            chunk_key(0),
+            encode(&[index_put("v\0never")]),
+        )])
+        .unwrap();
+        assert_eq!(finish(&kv).unwrap(), 0);
+        assert!(kv.get(Tree::TopicIndex, b"v\0never").unwrap().is_none());
+        assert!(kv.get(Tree::Journal, &chunk_key(0)).unwrap().is_none());
+
+        // A marker naming a chunk that is not there is an error naming it, not a panic.
+        kv.commit(&[Op::Put(
+            Tree::Journal,
+            MARKER.to_vec(),
+            1u32.to_be_bytes().to_vec(),
+        )])
+        .unwrap();
+        let err = finish(&kv).unwrap_err();
+        assert!(err.to_string().contains("chunk 0 of 1 missing"), "{err}");
+        kv.commit(&[Op::Delete(Tree::Journal, MARKER.to_vec())])
+            .unwrap();
+
+        // A store from before chunked journals, cut short: its one record is applied.
+        kv.commit(&[Op::Put(
+            Tree::Meta,
+            JOURNAL.to_vec(),
+            encode(&[index_put("w\0old")]),
+        )])
+        .unwrap();
+        assert_eq!(finish(&kv).unwrap(), 1);
+        assert!(kv.get(Tree::TopicIndex, b"w\0old").unwrap().is_some());
+        assert!(kv.get(Tree::Meta, JOURNAL).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_journal_larger_than_a_chunk_is_written_in_several() {
+        /// A store that counts the journal chunks written to it.
+        #[derive(Default)]
+        struct Counting(MemoryStore, std::sync::atomic::AtomicUsize);
+        impl Store for Counting {
+            fn get(&self, tree: Tree, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+                self.0.get(tree, key)
+            }
+            fn scan(
+                &self,
+                tree: Tree,
+                prefix: &[u8],
+                from: Option<&[u8]>,
+                reverse: bool,
+                limit: usize,
+            ) -> Result<Vec<crate::store::Row>, StoreError> {
+                self.0.scan(tree, prefix, from, reverse, limit)
+            }
+            fn commit(&self, ops: &[Op]) -> Result<(), StoreError> {
+                let chunks = ops
+                    .iter()
+                    .filter(|op| matches!(op, Op::Put(Tree::Journal, k, _) if k.starts_with(b"c")))
+                    .count();
+                self.1
+                    .fetch_add(chunks, std::sync::atomic::Ordering::Relaxed);
+                self.0.commit(ops)
+            }
+            fn flush(&self) -> Result<(), StoreError> {
+                Ok(())
+            }
+        }
+        let kv = Counting::default();
+        // 8,192 writes of 274 bytes each: 3,827 fill a chunk, so three chunks.
+        let value = vec![7u8; 256];
+        let ops: Vec<Op> = (0..8192)
+            .map(|i| Op::Put(Tree::Papers, format!("{i:08}").into_bytes(), value.clone()))
+            .collect();
+        assert_eq!(encoded_len(&ops[0]), 274);
+        commit(&kv, ops).unwrap();
+        assert_eq!(kv.1.load(std::sync::atomic::Ordering::Relaxed), 3);
+        assert_eq!(
+            kv.0.scan(Tree::Papers, b"", None, false, usize::MAX)
+                .unwrap()
+                .len(),
+            8192
+        );
+        assert!(kv
+            .0
+            .scan(Tree::Journal, b"", None, false, 1)
+            .unwrap()
+            .is_empty());
     }
 
     #[test]

@@ -29,11 +29,14 @@ pub enum Tree {
     Memberships,
     /// Feed URL, 0 and callback URL → JSON WebSub subscription.
     Subscriptions,
+    /// The writes of a large commit while it is applied ([`super::journal`]): numbered chunks,
+    /// and the marker that says they are whole.
+    Journal,
 }
 
 impl Tree {
     /// Every tree.
-    pub const ALL: [Tree; 9] = [
+    pub const ALL: [Tree; 10] = [
         Tree::Papers,
         Tree::Aliases,
         Tree::TopicIndex,
@@ -43,6 +46,7 @@ impl Tree {
         Tree::Changes,
         Tree::Memberships,
         Tree::Subscriptions,
+        Tree::Journal,
     ];
 
     /// The tree's name in the database.
@@ -57,6 +61,7 @@ impl Tree {
             Tree::Changes => "changes",
             Tree::Memberships => "memberships",
             Tree::Subscriptions => "subscriptions",
+            Tree::Journal => "journal",
         }
     }
 

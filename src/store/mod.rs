@@ -20,10 +20,10 @@
 //! - `changes`: change number (u64 BE) → key of a paper written or removed, until the search
 //!   index has taken it in
 //! - `meta`: named values (schema version, last change number, the fingerprint of each topic
-//!   the papers are tagged for, the journal of a large commit's topic index writes
-//!   ([`journal`]))
+//!   the papers are tagged for)
 //! - `subscriptions`: `feed URL \0 callback URL` → JSON WebSub [`Subscription`]
 //!   ([`subscriptions`]), so pushes go on after a restart
+//! - `journal`: the writes of a large commit while they are applied ([`journal`])
 
 mod compact;
 mod journal;

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 
 use super::keys::{encode_membership, encode_paper};
 use super::kv::{Op, StoreError, Tree};
-use super::postings::{position, Postings};
+use super::postings::Postings;
 use crate::model::StoredPaper;
 
 /// What a commit will write: record ops, per-topic count deltas, and changes to topics'
@@ -20,6 +20,18 @@ pub(super) struct Writes {
     pub(super) ops: Vec<Op>,
     pub(super) deltas: HashMap<String, i64>,
     pub(super) postings: Postings,
+}
+
+impl Writes {
+    /// Adds `delta` to the count of `topic`'s papers.
+    fn count(&mut self, topic: &str, delta: i64) {
+        match self.deltas.get_mut(topic) {
+            Some(count) => *count += delta,
+            None => {
+                self.deltas.insert(topic.to_string(), delta);
+            }
+        }
+    }
 }
 
 /// The papers a batch is about to write, with what was committed before for each.
@@ -70,10 +82,10 @@ pub(super) fn remove_paper(paper: &StoredPaper, w: &mut Writes) {
         .push(Op::Delete(Tree::Papers, paper.key.as_bytes().to_vec()));
     w.ops
         .push(Op::Delete(Tree::Memberships, paper.key.as_bytes().to_vec()));
+    let at = w.postings.position(paper.updated(), &paper.key);
     for topic in &paper.topics {
-        w.postings
-            .delete(topic, position(paper.updated(), &paper.key));
-        *w.deltas.entry(topic.clone()).or_default() -= 1;
+        w.postings.delete(topic, at);
+        w.count(topic, -1);
     }
 }
 
@@ -116,9 +128,12 @@ pub(super) fn relevance_ops(
     relevance: &[(String, crate::model::Relevance)],
     w: &mut Writes,
 ) {
+    if relevance.is_empty() {
+        return;
+    }
+    let at = w.postings.position(date, key);
     for (topic, score) in relevance {
-        w.postings
-            .put(topic, position(date, key), score.to_bytes().to_vec());
+        w.postings.put(topic, at, score.to_bytes().to_vec());
     }
 }
 
@@ -144,21 +159,27 @@ pub(super) fn diff_topics(
     ));
     let (old_date, old_topics) = before.unwrap_or((after.0, &[]));
     let moved = old_date != after.0;
-    for topic in old_topics {
-        if moved || !after.1.contains(topic) {
-            w.postings.delete(topic, position(old_date, key));
-        }
-        if !after.1.contains(topic) {
-            *w.deltas.entry(topic.clone()).or_default() -= 1;
+    if !old_topics.is_empty() {
+        let old_at = w.postings.position(old_date, key);
+        for topic in old_topics {
+            let stays = after.1.contains(topic);
+            if moved || !stays {
+                w.postings.delete(topic, old_at);
+            }
+            if !stays {
+                w.count(topic, -1);
+            }
         }
     }
+    let at = w.postings.position(after.0, key);
     for topic in after.1 {
-        if moved || !old_topics.contains(topic) {
+        let joins = !old_topics.contains(topic);
+        if moved || joins {
             // The entry's value (a relevance) is [`relevance_ops`]'s to write.
-            w.postings.put(topic, position(after.0, key), Vec::new());
+            w.postings.put(topic, at, Vec::new());
         }
-        if !old_topics.contains(topic) {
-            *w.deltas.entry(topic.clone()).or_default() += 1;
+        if joins {
+            w.count(topic, 1);
         }
     }
 }

@@ -237,18 +237,35 @@ pub(super) fn walk(
 /// Changes to topics' posting lists gathered while a commit is planned: per topic, each
 /// position's new value (`None`: removed), the last change of a position winning. Kept as
 /// lists in the order they were made (a batch against 10,000 topics makes 300,000), sorted
-/// when they are written.
+/// when they are written; a paper's position is kept once however many topics it is in.
 #[derive(Default)]
 pub(super) struct Postings {
     /// Each topic's place in `changes`.
     topics: HashMap<String, usize>,
     changes: Vec<(String, Vec<Change>)>,
+    positions: Vec<Vec<u8>>,
 }
 
+/// A position kept by [`Postings::position`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Pos(u32);
+
 /// A position in a topic, and its new value (`None`: removed).
-type Change = (Vec<u8>, Option<Vec<u8>>);
+type Change = (Pos, Option<Vec<u8>>);
 
 impl Postings {
+    /// Keeps a paper's position (its date and key), for the changes of each of its topics.
+    pub(super) fn position(&mut self, date: DateTime<Utc>, paper_key: &str) -> Pos {
+        self.positions.push(position(date, paper_key));
+        Pos((self.positions.len() - 1) as u32)
+    }
+
+    /// Keeps a position as read from a record.
+    pub(super) fn raw_position(&mut self, position: &[u8]) -> Pos {
+        self.positions.push(position.to_vec());
+        Pos((self.positions.len() - 1) as u32)
+    }
+
     fn topic(&mut self, topic: &str) -> &mut Vec<Change> {
         let at = match self.topics.get(topic) {
             Some(&at) => at,
@@ -262,12 +279,12 @@ impl Postings {
     }
 
     /// Puts the entry at `position` in `topic` with `value`.
-    pub(super) fn put(&mut self, topic: &str, position: Vec<u8>, value: Vec<u8>) {
+    pub(super) fn put(&mut self, topic: &str, position: Pos, value: Vec<u8>) {
         self.topic(topic).push((position, Some(value)));
     }
 
     /// Removes the entry at `position` from `topic`.
-    pub(super) fn delete(&mut self, topic: &str, position: Vec<u8>) {
+    pub(super) fn delete(&mut self, topic: &str, position: Pos) {
         self.topic(topic).push((position, None));
     }
 
@@ -275,12 +292,16 @@ impl Postings {
     /// changed, and written back (split when they outgrow [`MAX_ENTRIES`], removed when
     /// empty); an unchanged record is not written. Topics are spread over the cores.
     pub(super) fn into_ops(self, kv: &dyn Store, ops: &mut Vec<Op>) -> Result<(), StoreError> {
-        let mut topics = self.changes;
+        let Postings {
+            mut changes,
+            positions,
+            ..
+        } = self;
         // In key order, so that neighbouring topics' records are read and written together.
-        topics.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        let written = super::in_parallel(&topics, |part| {
+        changes.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let written = super::in_parallel(&changes, |part| {
             part.iter()
-                .map(|(topic, changes)| topic_ops(kv, topic, &last_of_each(changes)))
+                .map(|(topic, changes)| topic_ops(kv, topic, &last_of_each(changes, &positions)))
                 .collect()
         });
         for topic_ops in written {
@@ -290,12 +311,18 @@ impl Postings {
     }
 }
 
+/// A change with its position's bytes.
+type Placed<'a> = (&'a [u8], &'a Option<Vec<u8>>);
+
 /// The last change of each position, in position order.
-fn last_of_each(changes: &[Change]) -> Vec<&Change> {
-    let mut sorted: Vec<&Change> = changes.iter().collect();
+fn last_of_each<'a>(changes: &'a [Change], positions: &'a [Vec<u8>]) -> Vec<Placed<'a>> {
+    let mut sorted: Vec<Placed<'a>> = changes
+        .iter()
+        .map(|(at, value)| (positions[at.0 as usize].as_slice(), value))
+        .collect();
     // Stable: changes of one position stay in the order they were made.
-    sorted.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut out: Vec<&Change> = Vec::with_capacity(sorted.len());
+    sorted.sort_by(|a, b| a.0.cmp(b.0));
+    let mut out: Vec<Placed<'a>> = Vec::with_capacity(sorted.len());
     for change in sorted {
         match out.last_mut() {
             Some(last) if last.0 == change.0 => *last = change,
@@ -306,7 +333,7 @@ fn last_of_each(changes: &[Change]) -> Vec<&Change> {
 }
 
 /// The record writes that make `changes` (one per position, in position order) in one topic.
-fn topic_ops(kv: &dyn Store, topic: &str, changes: &[&Change]) -> Result<Vec<Op>, StoreError> {
+fn topic_ops(kv: &dyn Store, topic: &str, changes: &[Placed<'_>]) -> Result<Vec<Op>, StoreError> {
     let prefix = index_prefix(topic);
     let mut ops = Vec::new();
     let mut rest = changes;
@@ -316,7 +343,7 @@ fn topic_ops(kv: &dyn Store, topic: &str, changes: &[&Change]) -> Result<Vec<Op>
                 // The changes up to the next record's key fall in this one.
                 let next = kv.scan(Tree::TopicIndex, &prefix, Some(&key), false, 1)?;
                 let end = next.first().map_or(rest.len(), |(next, _)| {
-                    rest.partition_point(|(p, _)| p.as_slice() < &next[prefix.len()..])
+                    rest.partition_point(|(p, _)| *p < &next[prefix.len()..])
                 });
                 let entries: Vec<Entry> = decode(&key, &bytes)?
                     .into_iter()
@@ -328,7 +355,7 @@ fn topic_ops(kv: &dyn Store, topic: &str, changes: &[&Change]) -> Result<Vec<Op>
                 // Before the topic's first record (or in a topic with none): new records.
                 let first = kv.scan(Tree::TopicIndex, &prefix, None, false, 1)?;
                 let end = first.first().map_or(rest.len(), |(first, _)| {
-                    rest.partition_point(|(p, _)| p.as_slice() < &first[prefix.len()..])
+                    rest.partition_point(|(p, _)| *p < &first[prefix.len()..])
                 });
                 (None, Vec::new(), end)
             }
@@ -343,18 +370,18 @@ fn topic_ops(kv: &dyn Store, topic: &str, changes: &[&Change]) -> Result<Vec<Op>
 }
 
 /// `entries` with `changes` made (both in position order), or `None` when nothing changed.
-fn merge(entries: Vec<(Vec<u8>, Vec<u8>)>, changes: &[&Change]) -> Option<Vec<(Vec<u8>, Vec<u8>)>> {
+fn merge(entries: Vec<Entry>, changes: &[Placed<'_>]) -> Option<Vec<Entry>> {
     let mut out = Vec::with_capacity(entries.len() + changes.len());
     let mut changed = false;
     let mut changes = changes.iter().peekable();
     for (position, value) in entries {
-        while let Some((p, change)) = changes.next_if(|(p, _)| *p < position) {
+        while let Some((p, change)) = changes.next_if(|(p, _)| *p < position.as_slice()) {
             if let Some(v) = change {
-                out.push((p.clone(), v.clone()));
+                out.push((p.to_vec(), v.clone()));
                 changed = true;
             }
         }
-        match changes.next_if(|(p, _)| *p == position) {
+        match changes.next_if(|(p, _)| *p == position.as_slice()) {
             Some((_, Some(v))) => {
                 changed |= *v != value;
                 out.push((position, v.clone()));
@@ -365,7 +392,7 @@ fn merge(entries: Vec<(Vec<u8>, Vec<u8>)>, changes: &[&Change]) -> Option<Vec<(V
     }
     for (p, change) in changes {
         if let Some(v) = change {
-            out.push((p.clone(), v.clone()));
+            out.push((p.to_vec(), v.clone()));
             changed = true;
         }
     }
@@ -480,6 +507,16 @@ mod tests {
         position(DateTime::from_timestamp(i64::from(n), 0).unwrap(), key)
     }
 
+    fn put(postings: &mut Postings, topic: &str, position: &[u8], value: Vec<u8>) {
+        let at = postings.raw_position(position);
+        postings.put(topic, at, value);
+    }
+
+    fn delete(postings: &mut Postings, topic: &str, position: &[u8]) {
+        let at = postings.raw_position(position);
+        postings.delete(topic, at);
+    }
+
     /// Applies `postings` to `kv` in one commit.
     fn apply(kv: &MemoryStore, postings: Postings) {
         let mut ops = Vec::new();
@@ -535,7 +572,7 @@ mod tests {
             let mut postings = Postings::default();
             for i in 0..100 {
                 let n = batch * 100 + i;
-                postings.put("t", pos(n, &format!("p{n}")), Vec::new());
+                put(&mut postings, "t", &pos(n, &format!("p{n}")), Vec::new());
             }
             apply(&kv, postings);
         }
@@ -582,15 +619,15 @@ mod tests {
         let kv = MemoryStore::default();
         let mut postings = Postings::default();
         for n in 100..110 {
-            postings.put("t", pos(n, "k"), Vec::new());
+            put(&mut postings, "t", &pos(n, "k"), Vec::new());
         }
-        postings.put("u", pos(1, "k"), Vec::new());
+        put(&mut postings, "u", &pos(1, "k"), Vec::new());
         apply(&kv, postings);
         // Older than every entry: a record before the first.
         let mut postings = Postings::default();
-        postings.put("t", pos(5, "k"), vec![1, 2]);
-        postings.delete("t", pos(100, "k"));
-        postings.delete("t", pos(6, "never there"));
+        put(&mut postings, "t", &pos(5, "k"), vec![1, 2]);
+        delete(&mut postings, "t", &pos(100, "k"));
+        delete(&mut postings, "t", &pos(6, "never there"));
         apply(&kv, postings);
         assert_eq!(records(&kv).len(), 3);
         assert_eq!(all(&kv, "t", false)[0], (pos(5, "k"), vec![1, 2]));
@@ -598,7 +635,7 @@ mod tests {
         // Removing everything removes the records; the other topic is untouched.
         let mut postings = Postings::default();
         for n in (100..110).chain([5]) {
-            postings.delete("t", pos(n, "k"));
+            delete(&mut postings, "t", &pos(n, "k"));
         }
         apply(&kv, postings);
         assert!(all(&kv, "t", false).is_empty());
@@ -606,8 +643,8 @@ mod tests {
         assert_eq!(all(&kv, "u", true).len(), 1);
         // Changing nothing writes nothing.
         let mut postings = Postings::default();
-        postings.put("u", pos(1, "k"), Vec::new());
-        postings.delete("u", pos(2, "k"));
+        put(&mut postings, "u", &pos(1, "k"), Vec::new());
+        delete(&mut postings, "u", &pos(2, "k"));
         let mut ops = Vec::new();
         postings.into_ops(&kv, &mut ops).unwrap();
         assert!(ops.is_empty(), "{ops:?}");
@@ -660,11 +697,11 @@ mod tests {
                     match value {
                         Some(v) => {
                             let value = if v == 0 { Vec::new() } else { vec![0, v] };
-                            postings.put(&topic, position.clone(), value.clone());
+                            put(&mut postings, &topic, &position.clone(), value.clone());
                             model.insert((topic, position), value);
                         }
                         None => {
-                            postings.delete(&topic, position.clone());
+                            delete(&mut postings, &topic, &position.clone());
                             model.remove(&(topic, position));
                         }
                     }

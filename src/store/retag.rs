@@ -190,9 +190,8 @@ impl PaperStore {
                 .and_then(|s| s.get(key))
                 .map_or_else(Vec::new, |score| score.to_bytes().to_vec());
             if value != wanted {
-                writes
-                    .postings
-                    .put(topic, position.to_vec(), wanted.to_vec());
+                let at = writes.postings.raw_position(position);
+                writes.postings.put(topic, at, wanted.to_vec());
                 changed += 1;
             }
             Ok(())

@@ -10,7 +10,7 @@
 //! - `papers`: paper key → JSON [`StoredPaper`]
 //! - `aliases`: every identifier a paper is known by (`arxiv:…`, `doi:…`, `url:…`,
 //!   `entry:…`) → paper key
-//! - `topic_index`: `topic \0 position` → a posting record of up to 128 of the topic's papers
+//! - `topic_index`: `topic \0 position` → a posting record of up to 64 of the topic's papers
 //!   ([`postings`]), a position being a paper's updated-millis (BE, order-preserving) and key,
 //!   so the newest N papers of a topic are a reverse range scan, whatever the store's size
 //! - `memberships`: paper key → the date its `topic_index` entries are filed under and its

@@ -7,7 +7,7 @@
 //! the record holding a position is the last one keyed at or before it, and a topic's newest
 //! papers are its last record read backwards.
 //!
-//! One record per hundred papers rather than one entry each: with 10,000 topics a batch of
+//! One record per few dozen papers rather than one entry each: with 10,000 topics a batch of
 //! 5,000 papers made 300,000 index entries, one sled write each, and those writes were most of
 //! an ingest's time once the tree outgrew sled's cache. A batch now rewrites the few records
 //! its papers fall in, mostly each topic's last.
@@ -26,7 +26,7 @@ use super::keys::{index_prefix, ordered_millis};
 use super::kv::{Op, Row, Store, StoreError, Tree};
 
 /// The most entries a record holds; a record that would hold more is split.
-pub(super) const MAX_ENTRIES: usize = 128;
+pub(super) const MAX_ENTRIES: usize = 64;
 /// The first byte of a posting record. Index values of stores before posting records (one
 /// entry per key) are empty or a 2-byte relevance, so they never start a record's bytes.
 const RECORD: u8 = 0xB7;
@@ -576,12 +576,12 @@ mod tests {
             }
             apply(&kv, postings);
         }
-        // 500 entries: three full records and the rest.
+        // 500 entries: seven full records and the rest.
         let sizes: Vec<usize> = records(&kv)
             .iter()
             .map(|(k, v)| decode(k, v).unwrap().len())
             .collect();
-        assert_eq!(sizes, vec![128, 128, 128, 116]);
+        assert_eq!(sizes, vec![64, 64, 64, 64, 64, 64, 64, 52]);
         let newest = all(&kv, "t", true);
         assert_eq!(newest.len(), 500);
         assert_eq!(newest[0].0, pos(499, "p499"));
@@ -667,7 +667,7 @@ mod tests {
         kv.commit(&ops).unwrap();
         let moved = migrate_entries(&kv, |ops| kv.commit(&ops)).unwrap();
         assert_eq!(moved, 600);
-        assert_eq!(records(&kv).len(), 6);
+        assert_eq!(records(&kv).len(), 2 * 300_usize.div_ceil(MAX_ENTRIES));
         for topic in ["a", "b"] {
             let entries = all(&kv, topic, false);
             assert_eq!(entries.len(), 300);

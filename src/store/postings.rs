@@ -71,11 +71,15 @@ pub(super) fn is_record(bytes: &[u8]) -> bool {
 
 /// A record's bytes: [`RECORD`], then per entry the position's length (LEB128), the position,
 /// the value's length (one byte) and the value.
-fn encode(entries: &[Entry]) -> Vec<u8> {
-    let size: usize = entries.iter().map(|(p, v)| p.len() + v.len() + 4).sum();
+fn encode<P: AsRef<[u8]>, V: AsRef<[u8]>>(entries: &[(P, V)]) -> Vec<u8> {
+    let size: usize = entries
+        .iter()
+        .map(|(p, v)| p.as_ref().len() + v.as_ref().len() + 4)
+        .sum();
     let mut bytes = Vec::with_capacity(1 + size);
     bytes.push(RECORD);
     for (position, value) in entries {
+        let (position, value) = (position.as_ref(), value.as_ref());
         let mut len = position.len();
         while len >= 0x80 {
             bytes.push((len as u8) | 0x80);
@@ -345,11 +349,7 @@ fn topic_ops(kv: &dyn Store, topic: &str, changes: &[Placed<'_>]) -> Result<Vec<
                 let end = next.first().map_or(rest.len(), |(next, _)| {
                     rest.partition_point(|(p, _)| *p < &next[prefix.len()..])
                 });
-                let entries: Vec<Entry> = decode(&key, &bytes)?
-                    .into_iter()
-                    .map(|(p, v)| (p.to_vec(), v.to_vec()))
-                    .collect();
-                (Some(key), entries, end)
+                (Some(key), Some(bytes), end)
             }
             None => {
                 // Before the topic's first record (or in a topic with none): new records.
@@ -357,8 +357,12 @@ fn topic_ops(kv: &dyn Store, topic: &str, changes: &[Placed<'_>]) -> Result<Vec<
                 let end = first.first().map_or(rest.len(), |(first, _)| {
                     rest.partition_point(|(p, _)| *p < &first[prefix.len()..])
                 });
-                (None, Vec::new(), end)
+                (None, None, end)
             }
+        };
+        let entries = match (&key, &entries) {
+            (Some(key), Some(bytes)) => decode(key, bytes)?,
+            _ => Vec::new(),
         };
         let (now, later) = rest.split_at(end.max(1));
         if let Some(entries) = merge(entries, now) {
@@ -370,21 +374,21 @@ fn topic_ops(kv: &dyn Store, topic: &str, changes: &[Placed<'_>]) -> Result<Vec<
 }
 
 /// `entries` with `changes` made (both in position order), or `None` when nothing changed.
-fn merge(entries: Vec<Entry>, changes: &[Placed<'_>]) -> Option<Vec<Entry>> {
+fn merge<'a>(entries: Vec<EntryRef<'a>>, changes: &[Placed<'a>]) -> Option<Vec<EntryRef<'a>>> {
     let mut out = Vec::with_capacity(entries.len() + changes.len());
     let mut changed = false;
-    let mut changes = changes.iter().peekable();
+    let mut changes = changes.iter().copied().peekable();
     for (position, value) in entries {
-        while let Some((p, change)) = changes.next_if(|(p, _)| *p < position.as_slice()) {
+        while let Some((p, change)) = changes.next_if(|(p, _)| *p < position) {
             if let Some(v) = change {
-                out.push((p.to_vec(), v.clone()));
+                out.push((p, v.as_slice()));
                 changed = true;
             }
         }
-        match changes.next_if(|(p, _)| *p == position.as_slice()) {
+        match changes.next_if(|(p, _)| *p == position) {
             Some((_, Some(v))) => {
-                changed |= *v != value;
-                out.push((position, v.clone()));
+                changed |= v.as_slice() != value;
+                out.push((position, v.as_slice()));
             }
             Some((_, None)) => changed = true,
             None => out.push((position, value)),
@@ -392,7 +396,7 @@ fn merge(entries: Vec<Entry>, changes: &[Placed<'_>]) -> Option<Vec<Entry>> {
     }
     for (p, change) in changes {
         if let Some(v) = change {
-            out.push((p.to_vec(), v.clone()));
+            out.push((p, v.as_slice()));
             changed = true;
         }
     }
@@ -401,7 +405,12 @@ fn merge(entries: Vec<Entry>, changes: &[Placed<'_>]) -> Option<Vec<Entry>> {
 
 /// The writes that store `entries` in place of the record under `key` (`None`: a new record,
 /// keyed by its first entry): split into records of [`MAX_ENTRIES`], removed when empty.
-fn write_record(prefix: &[u8], key: Option<Vec<u8>>, entries: &[Entry], ops: &mut Vec<Op>) {
+fn write_record<P: AsRef<[u8]>, V: AsRef<[u8]>>(
+    prefix: &[u8],
+    key: Option<Vec<u8>>,
+    entries: &[(P, V)],
+    ops: &mut Vec<Op>,
+) {
     if entries.is_empty() {
         if let Some(key) = key {
             ops.push(Op::Delete(Tree::TopicIndex, key));
@@ -412,7 +421,7 @@ fn write_record(prefix: &[u8], key: Option<Vec<u8>>, entries: &[Entry], ops: &mu
     for chunk in entries.chunks(MAX_ENTRIES) {
         let record = key
             .take()
-            .unwrap_or_else(|| record_key(prefix, &chunk[0].0));
+            .unwrap_or_else(|| record_key(prefix, chunk[0].0.as_ref()));
         ops.push(Op::Put(Tree::TopicIndex, record, encode(chunk)));
     }
 }

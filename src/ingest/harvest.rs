@@ -239,6 +239,7 @@ impl Ingestor {
                 state,
                 outcome,
                 now,
+                parsed: None,
             },
         )
         .await

@@ -32,6 +32,10 @@ pub struct Ingestor {
     /// At most `fetch.concurrency` polls at once, whoever starts them (a pass, or the
     /// background pollers of `serve`).
     slots: Arc<tokio::sync::Semaphore>,
+    /// At most one parsed batch per core between its parse and its store. Batches are stored
+    /// one at a time, so more would only wait in memory (a 5,000-entry page is tens of
+    /// megabytes parsed), while fetches go on up to `fetch.concurrency`.
+    parsed: Arc<tokio::sync::Semaphore>,
     /// One re-tagging at a time (at start-up, and after each reload).
     retagging: Arc<tokio::sync::Mutex<()>>,
     /// Told of each harvested page (a progress bar on a terminal); `None`: progress is logged.
@@ -105,6 +109,9 @@ impl Ingestor {
             index,
             fetcher,
             slots,
+            parsed: Arc::new(tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get().max(2)),
+            )),
             retagging: Arc::default(),
             progress: None,
         }
@@ -290,6 +297,7 @@ impl Ingestor {
                 state,
                 outcome,
                 now,
+                parsed: None,
             });
         }
         state.last_fetch = Some(now);
@@ -298,11 +306,12 @@ impl Ingestor {
             last_modified: state.last_modified.clone(),
         };
         // (Paged kinds read one page per poll from a file.)
-        let outcome = self.fetch_one(source, &validators).await;
+        let (outcome, parsed) = self.fetch_one(source, &validators).await;
         Ok(Poll {
             state,
             outcome,
             now,
+            parsed,
         })
     }
 
@@ -325,10 +334,12 @@ impl Ingestor {
 
     /// The writing half of a poll: stores the papers and the source's new state, and reports.
     async fn record(&self, source: &SourceConfig, poll: Poll) -> Result<SourceReport, StoreError> {
+        // The batch's place among the parsed ones is given up when this returns.
         let Poll {
             mut state,
             outcome,
             now,
+            parsed: _parsed,
         } = poll;
         if let Outcome::Failed(error @ PollError::StillGone { .. }) = &outcome {
             // Not fetched: nothing changed, nothing to write.
@@ -428,23 +439,33 @@ impl Ingestor {
         .await
     }
 
-    /// One request (conditional when validators are known), parsed.
-    async fn fetch_one(&self, source: &SourceConfig, validators: &Validators) -> Outcome {
+    /// One request (conditional when validators are known), parsed, with the batch's place
+    /// among the parsed ones ([`Ingestor::parsed`]) when it has a body.
+    async fn fetch_one(
+        &self,
+        source: &SourceConfig,
+        validators: &Validators,
+    ) -> (Outcome, Option<tokio::sync::OwnedSemaphorePermit>) {
         match self.fetcher.fetch(&source.location, validators).await {
-            Ok(Fetched::NotModified(meta)) => Outcome::NotModified(meta),
+            Ok(Fetched::NotModified(meta)) => (Outcome::NotModified(meta), None),
             Ok(Fetched::Body {
                 bytes,
                 validators,
                 meta,
-            }) => match parse(source, &source.url, bytes).await {
-                Ok((papers, _)) => Outcome::Papers {
-                    papers,
-                    validators,
-                    meta,
-                },
-                Err(error) => Outcome::Failed(error),
-            },
-            Err(e) => Outcome::Failed(e.into()),
+            }) => {
+                // The semaphore is never closed.
+                let place = self.parsed.clone().acquire_owned().await.ok();
+                let outcome = match parse(source, &source.url, bytes).await {
+                    Ok((papers, _)) => Outcome::Papers {
+                        papers,
+                        validators,
+                        meta,
+                    },
+                    Err(error) => Outcome::Failed(error),
+                };
+                (outcome, place)
+            }
+            Err(e) => (Outcome::Failed(e.into()), None),
         }
     }
 
@@ -478,6 +499,8 @@ struct Poll {
     outcome: Outcome,
     /// When the poll began.
     now: DateTime<Utc>,
+    /// The batch's place among the parsed ones, held until it is stored.
+    parsed: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 /// Runs a source's adapter on the blocking pool, handing back the bytes (a pager reads the

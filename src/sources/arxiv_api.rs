@@ -135,27 +135,38 @@ pub fn parse(bytes: &[u8], ctx: &SourceContext<'_>) -> Result<Vec<Paper>, ParseE
             "the arXiv API answers UTF-8 Atom; these bytes are not UTF-8 ({e})"
         ))
     })?;
-    let doc = xml::parse(text).map_err(|e| ParseError::NotAFeed(format!("not XML: {e}")))?;
-    let root = doc.root_element();
-    if root.tag_name().name() != "feed" || root.tag_name().namespace() != Some(xml::ATOM) {
+    let not_xml = |e: String| ParseError::NotAFeed(format!("not XML: {e}"));
+    // An entry at a time: the whole page as one document tree took five times its size.
+    let split = xml::split(text).map_err(not_xml)?;
+    let (name, atom) = split
+        .root(|root| {
+            (
+                root.tag_name().name().to_string(),
+                root.tag_name().namespace() == Some(xml::ATOM),
+            )
+        })
+        .map_err(not_xml)?;
+    if name != "feed" || !atom {
         return Err(ParseError::Unexpected(format!(
-            "expected the arXiv API's Atom <feed>, found <{}>",
-            root.tag_name().name()
+            "expected the arXiv API's Atom <feed>, found <{name}>"
         )));
     }
     let mut papers = Vec::new();
-    for entry in xml::children(root, "entry") {
-        let id = xml::child_text(entry, "id").unwrap_or_default();
-        if id.contains("/api/errors") {
-            let message =
-                xml::child_text(entry, "summary").unwrap_or_else(|| "unknown error".into());
-            return Err(ParseError::Unexpected(format!(
-                "the arXiv API reports an error: {message}"
-            )));
-        }
-        if let Some(paper) = entry_paper(entry, &id, ctx) {
-            papers.push(paper);
-        }
+    for i in split.named("entry") {
+        let paper = split
+            .child(i, |entry| {
+                let id = xml::child_text(entry, "id").unwrap_or_default();
+                if id.contains("/api/errors") {
+                    let message =
+                        xml::child_text(entry, "summary").unwrap_or_else(|| "unknown error".into());
+                    return Err(ParseError::Unexpected(format!(
+                        "the arXiv API reports an error: {message}"
+                    )));
+                }
+                Ok(entry_paper(entry, &id, ctx))
+            })
+            .map_err(not_xml)??;
+        papers.extend(paper);
     }
     Ok(papers)
 }
@@ -253,6 +264,34 @@ mod tests {
     }
 
     #[test]
+    fn entries_read_one_at_a_time_are_what_the_whole_document_gives() {
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/sources");
+        let mut files = 0;
+        for file in std::fs::read_dir(&dir).unwrap() {
+            let path = file.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if !name.starts_with("arxiv-api-") {
+                continue;
+            }
+            files += 1;
+            let text = std::fs::read_to_string(&path).unwrap();
+            // The reference: the whole page as one document tree.
+            let doc = xml::parse(&text).unwrap();
+            let whole: Vec<Paper> = xml::children(doc.root_element(), "entry")
+                .filter_map(|entry| {
+                    let id = xml::child_text(entry, "id").unwrap_or_default();
+                    entry_paper(entry, &id, &ctx())
+                })
+                .collect();
+            let split = parse(text.as_bytes(), &ctx()).unwrap();
+            assert!(!split.is_empty(), "{name}");
+            assert_eq!(split, whole, "{name}");
+        }
+        assert_eq!(files, 3, "the arXiv API fixtures");
+    }
+
+    #[test]
     fn api_errors_and_wrong_documents_are_reported() {
         let error = r#"<feed xmlns="http://www.w3.org/2005/Atom"><title>arXiv Query</title>
             <entry><id>http://arxiv.org/api/errors#incorrect_id_format_for_1234</id><title>Error</title>
@@ -263,6 +302,17 @@ mod tests {
         let err = parse(rss.as_bytes(), &ctx()).unwrap_err();
         assert!(err.to_string().contains("found <rss>"), "{err}");
         assert!(parse(b"<html><body>busy</body>", &ctx()).is_err());
+        // Cut short in the middle of an entry, or after one: nothing is taken.
+        let page = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../shared/fixtures/sources/arxiv-api-transformer-cslg-m5.atom.xml"),
+        )
+        .unwrap();
+        let second = page.match_indices("<entry").nth(1).unwrap().0;
+        for cut in [second + 40, second - 3] {
+            let err = parse(&page.as_bytes()[..cut], &ctx()).unwrap_err();
+            assert!(err.to_string().contains("not XML"), "{err}");
+        }
         assert!(parse(b"\xff\xfe", &ctx()).is_err());
     }
 }

@@ -76,6 +76,18 @@ pub(crate) fn split(text: &str) -> Result<Split<'_>, String> {
             _ => {}
         }
     }
+    // After the root: comments, processing instructions and white space only.
+    loop {
+        match reader
+            .read_event()
+            .map_err(|e| format!("{e} at byte {}", reader.error_position()))?
+        {
+            Event::Eof => break,
+            Event::Comment(_) | Event::PI(_) => {}
+            Event::Text(t) if t.iter().all(u8::is_ascii_whitespace) => {}
+            _ => return Err("content after the root element".into()),
+        }
+    }
     let (open, close) = open.ok_or("no root element")?;
     Ok(Split {
         text,
@@ -229,6 +241,8 @@ mod tests {
             "<feed><entry>cut short",
             "<feed>",
             "",
+            "<feed/><feed/>",
+            "<feed></feed>text",
             "<!DOCTYPE feed [<!ENTITY a \"aaaa\">]><feed>&a;</feed>",
         ] {
             assert!(split(text).is_err(), "{text:?}");

@@ -101,21 +101,31 @@ impl PaperStore {
     fn open_with_cache(path: &Path, cache_bytes: u64) -> Result<Self, StoreError> {
         let store = Self::new(Arc::new(SledStore::open(path, cache_bytes)?));
         store.check_schema(&path.display().to_string())?;
-        let finished = super::journal::finish(&*store.kv)?;
+        Ok(store)
+    }
+
+    /// Applies the writes of a batch a crash cut short, if any: before anything reads the
+    /// store, migrations included (they read the layout those writes complete).
+    fn finish_journal(&self) -> Result<(), StoreError> {
+        let finished = super::journal::finish(&*self.kv)?;
         if finished > 0 {
             tracing::info!(
                 writes = finished,
                 "finished the writes of a batch cut short by a crash"
             );
         }
-        Ok(store)
+        Ok(())
     }
 
     /// Records the schema version in a new store, migrates an older one, and refuses a store
-    /// whose version this paperboy does not know.
+    /// whose version this paperboy does not know; in a store it reads, first finishes a batch
+    /// a crash cut short.
     fn check_schema(&self, name: &str) -> Result<(), StoreError> {
         match self.kv.get(Tree::Meta, SCHEMA_VERSION_KEY)? {
-            None => self.record_schema(),
+            None => {
+                self.finish_journal()?;
+                self.record_schema()
+            }
             Some(bytes) => {
                 let found = bytes
                     .as_slice()
@@ -133,6 +143,7 @@ impl PaperStore {
                         supported: SCHEMA_VERSION,
                     });
                 }
+                self.finish_journal()?;
                 if found < 2 {
                     tracing::info!(
                         store = name,

@@ -158,7 +158,8 @@ pub(super) fn diff_topics(
         encode_membership(after.0, after.1),
     ));
     let (old_date, old_topics) = before.unwrap_or((after.0, &[]));
-    let moved = old_date != after.0;
+    // Positions hold dates to the millisecond, as membership records do.
+    let moved = old_date.timestamp_millis() != after.0.timestamp_millis();
     if !old_topics.is_empty() {
         let old_at = w.postings.position(old_date, key);
         for topic in old_topics {

@@ -181,11 +181,22 @@ pub(super) fn walk(
     mut f: impl FnMut(&[u8], &[u8]) -> Result<ControlFlow<()>, StoreError>,
 ) -> Result<(), StoreError> {
     let prefix = index_prefix(topic);
-    // Whether an entry lies beyond `from`, in the walk's direction.
-    let beyond = |position: &[u8]| match from {
-        None => true,
-        Some(from) if reverse => position < from,
-        Some(from) => position > from,
+    // The last position given (at first `from`): each next one lies strictly beyond it in the
+    // walk's direction. While a large commit is being applied a record and the one split from
+    // it may both hold an entry for a moment; the walk gives it once, in order.
+    let mut last: Option<Vec<u8>> = from.map(<[u8]>::to_vec);
+    let mut beyond = |position: &[u8]| {
+        let ahead = match &last {
+            None => true,
+            Some(last) if reverse => position < last.as_slice(),
+            Some(last) => position > last.as_slice(),
+        };
+        if ahead {
+            let last = last.get_or_insert_with(Vec::new);
+            last.clear();
+            last.extend_from_slice(position);
+        }
+        ahead
     };
     let mut scan_from = match (from, reverse) {
         // Every entry before `from` is in a record keyed before it.
@@ -657,6 +668,32 @@ mod tests {
         let mut ops = Vec::new();
         postings.into_ops(&kv, &mut ops).unwrap();
         assert!(ops.is_empty(), "{ops:?}");
+    }
+
+    #[test]
+    fn a_record_and_the_one_split_from_it_give_each_entry_once() {
+        // As a large commit's writes land: the part split off is written, the record it came
+        // from not yet rewritten.
+        let kv = MemoryStore::default();
+        let prefix = index_prefix("t");
+        let entries: Vec<Entry> = (1..=10).map(|n| (pos(n, "k"), Vec::new())).collect();
+        kv.commit(&[
+            Op::Put(
+                Tree::TopicIndex,
+                record_key(&prefix, &entries[0].0),
+                encode(&entries),
+            ),
+            Op::Put(
+                Tree::TopicIndex,
+                record_key(&prefix, &entries[5].0),
+                encode(&entries[5..]),
+            ),
+        ])
+        .unwrap();
+        assert_eq!(all(&kv, "t", false), entries);
+        let mut reversed = entries.clone();
+        reversed.reverse();
+        assert_eq!(all(&kv, "t", true), reversed);
     }
 
     #[test]

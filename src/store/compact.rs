@@ -193,7 +193,7 @@ mod tests {
     /// A store whose records were rewritten many times: mostly dead bytes on disk.
     fn churned_store(path: &Path) {
         let store = SledStore::open(path, 1 << 20).expect("open");
-        for round in 0..6u8 {
+        for round in 0..24u8 {
             let ops: Vec<Op> = (0..2_000u32)
                 .map(|n| {
                     let value = vec![round; 300 + (n % 50) as usize];

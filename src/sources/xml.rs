@@ -31,6 +31,11 @@ pub(crate) struct Split<'a> {
     children: Vec<(String, Range<usize>)>,
 }
 
+/// A reader's error, with where in the text it stopped.
+fn at_byte(error: &quick_xml::Error, reader: &quick_xml::Reader<&[u8]>) -> String {
+    format!("{error} at byte {}", reader.error_position())
+}
+
 /// Splits XML text into its root and the root's child elements, or says why it is not XML
 /// (malformed markup, a DTD, a document that ends before its root does).
 pub(crate) fn split(text: &str) -> Result<Split<'_>, String> {
@@ -46,9 +51,7 @@ pub(crate) fn split(text: &str) -> Result<Split<'_>, String> {
     let slice = |range: Range<usize>| text.get(range).ok_or("a tag ends inside a character");
     loop {
         let before = at(&reader);
-        let event = reader
-            .read_event()
-            .map_err(|e| format!("{e} at byte {}", reader.error_position()))?;
+        let event = reader.read_event().map_err(|e| at_byte(&e, &reader))?;
         match event {
             Event::DocType(_) => return Err("a DTD, which paperboy does not read".into()),
             Event::Start(e) if open.is_none() => {
@@ -64,7 +67,7 @@ pub(crate) fn split(text: &str) -> Result<Split<'_>, String> {
                 let name = e.name().as_ref().to_vec();
                 reader
                     .read_to_end(quick_xml::name::QName(&name))
-                    .map_err(|e| format!("{e} at byte {}", reader.error_position()))?;
+                    .map_err(|e| at_byte(&e, &reader))?;
                 children.push((local, before..at(&reader)));
             }
             Event::Empty(e) => {
@@ -78,10 +81,7 @@ pub(crate) fn split(text: &str) -> Result<Split<'_>, String> {
     }
     // After the root: comments, processing instructions and white space only.
     loop {
-        match reader
-            .read_event()
-            .map_err(|e| format!("{e} at byte {}", reader.error_position()))?
-        {
+        match reader.read_event().map_err(|e| at_byte(&e, &reader))? {
             Event::Eof => break,
             Event::Comment(_) | Event::PI(_) => {}
             Event::Text(t) if t.iter().all(u8::is_ascii_whitespace) => {}

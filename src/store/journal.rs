@@ -314,6 +314,39 @@ mod tests {
     use super::*;
     use crate::store::MemoryStore;
 
+    /// A store in memory that records every write committed to it, in order.
+    #[derive(Default)]
+    struct Recording(MemoryStore, std::sync::Mutex<Vec<Op>>);
+
+    impl Recording {
+        fn written(&self) -> Vec<Op> {
+            self.1.lock().unwrap().clone()
+        }
+    }
+
+    impl Store for Recording {
+        fn get(&self, tree: Tree, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+            self.0.get(tree, key)
+        }
+        fn scan(
+            &self,
+            tree: Tree,
+            prefix: &[u8],
+            from: Option<&[u8]>,
+            reverse: bool,
+            limit: usize,
+        ) -> Result<Vec<crate::store::Row>, StoreError> {
+            self.0.scan(tree, prefix, from, reverse, limit)
+        }
+        fn commit(&self, ops: &[Op]) -> Result<(), StoreError> {
+            self.1.lock().unwrap().extend_from_slice(ops);
+            self.0.commit(ops)
+        }
+        fn flush(&self) -> Result<(), StoreError> {
+            Ok(())
+        }
+    }
+
     fn index_put(key: &str) -> Op {
         Op::Put(Tree::TopicIndex, key.as_bytes().to_vec(), Vec::new())
     }
@@ -434,37 +467,7 @@ mod tests {
 
     #[test]
     fn a_journal_larger_than_a_chunk_is_written_in_several() {
-        /// A store that counts the journal chunks written to it.
-        #[derive(Default)]
-        struct Counting(MemoryStore, std::sync::atomic::AtomicUsize);
-        impl Store for Counting {
-            fn get(&self, tree: Tree, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-                self.0.get(tree, key)
-            }
-            fn scan(
-                &self,
-                tree: Tree,
-                prefix: &[u8],
-                from: Option<&[u8]>,
-                reverse: bool,
-                limit: usize,
-            ) -> Result<Vec<crate::store::Row>, StoreError> {
-                self.0.scan(tree, prefix, from, reverse, limit)
-            }
-            fn commit(&self, ops: &[Op]) -> Result<(), StoreError> {
-                let chunks = ops
-                    .iter()
-                    .filter(|op| matches!(op, Op::Put(Tree::Journal, k, _) if k.starts_with(b"c")))
-                    .count();
-                self.1
-                    .fetch_add(chunks, std::sync::atomic::Ordering::Relaxed);
-                self.0.commit(ops)
-            }
-            fn flush(&self) -> Result<(), StoreError> {
-                Ok(())
-            }
-        }
-        let kv = Counting::default();
+        let kv = Recording::default();
         // 8,192 writes of 274 bytes each: 3,827 fill a chunk, so three chunks.
         let value = vec![7u8; 256];
         let ops: Vec<Op> = (0..8192)
@@ -472,7 +475,12 @@ mod tests {
             .collect();
         assert_eq!(encoded_len(&ops[0]), 274);
         commit(&kv, ops).unwrap();
-        assert_eq!(kv.1.load(std::sync::atomic::Ordering::Relaxed), 3);
+        let chunks = kv
+            .written()
+            .iter()
+            .filter(|op| matches!(op, Op::Put(Tree::Journal, k, _) if k.starts_with(b"c")))
+            .count();
+        assert_eq!(chunks, 3);
         assert_eq!(
             kv.0.scan(Tree::Papers, b"", None, false, usize::MAX)
                 .unwrap()
@@ -495,36 +503,10 @@ mod tests {
             Op::Put(Tree::Papers, b"new".to_vec(), Vec::new()),
         ];
         // The order apply takes them in, as a recording store sees it.
-        #[derive(Default)]
-        struct Recording(std::sync::Mutex<Vec<Op>>);
-        impl Store for Recording {
-            fn get(&self, _: Tree, _: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-                Ok(None)
-            }
-            fn scan(
-                &self,
-                _: Tree,
-                _: &[u8],
-                _: Option<&[u8]>,
-                _: bool,
-                _: usize,
-            ) -> Result<Vec<crate::store::Row>, StoreError> {
-                Ok(Vec::new())
-            }
-            fn commit(&self, ops: &[Op]) -> Result<(), StoreError> {
-                self.0.lock().unwrap().extend_from_slice(ops);
-                Ok(())
-            }
-            fn flush(&self) -> Result<(), StoreError> {
-                Ok(())
-            }
-        }
         let recording = Recording::default();
         apply(&recording, ops).unwrap();
         let order: Vec<(Tree, bool)> = recording
-            .0
-            .into_inner()
-            .unwrap()
+            .written()
             .iter()
             .map(|op| (op_tree(op), matches!(op, Op::Put(..))))
             .collect();

@@ -65,7 +65,7 @@ type Entry = (Vec<u8>, Vec<u8>);
 type EntryRef<'a> = (&'a [u8], &'a [u8]);
 
 /// Whether `bytes` are a posting record (rather than a per-entry value of an older store).
-pub(super) fn is_record(bytes: &[u8]) -> bool {
+fn is_record(bytes: &[u8]) -> bool {
     bytes.first() == Some(&RECORD)
 }
 
@@ -198,16 +198,28 @@ pub(super) fn walk(
         }
         ahead
     };
+    // Gives a record's entries beyond the last one given, in the walk's direction; true once
+    // `f` breaks.
+    let mut visit = |key: &[u8], bytes: &[u8]| -> Result<bool, StoreError> {
+        let mut entries = decode(key, bytes)?;
+        if reverse {
+            entries.reverse();
+        }
+        for (position, value) in entries {
+            if beyond(position) && f(position, value)?.is_break() {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    };
     let mut scan_from = match (from, reverse) {
         // Every entry before `from` is in a record keyed before it.
         (Some(from), true) => Some(record_key(&prefix, from)),
         // The record holding `from` may hold entries after it: start with that one.
         (Some(from), false) => match record_at(kv, &prefix, from)? {
             Some((key, bytes)) => {
-                for (position, value) in decode(&key, &bytes)? {
-                    if beyond(position) && f(position, value)?.is_break() {
-                        return Ok(());
-                    }
+                if visit(&key, &bytes)? {
+                    return Ok(());
                 }
                 Some(key)
             }
@@ -224,22 +236,8 @@ pub(super) fn walk(
             RECORDS_AT_ONCE,
         )?;
         for (key, bytes) in &rows {
-            let entries = decode(key, bytes)?;
-            let mut visit = |(position, value): (&[u8], &[u8])| -> Result<bool, StoreError> {
-                Ok(beyond(position) && f(position, value)?.is_break())
-            };
-            if reverse {
-                for entry in entries.into_iter().rev() {
-                    if visit(entry)? {
-                        return Ok(());
-                    }
-                }
-            } else {
-                for entry in entries {
-                    if visit(entry)? {
-                        return Ok(());
-                    }
-                }
+            if visit(key, bytes)? {
+                return Ok(());
             }
         }
         if rows.len() < RECORDS_AT_ONCE {
@@ -271,13 +269,16 @@ type Change = (Pos, Option<Vec<u8>>);
 impl Postings {
     /// Keeps a paper's position (its date and key), for the changes of each of its topics.
     pub(super) fn position(&mut self, date: DateTime<Utc>, paper_key: &str) -> Pos {
-        self.positions.push(position(date, paper_key));
-        Pos((self.positions.len() - 1) as u32)
+        self.keep(position(date, paper_key))
     }
 
     /// Keeps a position as read from a record.
     pub(super) fn raw_position(&mut self, position: &[u8]) -> Pos {
-        self.positions.push(position.to_vec());
+        self.keep(position.to_vec())
+    }
+
+    fn keep(&mut self, position: Vec<u8>) -> Pos {
+        self.positions.push(position);
         Pos((self.positions.len() - 1) as u32)
     }
 

@@ -71,7 +71,7 @@ started=$(now_ms)
 RUST_LOG=info "$paperboy" --config "$dir/paperboy.toml" serve --listen "127.0.0.1:$port" \
   > /dev/null 2> "$dir/serve.log" &
 serve=$!
-trap 'kill $serve 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'kill $serve 2>/dev/null || true; [ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
 until curl -sf "http://127.0.0.1:$port/healthz" > /dev/null; do sleep 0.01; done
 echo "serve until it answers, $t topics: $(( $(now_ms) - started )) ms"
 sed -i '0,/^query = /s/^query = .*/query = '"'"'graph* AND neural'"'"'/' "$dir/paperboy.toml"

@@ -170,6 +170,7 @@ fn main() -> ExitCode {
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .max_blocking_threads(paperboy::blocking_threads())
         .build()
         .context("cannot start the async runtime")
 }

@@ -227,6 +227,7 @@ impl Cores {
         for core in 0..count {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
+                .max_blocking_threads(crate::BLOCKING_THREADS_PER_CORE)
                 .thread_name(format!("paperboy-http-{core}-blocking"))
                 .build();
             let runtime = match runtime {

@@ -74,7 +74,12 @@ pub fn collapse_whitespace(text: &str) -> String {
             out.push(' ');
         }
         let start = out.len();
-        out.extend(word.chars().filter(|&c| is_xml_char(c)));
+        if word.bytes().all(|b| (b' '..0x7f).contains(&b)) {
+            // Printable ASCII, most words: nothing to drop, copied whole.
+            out.push_str(word);
+        } else {
+            out.extend(word.chars().filter(|&c| is_xml_char(c)));
+        }
         if out.len() == start {
             // A word of nothing but dropped characters leaves no trace, not even a space.
             out.truncate(kept);
@@ -130,5 +135,21 @@ mod tests {
         assert_eq!(html_to_text("1 &lt; 2"), "1 < 2");
         assert_eq!(html_to_text("  plain\n text "), "plain text");
         assert_eq!(collapse_whitespace("a\u{1}b \u{7} c\u{fffe}"), "ab c");
+    }
+
+    proptest::proptest! {
+        /// The same as collapsing character by character, whatever the text (the fast path
+        /// for printable ASCII words must drop nothing it should keep, and keep nothing more).
+        #[test]
+        fn collapsing_whitespace_is_the_plain_definition(text in "(\\PC|[ \t\n\r\u{0}-\u{1f}\u{7f}\u{85}\u{a0}\u{fffe}\u{ffff}ab])*") {
+            let kept: String = text.chars().filter(|&c| c.is_whitespace() || is_xml_char(c)).collect();
+            let plain = kept
+                .split_whitespace()
+                .map(|word| word.chars().filter(|&c| is_xml_char(c)).collect::<String>())
+                .filter(|word| !word.is_empty())
+                .collect::<Vec<_>>()
+                .join(" ");
+            proptest::prop_assert_eq!(collapse_whitespace(&text), plain);
+        }
     }
 }

@@ -417,12 +417,17 @@ impl Ingestor {
         tracing::debug!(source = %id, papers = papers.len(), "storing papers");
         let index = self.index.clone();
         blocking(move || {
+            // The new papers tagged while the batch before is written (the writer is one
+            // thread); checked against the topics of the moment below.
+            let ahead = live.get();
+            let pretagged = store.pretag(&papers, &ahead.tagger)?;
             // Tagged with the topics now, which a reload waits for.
             let counts = live.hold(|setup| {
-                store.apply_batch(
+                store.apply_batch_pretagged(
                     &id,
                     &papers,
                     &setup.tagger,
+                    Some(pretagged),
                     |counts| SourceState {
                         last_result: Some(PollResult::from(before + counts)),
                         ..state

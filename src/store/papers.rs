@@ -24,6 +24,16 @@ use crate::pipeline::identity::{first_seen, identifiers, named};
 use crate::pipeline::merge::merge;
 use crate::pipeline::tag::Tagger;
 
+/// A paper's topics as [`Tagger::tag_scored`] gives them: ids, and relevance where learned.
+pub type Tags = (Vec<String>, Vec<(String, Relevance)>);
+
+/// A batch's papers tagged before the batch is planned ([`PaperStore::pretag`]), by `tagger`.
+pub struct Pretagged<'a> {
+    tagger: &'a Tagger,
+    /// By the paper's place in the batch: its topics, for the papers that looked new.
+    pub(super) tags: Vec<Option<Tags>>,
+}
+
 /// How a batch of papers changed the store.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct BatchCounts {
@@ -278,6 +288,53 @@ impl PaperStore {
         state: impl FnOnce(BatchCounts) -> SourceState,
         now: DateTime<Utc>,
     ) -> Result<BatchCounts, StoreError> {
+        self.apply_batch_pretagged(source_id, papers, tagger, None, state, now)
+    }
+
+    /// Tags the papers of a batch that look new (nothing is stored under their first
+    /// identifier), before [`PaperStore::apply_batch_pretagged`] takes the write lock: on a
+    /// busy ingest, tagging against thousands of topics then runs while the batch before is
+    /// written rather than after it. Unchanged papers are not tagged at all.
+    pub fn pretag<'a>(
+        &self,
+        papers: &[Paper],
+        tagger: &'a Tagger,
+    ) -> Result<Pretagged<'a>, StoreError> {
+        let mut fresh = Vec::new();
+        for (i, paper) in papers.iter().enumerate() {
+            if let Some(first) = identifiers(&paper.ids).first() {
+                if self.alias(first)?.is_none() {
+                    fresh.push(i);
+                }
+            }
+        }
+        let tagged = super::in_parallel(&fresh, |part: &[usize]| {
+            part.iter()
+                .map(|&i| tagger.tag_scored(&papers[i]))
+                .collect()
+        });
+        let mut tags: Vec<Option<Tags>> = (0..papers.len()).map(|_| None).collect();
+        for (i, topics) in fresh.into_iter().zip(tagged) {
+            tags[i] = Some(topics);
+        }
+        Ok(Pretagged { tagger, tags })
+    }
+
+    /// [`PaperStore::apply_batch`], with the topics of papers tagged ahead ([`PaperStore::pretag`])
+    /// taken for those that are new to the store and to the batch, when they were tagged by
+    /// this very `tagger` (a reload in between makes them stale: they are tagged again).
+    pub fn apply_batch_pretagged(
+        &self,
+        source_id: &str,
+        papers: &[Paper],
+        tagger: &Tagger,
+        pretagged: Option<Pretagged<'_>>,
+        state: impl FnOnce(BatchCounts) -> SourceState,
+        now: DateTime<Utc>,
+    ) -> Result<BatchCounts, StoreError> {
+        let mut pretagged = pretagged.filter(|p| std::ptr::eq(p.tagger, tagger));
+        // The batch's place of each paper staged new and not merged with another since.
+        let mut fresh_from: HashMap<String, usize> = HashMap::new();
         let _guard = self
             .write
             .lock()
@@ -285,7 +342,7 @@ impl PaperStore {
         // What is read must be what the last commit left, journalled writes included.
         super::journal::finish(&*self.kv)?;
         let mut plan = Plan::default();
-        for incoming in papers {
+        for (place, incoming) in papers.iter().enumerate() {
             let ids = identifiers(&incoming.ids);
             // Every distinct paper any of the identifiers leads to, as this batch has it so far.
             let mut found: Vec<StoredPaper> = Vec::new();
@@ -308,6 +365,7 @@ impl PaperStore {
                 // Its aliases are already all of its identifiers.
                 let fresh = first_seen(incoming.clone(), now);
                 plan.originals.entry(fresh.key.clone()).or_insert(None);
+                fresh_from.insert(fresh.key.clone(), place);
                 fresh
             } else {
                 // Identifiers that lead to several papers (a journal paper stored under its DOI,
@@ -321,6 +379,7 @@ impl PaperStore {
                     plan.retire(&other.key, &survivor.key);
                 }
                 survivor.paper = merge(&survivor.paper, incoming);
+                fresh_from.remove(&survivor.key);
                 survivor.aliases.extend(ids);
                 survivor.aliases.extend(identifiers(&survivor.paper.ids));
                 survivor
@@ -349,15 +408,26 @@ impl PaperStore {
                 }
                 Some(_) => counts.updated += 1,
             }
-            to_write.push((key, next));
+            let ahead = match (&mut pretagged, fresh_from.get(&key)) {
+                (Some(pretagged), Some(&place)) => {
+                    pretagged.tags.get_mut(place).and_then(Option::take)
+                }
+                _ => None,
+            };
+            to_write.push((key, next, ahead));
         }
         // Tagging against thousands of topics is most of a batch's CPU: on every core.
-        let topics = super::in_parallel(&to_write, |part: &[(String, StoredPaper)]| {
+        type ToWrite = (String, StoredPaper, Option<Tags>);
+        let topics = super::in_parallel(&to_write, |part: &[ToWrite]| {
             part.iter()
-                .map(|(_, next)| tagger.tag_scored(&next.paper))
+                .map(|(_, next, ahead)| ahead.is_none().then(|| tagger.tag_scored(&next.paper)))
                 .collect()
         });
-        for ((key, mut next), (topics, relevance)) in to_write.into_iter().zip(topics) {
+        for ((key, mut next, ahead), tagged) in to_write.into_iter().zip(topics) {
+            let (topics, relevance) = match (ahead, tagged) {
+                (Some(tags), _) | (None, Some(tags)) => tags,
+                (None, None) => tagger.tag_scored(&next.paper),
+            };
             next.topics = topics;
             let original = plan.originals.get(&key).and_then(Option::as_ref);
             diff_paper(original, &next, &mut writes)?;

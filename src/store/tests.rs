@@ -758,3 +758,95 @@ fn ranked_cursors_carry_their_relevance_after_a_nul() {
     bad.extend_from_slice(b"\x0099999");
     assert_eq!(super::split_ranked_cursor(&bad), (bad.as_slice(), None));
 }
+
+#[test]
+fn papers_tagged_ahead_are_stored_as_if_tagged_in_the_batch() {
+    let now = Utc::now();
+    let t = tagger(&[("diff", "diffusion"), ("graphs", "graph*"), ("all", "*")]);
+    let stale = tagger(&[("diff", "graph*"), ("graphs", "diffusion"), ("all", "*")]);
+    for (name, store, _dir) in stores() {
+        // The same batches without tagging ahead, for comparison.
+        let plain = PaperStore::in_memory();
+        let first = vec![paper("2604.00001", "Diffusion one", 1)];
+        for s in [&store, &plain] {
+            s.apply_batch("src", &first, &t, |_| SourceState::default(), now)
+                .unwrap();
+        }
+        // A stored paper that comes back changed, two new ones, and a new one twice in the
+        // batch (its second copy merged into the first).
+        let mut again = paper("2604.00001", "Diffusion on graphs", 1);
+        again.version = Some(2);
+        let mut twice = paper("2604.00004", "Graph networks", 4);
+        twice.ids.doi = Some("10.1/x".into());
+        let mut twice_again = paper("2604.00004", "Diffusion graph networks", 4);
+        twice_again.ids.doi = Some("10.1/x".into());
+        let batch = vec![
+            again,
+            paper("2604.00002", "Graphs", 2),
+            paper("2604.00003", "Diffusion three", 3),
+            twice,
+            twice_again,
+        ];
+        let pretagged = store.pretag(&batch, &t).unwrap();
+        let ahead: Vec<bool> = pretagged.tags.iter().map(Option::is_some).collect();
+        assert_eq!(
+            ahead,
+            [false, true, true, true, true],
+            "{name}: only new papers"
+        );
+        store
+            .apply_batch_pretagged(
+                "src",
+                &batch,
+                &t,
+                Some(pretagged),
+                |_| SourceState::default(),
+                now,
+            )
+            .unwrap();
+        plain
+            .apply_batch("src", &batch, &t, |_| SourceState::default(), now)
+            .unwrap();
+        for topic in ["diff", "graphs", "all"] {
+            assert_eq!(
+                titles(&store, topic),
+                titles(&plain, topic),
+                "{name}: {topic}"
+            );
+            assert_eq!(
+                store.topic_count(topic).unwrap(),
+                plain.topic_count(topic).unwrap(),
+                "{name}: {topic}"
+            );
+        }
+        assert_eq!(
+            titles(&store, "diff"),
+            vec![
+                "Diffusion graph networks",
+                "Diffusion three",
+                "Diffusion on graphs"
+            ],
+            "{name}: the merged paper is tagged as merged"
+        );
+
+        // Tagged ahead by topics since replaced: tagged again with the current ones.
+        let late = vec![paper("2604.00005", "Diffusion five", 5)];
+        let pretagged = store.pretag(&late, &stale).unwrap();
+        assert!(pretagged.tags[0].is_some());
+        store
+            .apply_batch_pretagged(
+                "src",
+                &late,
+                &t,
+                Some(pretagged),
+                |_| SourceState::default(),
+                now,
+            )
+            .unwrap();
+        assert_eq!(titles(&store, "diff")[0], "Diffusion five", "{name}");
+        assert!(
+            !titles(&store, "graphs").contains(&"Diffusion five".to_string()),
+            "{name}"
+        );
+    }
+}

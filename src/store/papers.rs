@@ -342,6 +342,8 @@ impl PaperStore {
         // What is read must be what the last commit left, journalled writes included.
         super::journal::finish(&*self.kv)?;
         let mut plan = Plan::default();
+        // Papers found unchanged, by key.
+        let mut unchanged: std::collections::HashSet<String> = std::collections::HashSet::new();
         for (place, incoming) in papers.iter().enumerate() {
             let ids = identifiers(&incoming.ids);
             // Every distinct paper any of the identifiers leads to, as this batch has it so far.
@@ -361,6 +363,9 @@ impl PaperStore {
                     found.push(paper);
                 }
             }
+            // One stored paper, not staged by this batch yet: if it comes back unchanged it
+            // need not be kept at all (a copy later in the batch reads it again).
+            let only_stored = found.len() == 1 && !plan.pending.contains_key(&found[0].key);
             let next = if found.is_empty() {
                 // Its aliases are already all of its identifiers.
                 let fresh = first_seen(incoming.clone(), now);
@@ -384,9 +389,26 @@ impl PaperStore {
                 survivor.aliases.extend(identifiers(&survivor.paper.ids));
                 survivor
             };
+            if only_stored
+                && matches!(plan.originals.get(&next.key), Some(Some(original)) if *original == next)
+            {
+                // The same record (read with its topics, which are current: a topic change
+                // re-tags the store): neither tagged nor written, nor held until the batch
+                // ends. Most papers of a re-poll are these.
+                plan.originals.remove(&next.key);
+                unchanged.insert(next.key);
+                continue;
+            }
             plan.stage(next);
         }
-        let mut counts = BatchCounts::default();
+        let mut counts = BatchCounts {
+            // Unless a later copy in the batch changed the paper or folded it into another.
+            unchanged: unchanged
+                .iter()
+                .filter(|key| !plan.pending.contains_key(*key) && !plan.retired.contains_key(*key))
+                .count(),
+            ..BatchCounts::default()
+        };
         let mut writes = Writes::default();
         // Every paper written or removed, for the search index to take in.
         let mut changed: Vec<String> = Vec::new();

@@ -850,3 +850,68 @@ fn papers_tagged_ahead_are_stored_as_if_tagged_in_the_batch() {
         );
     }
 }
+
+#[test]
+fn unchanged_papers_are_counted_once_and_a_later_copy_still_changes_or_folds_them() {
+    let now = Utc::now();
+    let t = tagger(&[("all", "*"), ("longer", "longer")]);
+    for (name, store, _dir) in stores() {
+        let stored = vec![paper("2604.00001", "One", 1), paper("2604.00002", "Two", 2)];
+        store
+            .apply_batch("src", &stored, &t, |_| SourceState::default(), now)
+            .unwrap();
+        let generation = store.generation();
+        let counts = |batch: &[Paper]| {
+            let c = store
+                .apply_batch("src", batch, &t, |_| SourceState::default(), now)
+                .unwrap();
+            (c.new, c.updated, c.unchanged)
+        };
+        // Twice unchanged in one batch: one unchanged paper, nothing written.
+        let batch = [stored[0].clone(), stored[0].clone(), stored[1].clone()];
+        assert_eq!(counts(&batch), (0, 0, 2), "{name}");
+        assert_eq!(store.generation(), generation, "{name}");
+
+        // Unchanged, then changed by a later copy in the same batch: updated, not unchanged.
+        let mut longer = stored[0].clone();
+        longer.abstract_text = "longer".into();
+        let batch = [stored[0].clone(), longer, stored[1].clone()];
+        assert_eq!(counts(&batch), (0, 1, 1), "{name}");
+        assert_eq!(titles(&store, "longer"), vec!["One"], "{name}");
+
+        // Unchanged, then folded into another paper by a later entry carrying both papers'
+        // identifiers (a DOI stored under one, the arXiv id under the other).
+        let mut journal = paper("2604.00009", "Journal version", 3);
+        journal.ids.arxiv = None;
+        journal.ids.doi = Some("10.1/two".into());
+        journal.ids.entry = "journal:two".into();
+        // Seen first (an hour earlier), so it survives and the arXiv paper is folded into it.
+        let earlier = now - chrono::Duration::hours(1);
+        store
+            .apply_batch(
+                "j",
+                &[journal.clone()],
+                &t,
+                |_| SourceState::default(),
+                earlier,
+            )
+            .unwrap();
+        assert_eq!(store.topic_count("all").unwrap(), 3, "{name}");
+        let mut both = stored[1].clone();
+        both.ids.doi = Some("10.1/two".into());
+        let batch = [stored[1].clone(), both];
+        assert_eq!(counts(&batch).2, 0, "{name}: folded, not unchanged");
+        assert_eq!(
+            store.topic_count("all").unwrap(),
+            2,
+            "{name}: one paper now"
+        );
+        let found = store.find(&["doi:10.1/two".to_string()]).unwrap().unwrap();
+        let again = store.find(&["arxiv:2604.00002".to_string()]).unwrap();
+        assert_eq!(again.map(|p| p.key), Some(found.key.clone()), "{name}");
+        assert_eq!(
+            found.key, "doi:10.1/two",
+            "{name}: the paper seen first survives"
+        );
+    }
+}

@@ -31,9 +31,14 @@ pub mod websub;
 /// (`benches/topics.sh`). The work is CPU-bound: more threads than this would not be faster.
 pub const BLOCKING_THREADS_PER_CORE: usize = 2;
 
+/// The cores this process may run on (1 when the system cannot say): what the thread pools,
+/// the render slots and the bound on parsed batches are sized by.
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+}
+
 /// Threads for blocking work on a runtime that serves every core: at least 4, so that a
 /// long task (a search index rebuild) leaves others to run.
 pub fn blocking_threads() -> usize {
-    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-    (BLOCKING_THREADS_PER_CORE * cores).max(4)
+    (BLOCKING_THREADS_PER_CORE * cores()).max(4)
 }

@@ -109,9 +109,7 @@ impl Ingestor {
             index,
             fetcher,
             slots,
-            parsed: Arc::new(tokio::sync::Semaphore::new(
-                std::thread::available_parallelism().map_or(2, |n| n.get().max(2)),
-            )),
+            parsed: Arc::new(tokio::sync::Semaphore::new(crate::cores().max(2))),
             retagging: Arc::default(),
             progress: None,
         }

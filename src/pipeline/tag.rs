@@ -31,6 +31,10 @@ pub fn topic_fingerprint(query_text: &str) -> String {
 /// The fingerprint of every topic, by id.
 pub type TopicFingerprints = std::collections::BTreeMap<String, String>;
 
+/// A paper's topics as [`Tagger::tag_scored`] gives them: ids, sorted, and its relevance to
+/// each topic learned from examples.
+pub type Tags = (Vec<String>, Vec<(String, Relevance)>);
+
 /// A topic whose papers must be found again: added or with a changed query (`fingerprint` is
 /// its new one), or removed (`None`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -150,7 +154,7 @@ impl Tagger {
 
     /// The ids of the topics the paper belongs to, sorted, and its relevance to each of them
     /// that is learned from examples.
-    pub fn tag_scored(&self, paper: &Paper) -> (Vec<String>, Vec<(String, Relevance)>) {
+    pub fn tag_scored(&self, paper: &Paper) -> Tags {
         let matching = self.matcher.matching(paper);
         let scores = if self.profiles.is_empty() {
             Vec::new()

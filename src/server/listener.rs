@@ -216,7 +216,7 @@ impl Cores {
     /// A runtime on its own thread per core. When one cannot be made, connections are served
     /// on the calling runtime (logged).
     fn start() -> Self {
-        let count = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        let count = crate::cores();
         let (stop, _) = watch::channel(false);
         let mut cores = Cores {
             handles: Vec::with_capacity(count),

@@ -1008,7 +1008,7 @@ async fn timed<T>(
 /// How many feeds are rendered or compressed at once: as many as the serving cores have
 /// threads for blocking work.
 fn render_slots() -> usize {
-    std::thread::available_parallelism().map_or(2, |n| crate::BLOCKING_THREADS_PER_CORE * n.get())
+    crate::BLOCKING_THREADS_PER_CORE * crate::cores()
 }
 
 /// The rendered feed an identity key holds.

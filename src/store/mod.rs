@@ -42,7 +42,7 @@ pub use keys::SCHEMA_VERSION;
 pub use kv::{BackendError, Op, Row, Store, StoreError, Tree};
 pub use memory::MemoryStore;
 pub(crate) use papers::split_ranked_cursor;
-pub use papers::{BatchCounts, PaperStore, Pretagged, Tags};
+pub use papers::{BatchCounts, PaperStore, Pretagged};
 pub use retag::TopicRetag;
 pub use sled_store::SledStore;
 
@@ -50,9 +50,7 @@ pub use sled_store::SledStore;
 /// order; one thread for a few items. Decoding and tagging (re-tags, batches) and applying a
 /// journal's writes are spread this way.
 fn in_parallel<T: Sync, R: Send>(items: &[T], work: impl Fn(&[T]) -> Vec<R> + Sync) -> Vec<R> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, std::num::NonZero::get)
-        .min(8);
+    let threads = crate::cores().min(8);
     if threads < 2 || items.len() < 64 {
         return work(items);
     }

@@ -22,10 +22,7 @@ use super::{MemoryStore, SledStore};
 use crate::model::{Paper, Relevance, SourceState, StoredPaper};
 use crate::pipeline::identity::{first_seen, identifiers, named};
 use crate::pipeline::merge::merge;
-use crate::pipeline::tag::Tagger;
-
-/// A paper's topics as [`Tagger::tag_scored`] gives them: ids, and relevance where learned.
-pub type Tags = (Vec<String>, Vec<(String, Relevance)>);
+use crate::pipeline::tag::{Tagger, Tags};
 
 /// A batch's papers tagged before the batch is planned ([`PaperStore::pretag`]), by `tagger`.
 pub struct Pretagged<'a> {

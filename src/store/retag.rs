@@ -13,7 +13,7 @@ use super::papers::PaperStore;
 use super::plan::{diff_topics, relevance_ops, Writes};
 use super::postings::paper_key_of;
 use crate::model::{Relevance, StoredPaper};
-use crate::pipeline::tag::{Tagger, TopicFingerprints};
+use crate::pipeline::tag::{Tagger, Tags, TopicFingerprints};
 
 /// How setting one topic's papers changed the store.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -249,12 +249,9 @@ impl PaperStore {
     }
 }
 
-/// A paper's topics and its relevance to those learned from examples.
-type Tagged = (Vec<String>, Vec<(String, Relevance)>);
-
 /// Decodes and tags a chunk of stored papers, spread over the machine's cores (decoding and
 /// tagging are the CPU-bound part of re-tagging), in the chunk's order.
-fn retag_rows(rows: &[Row], tagger: &Tagger) -> Vec<Result<(StoredPaper, Tagged), StoreError>> {
+fn retag_rows(rows: &[Row], tagger: &Tagger) -> Vec<Result<(StoredPaper, Tags), StoreError>> {
     super::in_parallel(rows, |part: &[Row]| {
         part.iter()
             .map(|(key, bytes)| {

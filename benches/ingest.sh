@@ -102,5 +102,5 @@ for n in $SIZES; do
     printf '%-40s %10s bytes/paper, fresh store of version 11 compacted: %s (%s x)\n' \
       "the same, both compacted" "$((grown / n))" "$((fresh / n))" "$(ratio "$grown" "$fresh")"
   fi
-  rm -rf "$dir"
+  [ -n "${KEEP:-}" ] || rm -rf "$dir"
 done

@@ -111,10 +111,9 @@ pub fn train(config: &Config, store: &PaperStore, index: &SearchIndex) -> Traine
         );
     }
     let vocabulary = Arc::new(Vocabulary::build(corpus_papers.iter().map(|p| &p.paper)));
-    let corpus: Vec<TermVector> = corpus_papers
-        .iter()
-        .map(|p| vocabulary.vector(&p.paper))
-        .collect();
+    let corpus: Vec<TermVector> = crate::in_parallel(&corpus_papers, |part: &[&StoredPaper]| {
+        part.iter().map(|p| vocabulary.vector(&p.paper)).collect()
+    });
     for (topic, (liked, unliked)) in topics.iter().zip(&examples) {
         let vectors = |papers: &[StoredPaper]| -> Vec<TermVector> {
             papers.iter().map(|p| vocabulary.vector(&p.paper)).collect()
@@ -288,7 +287,10 @@ fn sample(store: &PaperStore, index: &SearchIndex) -> Vec<StoredPaper> {
     };
     let mut keys: Vec<String> = keys.into_iter().collect();
     keys.sort_unstable();
-    keys.iter()
-        .filter_map(|key| store.get(key).ok().flatten())
-        .collect()
+    // Decoding is most of reading a paper: a share of the keys per core.
+    crate::in_parallel(&keys, |part: &[String]| {
+        part.iter()
+            .filter_map(|key| store.get(key).ok().flatten())
+            .collect()
+    })
 }

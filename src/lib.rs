@@ -37,6 +37,34 @@ pub fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
 }
 
+/// `work` over `items` split across the machine's cores (up to 8), the results in the items'
+/// order; one thread for a few items. Decoding and tagging (re-tags, batches), applying a
+/// journal's writes and training topics from examples are spread this way.
+pub(crate) fn in_parallel<T: Sync, R: Send>(
+    items: &[T],
+    work: impl Fn(&[T]) -> Vec<R> + Sync,
+) -> Vec<R> {
+    let threads = crate::cores().min(8);
+    if threads < 2 || items.len() < 64 {
+        return work(items);
+    }
+    let size = items.len().div_ceil(threads);
+    let work = &work;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = items
+            .chunks(size)
+            .map(|part| scope.spawn(move || work(part)))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    })
+}
+
 /// Threads for blocking work on a runtime that serves every core: at least 4, so that a
 /// long task (a search index rebuild) leaves others to run.
 pub fn blocking_threads() -> usize {

@@ -14,7 +14,10 @@
 //! Word statistics come from a sample of the stored papers ([`Vocabulary::build`]), so a
 //! vector is the same whichever topic asks, and one vocabulary serves every topic.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::model::Paper;
 use crate::pipeline::text::for_each_word;
@@ -190,8 +193,12 @@ const STOP_WORDS: &[&str] = &[
     "yours",
 ];
 
+/// [`STOP_WORDS`] as a set: every word of every paper trained on is looked up.
+static STOP_SET: LazyLock<FxHashSet<&'static str>> =
+    LazyLock::new(|| STOP_WORDS.iter().copied().collect());
+
 fn is_stop_word(word: &str) -> bool {
-    STOP_WORDS.binary_search(&word).is_ok()
+    STOP_SET.contains(word)
 }
 
 /// Calls `f` with every word of a paper that can carry meaning: the title's twice (a title
@@ -207,10 +214,29 @@ fn for_each_paper_word(paper: &Paper, mut f: impl FnMut(&str)) {
     for_each_word(&paper.abstract_text, &mut keep);
 }
 
+/// How many of `papers` have each word: a word is counted once per paper, when it is not the
+/// paper of its last count.
+fn paper_counts(papers: &[&Paper]) -> FxHashMap<Box<str>, u32> {
+    let mut counts: FxHashMap<Box<str>, (u32, usize)> = FxHashMap::default();
+    for (i, paper) in papers.iter().enumerate() {
+        for_each_paper_word(paper, |word| match counts.get_mut(word) {
+            Some((n, last)) if *last != i => {
+                *n += 1;
+                *last = i;
+            }
+            Some(_) => {}
+            None => {
+                counts.insert(word.into(), (1, i));
+            }
+        });
+    }
+    counts.into_iter().map(|(w, (n, _))| (w, n)).collect()
+}
+
 /// The words of a corpus and how rare each is: the shared part of every paper's vector.
 #[derive(Debug, Clone, Default)]
 pub struct Vocabulary {
-    ids: HashMap<Box<str>, u32>,
+    ids: FxHashMap<Box<str>, u32>,
     words: Vec<Box<str>>,
     idf: Vec<f32>,
     papers: u32,
@@ -220,21 +246,17 @@ impl Vocabulary {
     /// The vocabulary of `papers` (a sample of the store is enough: only how rare a word is
     /// matters): every word in at least two of them, with its inverse document frequency.
     pub fn build<'a>(papers: impl IntoIterator<Item = &'a Paper>) -> Self {
-        let mut counts: HashMap<Box<str>, u32> = HashMap::new();
-        let mut seen: HashSet<String> = HashSet::new();
-        let mut total = 0u32;
-        for paper in papers {
-            total += 1;
-            seen.clear();
-            for_each_paper_word(paper, |word| {
-                if !seen.contains(word) {
-                    seen.insert(word.to_string());
-                }
-            });
-            for word in seen.drain() {
-                *counts.entry(word.into_boxed_str()).or_default() += 1;
+        let papers: Vec<&Paper> = papers.into_iter().collect();
+        // How many papers have each word, counted a share of the papers per core.
+        let parts = crate::in_parallel(&papers, |part: &[&Paper]| vec![paper_counts(part)]);
+        let mut parts = parts.into_iter();
+        let mut counts = parts.next().unwrap_or_default();
+        for part in parts {
+            for (word, n) in part {
+                *counts.entry(word).or_default() += n;
             }
         }
+        let total = u32::try_from(papers.len()).unwrap_or(u32::MAX);
         let mut kept: Vec<(Box<str>, u32)> = counts
             .into_iter()
             .filter(|&(_, n)| n >= MIN_PAPERS)
@@ -281,7 +303,7 @@ impl Vocabulary {
 
     /// A paper's unit tf-idf vector over the known words (empty when it has none).
     pub fn vector(&self, paper: &Paper) -> TermVector {
-        let mut tf: HashMap<u32, u32> = HashMap::new();
+        let mut tf: FxHashMap<u32, u32> = FxHashMap::default();
         for_each_paper_word(paper, |word| {
             if let Some(&id) = self.ids.get(word) {
                 *tf.entry(id).or_default() += 1;
@@ -630,8 +652,8 @@ mod tests {
             .map(|i| (profile.score(&vectors[i]), i))
             .collect();
         ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
-        let top: HashSet<usize> = ranked[..2].iter().map(|&(_, i)| i).collect();
-        assert_eq!(top, HashSet::from([1, 2]), "{ranked:?}");
+        let top: std::collections::HashSet<usize> = ranked[..2].iter().map(|&(_, i)| i).collect();
+        assert_eq!(top, std::collections::HashSet::from([1, 2]), "{ranked:?}");
         assert!(ranked.iter().all(|&(s, _)| (0.0..=1.0).contains(&s)));
         assert_eq!(profile.score(&vectors[3]), 0.0, "no shared word");
 

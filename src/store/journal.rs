@@ -208,7 +208,7 @@ fn apply_parallel(kv: &dyn Store, ops: &[Op]) -> Result<(), StoreError> {
     if ops.len() < INLINE_OPS {
         return kv.apply(ops);
     }
-    super::in_parallel(ops, |run: &[Op]| vec![kv.apply(run)])
+    crate::in_parallel(ops, |run: &[Op]| vec![kv.apply(run)])
         .into_iter()
         .collect()
 }

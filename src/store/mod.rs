@@ -46,30 +46,5 @@ pub use papers::{BatchCounts, PaperStore, Pretagged};
 pub use retag::TopicRetag;
 pub use sled_store::SledStore;
 
-/// `work` over `items` split across the machine's cores (up to 8), the results in the items'
-/// order; one thread for a few items. Decoding and tagging (re-tags, batches) and applying a
-/// journal's writes are spread this way.
-fn in_parallel<T: Sync, R: Send>(items: &[T], work: impl Fn(&[T]) -> Vec<R> + Sync) -> Vec<R> {
-    let threads = crate::cores().min(8);
-    if threads < 2 || items.len() < 64 {
-        return work(items);
-    }
-    let size = items.len().div_ceil(threads);
-    let work = &work;
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = items
-            .chunks(size)
-            .map(|part| scope.spawn(move || work(part)))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| {
-                h.join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
-            .collect()
-    })
-}
-
 #[cfg(test)]
 mod tests;

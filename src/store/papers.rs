@@ -305,7 +305,7 @@ impl PaperStore {
                 }
             }
         }
-        let tagged = super::in_parallel(&fresh, |part: &[usize]| {
+        let tagged = crate::in_parallel(&fresh, |part: &[usize]| {
             part.iter()
                 .map(|&i| tagger.tag_scored(&papers[i]))
                 .collect()
@@ -437,7 +437,7 @@ impl PaperStore {
         }
         // Tagging against thousands of topics is most of a batch's CPU: on every core.
         type ToWrite = (String, StoredPaper, Option<Tags>);
-        let topics = super::in_parallel(&to_write, |part: &[ToWrite]| {
+        let topics = crate::in_parallel(&to_write, |part: &[ToWrite]| {
             part.iter()
                 .map(|(_, next, ahead)| ahead.is_none().then(|| tagger.tag_scored(&next.paper)))
                 .collect()

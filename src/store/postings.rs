@@ -323,7 +323,7 @@ impl Postings {
         } = self;
         // In key order, so that neighbouring topics' records are read and written together.
         changes.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        let written = super::in_parallel(&changes, |part| {
+        let written = crate::in_parallel(&changes, |part| {
             part.iter()
                 .map(|(topic, changes)| topic_ops(kv, topic, &last_of_each(changes, &positions)))
                 .collect()

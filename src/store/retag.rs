@@ -213,7 +213,7 @@ impl PaperStore {
         let mut writes = Writes::default();
         let mut moved = 0;
         // Reads spread over the cores; the writes go in one commit.
-        let read = super::in_parallel(keys, |part: &[&String]| {
+        let read = crate::in_parallel(keys, |part: &[&String]| {
             part.iter().map(|key| self.membership(key)).collect()
         });
         for (key, membership) in keys.iter().zip(read) {
@@ -252,7 +252,7 @@ impl PaperStore {
 /// Decodes and tags a chunk of stored papers, spread over the machine's cores (decoding and
 /// tagging are the CPU-bound part of re-tagging), in the chunk's order.
 fn retag_rows(rows: &[Row], tagger: &Tagger) -> Vec<Result<(StoredPaper, Tags), StoreError>> {
-    super::in_parallel(rows, |part: &[Row]| {
+    crate::in_parallel(rows, |part: &[Row]| {
         part.iter()
             .map(|(key, bytes)| {
                 let paper: StoredPaper = decode_paper(key, bytes)?;

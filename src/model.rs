@@ -6,6 +6,19 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+/// A source's entry as it was last stored: `ingest` leaves out an entry that comes back written
+/// exactly as before (its paper is stored, and reading and merging it again would change
+/// nothing), at the cost of a digest and one point read instead of a parse.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryMark {
+    /// The source and the entry's identity in it (`source`, NUL, arXiv id without version):
+    /// the mark of an entry's new version replaces the old one's.
+    pub key: Vec<u8>,
+    /// A digest of the entry's bytes as the source wrote them, of what they are read with
+    /// (the source, the page's root tag) and of the paperboy that read them.
+    pub digest: [u8; 16],
+}
+
 /// One author of a paper, as a source names them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Author {

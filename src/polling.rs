@@ -9,7 +9,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::fetch::{FetchError, FetchMeta, Validators};
-use crate::model::{Paper, PollResult};
+use crate::model::PollResult;
 use crate::sources::ParseError;
 
 /// The longest a failing source is left alone before the next try.
@@ -85,8 +85,9 @@ pub enum Outcome {
     /// Papers, from a body or from a paged source's pages, with the validators to send next
     /// time.
     Papers {
-        /// The papers read, cleaned.
-        papers: Vec<Paper>,
+        /// The papers read, cleaned, with the marks of their entries and how many entries
+        /// were left out as stored before, unchanged.
+        page: crate::sources::Parsed,
         /// The validators to send next time.
         validators: Validators,
         /// What the server said besides the body.

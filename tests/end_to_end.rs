@@ -610,6 +610,61 @@ query = "*"
             "verb=ListRecords&resumptionToken=496549%7C47001"
         ]
     );
+
+    // Again: the API's entries are known as stored, left out unread, and counted; the pages
+    // still run to the same end (the pager counts the entries left out).
+    let out = run(&config, &["ingest"]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("api: 0 new, 0 updated, 250 unchanged"),
+        "{text}"
+    );
+    let asked = fixtures.hits.paged.lock().unwrap().clone();
+    let api = asked.iter().filter(|q| q.contains("search_query")).count();
+    assert_eq!(api, 6, "{asked:?}");
+}
+
+/// An entry a source serves again exactly as before is not read again, and one written
+/// differently is: the store ends with the new text.
+#[test]
+fn entries_served_unchanged_are_left_out_and_changed_ones_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let feed = dir.path().join("page.atom.xml");
+    let original = std::fs::read_to_string(format!(
+        "{}/../shared/fixtures/sources/arxiv-api-cslg-or-csai-m20.atom.xml",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    std::fs::write(&feed, &original).unwrap();
+    let config = dir.path().join("paperboy.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[store]\npath = \"store.sled\"\n\n[[sources]]\nid = \"api\"\nkind = \"arxiv-api\"\nurl = \"file://{}\"\n\n[[topics]]\nid = \"all\"\nquery = \"*\"\n",
+            feed.display()
+        ),
+    )
+    .unwrap();
+    let ingest = |expected: &str| {
+        let out = run(&config, &["ingest"]);
+        let text = stdout(&out);
+        assert!(out.status.success(), "{text}");
+        assert!(text.contains(expected), "{expected}: {text}");
+    };
+    ingest("api: 20 new, 0 updated, 0 unchanged");
+    ingest("api: 0 new, 0 updated, 20 unchanged");
+    let edited = original.replacen(
+        "<summary>We introduce Hyper Input",
+        "<summary>We introduce zzqx Hyper Input",
+        1,
+    );
+    assert_ne!(edited, original);
+    std::fs::write(&feed, &edited).unwrap();
+    ingest("api: 0 new, 1 updated, 19 unchanged");
+    let out = run(&config, &["search", "--count", "abs:zzqx"]);
+    assert_eq!(stdout(&out).trim(), "1", "{}", stdout(&out));
+    ingest("api: 0 new, 0 updated, 20 unchanged");
 }
 
 #[test]

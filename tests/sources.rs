@@ -346,3 +346,68 @@ fn arxiv_oai_pmh_arxivraw() {
         .iter()
         .all(|p| !p.title.is_empty() && !p.categories.is_empty()));
 }
+
+/// An arXiv API page read leaving out the entries stored before: every entry is marked, an
+/// entry whose mark is known is left out (and counted), and an entry written differently is
+/// read again under the same key with another digest.
+#[test]
+fn arxiv_api_entries_stored_unchanged_are_left_out() {
+    use paperboy::model::EntryMark;
+    let path = format!(
+        "{}/../shared/fixtures/sources/arxiv-api-cslg-or-csai-m20.atom.xml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let bytes = std::fs::read(&path).unwrap();
+    let ctx = SourceContext {
+        source_id: "s",
+        url: "https://example.org/source",
+    };
+    let now = chrono::Utc::now();
+    let kind = SourceKind::ArxivApi;
+    let all = kind.read_unknown(&bytes, &ctx, now, &|_| false).unwrap();
+    assert_eq!(all.known, 0);
+    assert_eq!(all.papers, kind.read(&bytes, &ctx, now).unwrap());
+    assert_eq!(all.marks.len(), 20);
+    // Keyed by source and arXiv id without its version: a new version replaces the mark.
+    assert!(all.marks.iter().any(|m| m.key == b"s\x002604.26888"));
+    let stored: std::collections::HashSet<Vec<u8>> = all
+        .marks
+        .iter()
+        .map(|m| [&m.key[..], &m.digest].concat())
+        .collect();
+    let known = |m: &EntryMark| stored.contains(&[&m.key[..], &m.digest].concat());
+
+    let again = kind.read_unknown(&bytes, &ctx, now, &known).unwrap();
+    assert_eq!(
+        (again.papers.len(), again.marks.len(), again.known),
+        (0, 0, 20)
+    );
+
+    // One abstract written longer: that entry alone is read, under the key it had.
+    let text = String::from_utf8(bytes.clone()).unwrap();
+    let edited = text.replacen(
+        "<summary>We introduce Hyper Input",
+        "<summary>We introduce zzqx Hyper Input",
+        1,
+    );
+    assert_ne!(edited, text);
+    let changed = kind
+        .read_unknown(edited.as_bytes(), &ctx, now, &known)
+        .unwrap();
+    assert_eq!((changed.papers.len(), changed.known), (1, 19));
+    assert!(changed.papers[0].abstract_text.contains("zzqx"));
+    let old = all
+        .marks
+        .iter()
+        .find(|m| m.key == changed.marks[0].key)
+        .unwrap();
+    assert_ne!(old.digest, changed.marks[0].digest);
+
+    // The same bytes from another source are that source's own entries.
+    let other = SourceContext {
+        source_id: "t",
+        ..ctx
+    };
+    let theirs = kind.read_unknown(&bytes, &other, now, &known).unwrap();
+    assert_eq!((theirs.papers.len(), theirs.known), (20, 0));
+}

@@ -24,7 +24,7 @@ use crate::config::{Location, SourceConfig};
 use crate::fetch::{FetchError, Fetched, Validators};
 use crate::model::{Harvest, PollResult};
 use crate::polling::{self, Outcome, PollError, SourceReport};
-use crate::sources::Pager;
+use crate::sources::{Pager, Parsed};
 use crate::store::{BatchCounts, StoreError};
 
 /// The longest `Retry-After` waited out mid-harvest; a longer one ends the poll, and the next
@@ -143,15 +143,15 @@ impl Ingestor {
             };
             waits = 0;
             let page = if bytes.is_empty() {
-                Ok((Vec::new(), bytes))
+                Ok((Parsed::default(), bytes))
             } else {
                 tokio::select! {
                     biased;
                     () = &mut stop => return Ok(None),
-                    page = parse(source, url.as_str(), bytes) => page,
+                    page = parse(&self.store, source, url.as_str(), bytes) => page,
                 }
             };
-            let (papers, bytes) = match page {
+            let (page, bytes) = match page {
                 Ok(page) => page,
                 Err(error) => {
                     if pages == 0 && resumed.is_some() {
@@ -164,7 +164,8 @@ impl Ingestor {
                     break;
                 }
             };
-            let got = papers.len();
+            // Entries left out as known are read all the same: the pager counts them.
+            let got = page.papers.len() + page.known;
             read += got;
             let info = pager.read_page(base, &bytes, got, read, max_results);
             if harvest.stamp.is_none() {
@@ -184,7 +185,7 @@ impl Ingestor {
             state.harvest = Some(harvest.clone());
             state.failures_in_row = 0;
             counts = self
-                .store_papers(&source.id, papers, state.clone(), counts)
+                .store_papers(&source.id, page, state.clone(), counts)
                 .await?;
             pages += 1;
             if let Some(progress) = &self.progress {

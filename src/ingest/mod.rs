@@ -14,10 +14,10 @@ use crate::config::{Config, Location, SourceConfig};
 use crate::fetch::{Fetched, Fetcher, Validators};
 use crate::index::{IndexError, SearchIndex};
 use crate::live::{Live, Setup};
-use crate::model::{Paper, PollResult, SourceState};
+use crate::model::{EntryMark, PollResult, SourceState};
 use crate::pipeline::tag::{topic_changes, TopicChange};
 use crate::polling::{self, Outcome, PollError, SourceReport};
-use crate::sources::SourceContext;
+use crate::sources::{Parsed, SourceContext};
 use crate::store::{BatchCounts, PaperStore, StoreError, TopicRetag};
 
 /// Polls sources into a store.
@@ -374,12 +374,12 @@ impl Ingestor {
                 PollResult::NotModified
             }
             Outcome::Papers {
-                papers, validators, ..
+                page, validators, ..
             } => {
                 state.etag = validators.etag;
                 state.last_modified = validators.last_modified;
                 let counts = self
-                    .store_papers(&source.id, papers, state.clone(), BatchCounts::default())
+                    .store_papers(&source.id, page, state.clone(), BatchCounts::default())
                     .await?;
                 PollResult::from(counts)
             }
@@ -399,16 +399,27 @@ impl Ingestor {
         })
     }
 
-    /// Stores a batch of a source's papers with its state, in one commit (the state's result
-    /// counts this batch added to `before`), then brings the search index up to date. Returns
-    /// the counts with this batch added.
+    /// Stores a page's papers (and the marks of their entries) with the source's state, in
+    /// one commit (the state's result counts this page, its known entries as unchanged, added
+    /// to `before`), then brings the search index up to date. Returns the counts with this
+    /// page added.
     async fn store_papers(
         &self,
         source_id: &str,
-        papers: Vec<Paper>,
+        page: Parsed,
         state: SourceState,
         before: BatchCounts,
     ) -> Result<BatchCounts, StoreError> {
+        let Parsed {
+            papers,
+            marks,
+            known,
+        } = page;
+        let before = before
+            + BatchCounts {
+                unchanged: known,
+                ..BatchCounts::default()
+            };
         let store = self.store.clone();
         let live = self.live.clone();
         let id = source_id.to_string();
@@ -424,6 +435,7 @@ impl Ingestor {
                 store.apply_batch_pretagged(
                     &id,
                     &papers,
+                    &marks,
                     &setup.tagger,
                     Some(pretagged),
                     |counts| SourceState {
@@ -458,9 +470,9 @@ impl Ingestor {
             }) => {
                 // The semaphore is never closed.
                 let place = self.parsed.clone().acquire_owned().await.ok();
-                let outcome = match parse(source, &source.url, bytes).await {
-                    Ok((papers, _)) => Outcome::Papers {
-                        papers,
+                let outcome = match parse(&self.store, source, &source.url, bytes).await {
+                    Ok((page, _)) => Outcome::Papers {
+                        page,
                         validators,
                         meta,
                     },
@@ -506,23 +518,28 @@ struct Poll {
     parsed: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
-/// Runs a source's adapter on the blocking pool, handing back the bytes (a pager reads the
-/// next page's address from them).
+/// Runs a source's adapter on the blocking pool, leaving out the entries `store` has stored
+/// as they are written now, and hands back the bytes (a pager reads the next page's address
+/// from them).
 async fn parse(
+    store: &Arc<PaperStore>,
     source: &SourceConfig,
     url: &str,
     bytes: Vec<u8>,
-) -> Result<(Vec<Paper>, Vec<u8>), PollError> {
+) -> Result<(Parsed, Vec<u8>), PollError> {
     let kind = source.kind;
     let id = source.id.clone();
     let page_url = url.to_string();
+    let store = store.clone();
     let parsed = tokio::task::spawn_blocking(move || {
         let ctx = SourceContext {
             source_id: &id,
             url: &page_url,
         };
-        kind.read(&bytes, &ctx, Utc::now())
-            .map(|papers| (papers, bytes))
+        // A store that cannot say has the entry read again: never a paper missed.
+        let known = |mark: &EntryMark| store.is_marked(mark).unwrap_or(false);
+        kind.read_unknown(&bytes, &ctx, Utc::now(), &known)
+            .map(|page| (page, bytes))
             .map_err(|source| PollError::Parse {
                 url: page_url.clone(),
                 source,

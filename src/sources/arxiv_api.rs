@@ -10,7 +10,9 @@ use roxmltree::Node;
 
 use std::time::Duration;
 
-use super::{xml, PageInfo, Pager, ParseError, SourceContext, SourceKeys};
+use super::{
+    entry_mark, xml, Known, PageInfo, Pager, ParseError, Parsed, SourceContext, SourceKeys,
+};
 use crate::model::{Author, Identifiers, Paper};
 use crate::pipeline::identity::{arxiv_from_doi, arxiv_links, doi_link, find_arxiv_id, find_doi};
 use crate::pipeline::text::collapse_whitespace;
@@ -41,6 +43,15 @@ impl super::Kind for ArxivApi {
 
     fn parse(&self, bytes: &[u8], ctx: &SourceContext<'_>) -> Result<Vec<Paper>, ParseError> {
         parse(bytes, ctx)
+    }
+
+    fn parse_unknown(
+        &self,
+        bytes: &[u8],
+        ctx: &SourceContext<'_>,
+        known: Known<'_>,
+    ) -> Result<Parsed, ParseError> {
+        read_page(bytes, ctx, Some(known))
     }
 
     fn own_keys(&self) -> &'static [&'static str] {
@@ -130,6 +141,15 @@ pub fn query_url(query: &str) -> url::Url {
 
 /// Parses one API response page.
 pub fn parse(bytes: &[u8], ctx: &SourceContext<'_>) -> Result<Vec<Paper>, ParseError> {
+    read_page(bytes, ctx, None).map(|parsed| parsed.papers)
+}
+
+/// Reads a page; with `known`, leaves out the entries it knows and marks the others.
+fn read_page(
+    bytes: &[u8],
+    ctx: &SourceContext<'_>,
+    known: Option<Known<'_>>,
+) -> Result<Parsed, ParseError> {
     let text = std::str::from_utf8(bytes).map_err(|e| {
         ParseError::Unexpected(format!(
             "the arXiv API answers UTF-8 Atom; these bytes are not UTF-8 ({e})"
@@ -151,8 +171,19 @@ pub fn parse(bytes: &[u8], ctx: &SourceContext<'_>) -> Result<Vec<Paper>, ParseE
             "expected the arXiv API's Atom <feed>, found <{name}>"
         )));
     }
-    let mut papers = Vec::new();
+    let mut parsed = Parsed::default();
     for i in split.named("entry") {
+        let mark = known.and_then(|_| {
+            let raw = split.raw(i)?;
+            let arxiv = find_arxiv_id(raw_id(raw)?)?;
+            Some(entry_mark(ctx, &arxiv.id, split.open_tag(), raw))
+        });
+        if let (Some(known), Some(mark)) = (known, &mark) {
+            if known(mark) {
+                parsed.known += 1;
+                continue;
+            }
+        }
         let paper = split
             .child(i, |entry| {
                 let id = xml::child_text(entry, "id").unwrap_or_default();
@@ -166,9 +197,22 @@ pub fn parse(bytes: &[u8], ctx: &SourceContext<'_>) -> Result<Vec<Paper>, ParseE
                 Ok(entry_paper(entry, &id, ctx))
             })
             .map_err(not_xml)??;
-        papers.extend(paper);
+        if let Some(paper) = paper {
+            parsed.papers.push(paper);
+            parsed.marks.extend(mark);
+        }
     }
-    Ok(papers)
+    Ok(parsed)
+}
+
+/// The text of an entry's `<id>` as written, when it is written plainly (no prefix, no
+/// markup inside): what identifies an entry before it is parsed. Any other entry is read
+/// every time.
+fn raw_id(raw: &str) -> Option<&str> {
+    let start = raw.find("<id>")? + "<id>".len();
+    let len = raw[start..].find("</id>")?;
+    let id = raw[start..start + len].trim();
+    (!id.contains(['<', '&'])).then_some(id)
 }
 
 fn entry_paper(entry: Node<'_, '_>, id: &str, ctx: &SourceContext<'_>) -> Option<Paper> {

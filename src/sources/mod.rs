@@ -17,7 +17,9 @@ use std::time::Duration;
 
 pub use keys::SourceKeys;
 
-use crate::model::Paper;
+use sha2::Digest;
+
+use crate::model::{EntryMark, Paper};
 use crate::pipeline::normalize::clean;
 
 /// What an adapter knows about the source it parses for.
@@ -27,6 +29,54 @@ pub struct SourceContext<'a> {
     pub source_id: &'a str,
     /// The URL the bytes came from, used to resolve relative links.
     pub url: &'a str,
+}
+
+/// What a page gave: its papers, the marks of the entries they were read from (for the kinds
+/// that mark entries), and how many entries were left out as stored before, unchanged.
+#[derive(Debug, Default)]
+pub struct Parsed {
+    /// The papers of the entries read.
+    pub papers: Vec<Paper>,
+    /// The marks of the entries read, to be stored with their papers.
+    pub marks: Vec<EntryMark>,
+    /// Entries left out: stored before exactly as they are written now.
+    pub known: usize,
+}
+
+/// Says whether an entry was stored before exactly as it is written now.
+pub type Known<'a> = &'a dyn Fn(&EntryMark) -> bool;
+
+/// Bumped when what an entry is read into changes in a way the crate's version does not
+/// tell, so that every marked entry is read again once.
+const MARK_VERSION: u32 = 1;
+
+/// The mark of an entry of `ctx`'s source known as `identity` there (an arXiv id), whose
+/// bytes are `raw`, read within `context` (the page's root tag, with its namespaces). Pure.
+pub(crate) fn entry_mark(
+    ctx: &SourceContext<'_>,
+    identity: &str,
+    context: &str,
+    raw: &str,
+) -> EntryMark {
+    let mut hasher = sha2::Sha256::new();
+    for part in [
+        &MARK_VERSION.to_be_bytes()[..],
+        env!("CARGO_PKG_VERSION").as_bytes(),
+        ctx.source_id.as_bytes(),
+        ctx.url.as_bytes(),
+        context.as_bytes(),
+        raw.as_bytes(),
+    ] {
+        // Each part with its length: no two splits of the same bytes hash alike.
+        hasher.update((part.len() as u64).to_be_bytes());
+        hasher.update(part);
+    }
+    let mut digest = [0; 16];
+    digest.copy_from_slice(&hasher.finalize()[..16]);
+    let mut key = ctx.source_id.as_bytes().to_vec();
+    key.push(0);
+    key.extend_from_slice(identity.as_bytes());
+    EntryMark { key, digest }
 }
 
 /// Why a source's bytes gave no papers.
@@ -51,6 +101,23 @@ pub trait Kind: Sync {
     /// Parses a source's bytes into papers (pure; [`SourceKind::read`] adds the cleaning that
     /// ingestion does).
     fn parse(&self, bytes: &[u8], ctx: &SourceContext<'_>) -> Result<Vec<Paper>, ParseError>;
+
+    /// [`Kind::parse`], leaving out the entries `known` says were stored exactly as they are
+    /// written now and marking the others ([`EntryMark`]), for kinds that can tell an entry's
+    /// bytes and identity before parsing it; the others (the default) read every entry and
+    /// mark none.
+    fn parse_unknown(
+        &self,
+        bytes: &[u8],
+        ctx: &SourceContext<'_>,
+        known: Known<'_>,
+    ) -> Result<Parsed, ParseError> {
+        let _ = known;
+        Ok(Parsed {
+            papers: self.parse(bytes, ctx)?,
+            ..Parsed::default()
+        })
+    }
 
     /// The config keys this kind takes besides `id`, `kind`, `url`, `every` (and
     /// `max_results`, which every paged kind takes), so that a key given to the wrong kind is
@@ -202,6 +269,20 @@ impl SourceKind {
     ) -> Result<Vec<Paper>, ParseError> {
         let papers = self.parse(bytes, ctx)?;
         Ok(papers.into_iter().map(|p| clean(p, now)).collect())
+    }
+
+    /// [`SourceKind::read`], leaving out the entries `known` says were stored exactly as they
+    /// are written now ([`Kind::parse_unknown`]).
+    pub fn read_unknown(
+        self,
+        bytes: &[u8],
+        ctx: &SourceContext<'_>,
+        now: chrono::DateTime<chrono::Utc>,
+        known: Known<'_>,
+    ) -> Result<Parsed, ParseError> {
+        let mut parsed = self.def().parse_unknown(bytes, ctx, known)?;
+        parsed.papers = parsed.papers.into_iter().map(|p| clean(p, now)).collect();
+        Ok(parsed)
     }
 
     /// How this kind pages, if it does; paged kinds take `max_results`.

@@ -113,6 +113,18 @@ impl Split<'_> {
             .map(|(i, _)| i)
     }
 
+    /// The root's start tag, as written (with the namespaces its children may use).
+    pub(crate) fn open_tag(&self) -> &str {
+        self.open
+    }
+
+    /// Child `i`, as written.
+    pub(crate) fn raw(&self, i: usize) -> Option<&str> {
+        self.children
+            .get(i)
+            .and_then(|(_, range)| self.text.get(range.clone()))
+    }
+
     /// `f` of child `i`, parsed on its own in the root's start and end tags, or why it is not
     /// XML.
     pub(crate) fn child<T>(
@@ -120,11 +132,7 @@ impl Split<'_> {
         i: usize,
         f: impl FnOnce(Node<'_, '_>) -> T,
     ) -> Result<T, String> {
-        let child = self
-            .children
-            .get(i)
-            .and_then(|(_, range)| self.text.get(range.clone()))
-            .ok_or("no such element")?;
+        let child = self.raw(i).ok_or("no such element")?;
         let text = [self.open, child, &self.close].concat();
         let doc = parse(&text)?;
         let child = doc

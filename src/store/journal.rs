@@ -373,7 +373,10 @@ mod tests {
             assert!(err.to_string().contains("tree journal"), "{err}");
         }
         assert!(decode(b"X\x02\0\0\0\0", b"c").is_err());
-        assert!(decode(b"P\x0a\0\0\0\0\0\0\0\0", b"c").is_err());
+        // A tree past the last.
+        let mut no_tree = vec![b'P', Tree::ALL.len() as u8];
+        no_tree.extend([0; 8]);
+        assert!(decode(&no_tree, b"c").is_err());
     }
 
     #[test]

@@ -32,11 +32,14 @@ pub enum Tree {
     /// The writes of a large commit while it is applied ([`super::journal`]): numbered chunks,
     /// and the marker that says they are whole.
     Journal,
+    /// Source, NUL and an entry's identity there → the digest of the entry as last stored
+    /// ([`crate::model::EntryMark`]): an entry that comes back the same is not read again.
+    Marks,
 }
 
 impl Tree {
     /// Every tree.
-    pub const ALL: [Tree; 10] = [
+    pub const ALL: [Tree; 11] = [
         Tree::Papers,
         Tree::Aliases,
         Tree::TopicIndex,
@@ -47,6 +50,7 @@ impl Tree {
         Tree::Memberships,
         Tree::Subscriptions,
         Tree::Journal,
+        Tree::Marks,
     ];
 
     /// The tree's name in the database.
@@ -62,6 +66,7 @@ impl Tree {
             Tree::Memberships => "memberships",
             Tree::Subscriptions => "subscriptions",
             Tree::Journal => "journal",
+            Tree::Marks => "entry_marks",
         }
     }
 

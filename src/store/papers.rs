@@ -19,7 +19,7 @@ use super::kv::{Op, Row, Store, StoreError, Tree};
 use super::plan::{diff_paper, relevance_ops, remove_paper, Plan, Writes};
 use super::postings;
 use super::{MemoryStore, SledStore};
-use crate::model::{Paper, Relevance, SourceState, StoredPaper};
+use crate::model::{EntryMark, Paper, Relevance, SourceState, StoredPaper};
 use crate::pipeline::identity::{first_seen, identifiers, named};
 use crate::pipeline::merge::merge;
 use crate::pipeline::tag::{Tagger, Tags};
@@ -285,7 +285,18 @@ impl PaperStore {
         state: impl FnOnce(BatchCounts) -> SourceState,
         now: DateTime<Utc>,
     ) -> Result<BatchCounts, StoreError> {
-        self.apply_batch_pretagged(source_id, papers, tagger, None, state, now)
+        self.apply_batch_pretagged(source_id, papers, &[], tagger, None, state, now)
+    }
+
+    /// Whether the entry `mark` stands for was stored exactly as it is written now (its
+    /// mark, written with its paper, is the same), so that reading it again would change
+    /// nothing. A batch in the journal counts as stored: it is applied before anything else
+    /// reads the store.
+    pub fn is_marked(&self, mark: &EntryMark) -> Result<bool, StoreError> {
+        Ok(self
+            .kv
+            .get(Tree::Marks, &mark.key)?
+            .is_some_and(|digest| digest == mark.digest))
     }
 
     /// Tags the papers of a batch that look new (nothing is stored under their first
@@ -319,11 +330,14 @@ impl PaperStore {
 
     /// [`PaperStore::apply_batch`], with the topics of papers tagged ahead ([`PaperStore::pretag`])
     /// taken for those that are new to the store and to the batch, when they were tagged by
-    /// this very `tagger` (a reload in between makes them stale: they are tagged again).
+    /// this very `tagger` (a reload in between makes them stale: they are tagged again), and
+    /// the `marks` of the entries the papers were read from written in the same commit.
+    #[allow(clippy::too_many_arguments)]
     pub fn apply_batch_pretagged(
         &self,
         source_id: &str,
         papers: &[Paper],
+        marks: &[EntryMark],
         tagger: &Tagger,
         pretagged: Option<Pretagged<'_>>,
         state: impl FnOnce(BatchCounts) -> SourceState,
@@ -457,6 +471,9 @@ impl PaperStore {
         self.change_ops(&changed, &mut ops)?;
         // Only papers are in feeds: a batch that changes none leaves cached feeds valid.
         let papers_changed = !ops.is_empty();
+        for mark in marks {
+            ops.push(Op::Put(Tree::Marks, mark.key.clone(), mark.digest.to_vec()));
+        }
         ops.push(Op::Put(
             Tree::Sources,
             source_id.as_bytes().to_vec(),

@@ -798,6 +798,7 @@ fn papers_tagged_ahead_are_stored_as_if_tagged_in_the_batch() {
             .apply_batch_pretagged(
                 "src",
                 &batch,
+                &[],
                 &t,
                 Some(pretagged),
                 |_| SourceState::default(),
@@ -837,6 +838,7 @@ fn papers_tagged_ahead_are_stored_as_if_tagged_in_the_batch() {
             .apply_batch_pretagged(
                 "src",
                 &late,
+                &[],
                 &t,
                 Some(pretagged),
                 |_| SourceState::default(),
@@ -913,5 +915,53 @@ fn unchanged_papers_are_counted_once_and_a_later_copy_still_changes_or_folds_the
             found.key, "doi:10.1/two",
             "{name}: the paper seen first survives"
         );
+    }
+}
+
+#[test]
+fn entry_marks_are_written_with_their_papers_and_a_new_digest_replaces_the_old() {
+    use crate::model::EntryMark;
+    let now = Utc::now();
+    let t = tagger(&[("all", "*")]);
+    for (name, store, _dir) in stores() {
+        let mark = |digest: u8| EntryMark {
+            key: b"src\x002604.00001".to_vec(),
+            digest: [digest; 16],
+        };
+        assert!(!store.is_marked(&mark(1)).unwrap(), "{name}");
+        let papers = [paper("2604.00001", "One", 1)];
+        store
+            .apply_batch_pretagged(
+                "src",
+                &papers,
+                &[mark(1)],
+                &t,
+                None,
+                |_| SourceState::default(),
+                now,
+            )
+            .unwrap();
+        assert!(store.is_marked(&mark(1)).unwrap(), "{name}");
+        assert!(
+            !store.is_marked(&mark(2)).unwrap(),
+            "{name}: another digest"
+        );
+        // The entry written anew: its mark replaces the old one, even when the paper comes
+        // back unchanged (nothing else is written).
+        let generation = store.generation();
+        store
+            .apply_batch_pretagged(
+                "src",
+                &papers,
+                &[mark(2)],
+                &t,
+                None,
+                |_| SourceState::default(),
+                now,
+            )
+            .unwrap();
+        assert_eq!(store.generation(), generation, "{name}: no paper changed");
+        assert!(store.is_marked(&mark(2)).unwrap(), "{name}");
+        assert!(!store.is_marked(&mark(1)).unwrap(), "{name}");
     }
 }

@@ -32,8 +32,9 @@ pub enum Tree {
     /// The writes of a large commit while it is applied ([`super::journal`]): numbered chunks,
     /// and the marker that says they are whole.
     Journal,
-    /// Source, NUL and an entry's identity there → the digest of the entry as last stored
-    /// ([`crate::model::EntryMark`]): an entry that comes back the same is not read again.
+    /// Source, NUL and an entry's identity there but its last two bytes → those two bytes and
+    /// the digest of each such entry as last stored ([`crate::model::EntryMark`], grouped by
+    /// `marks`): an entry that comes back the same is not read again.
     Marks,
 }
 

@@ -29,6 +29,7 @@ mod compact;
 mod journal;
 mod keys;
 mod kv;
+mod marks;
 mod memory;
 mod papers;
 mod plan;

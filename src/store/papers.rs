@@ -293,10 +293,9 @@ impl PaperStore {
     /// nothing. A batch in the journal counts as stored: it is applied before anything else
     /// reads the store.
     pub fn is_marked(&self, mark: &EntryMark) -> Result<bool, StoreError> {
-        Ok(self
-            .kv
-            .get(Tree::Marks, &mark.key)?
-            .is_some_and(|digest| digest == mark.digest))
+        let (group, _) = super::marks::split(&mark.key);
+        let stored = self.kv.get(Tree::Marks, group)?;
+        Ok(super::marks::holds(stored.as_deref(), mark))
     }
 
     /// Tags the papers of a batch that look new (nothing is stored under their first
@@ -471,8 +470,9 @@ impl PaperStore {
         self.change_ops(&changed, &mut ops)?;
         // Only papers are in feeds: a batch that changes none leaves cached feeds valid.
         let papers_changed = !ops.is_empty();
-        for mark in marks {
-            ops.push(Op::Put(Tree::Marks, mark.key.clone(), mark.digest.to_vec()));
+        for (group, record) in super::marks::updated_groups(marks, |g| self.kv.get(Tree::Marks, g))?
+        {
+            ops.push(Op::Put(Tree::Marks, group, record));
         }
         ops.push(Op::Put(
             Tree::Sources,

@@ -18,17 +18,32 @@ pub(super) fn split(key: &[u8]) -> (&[u8], &[u8]) {
     key.split_at(key.len().saturating_sub(MEMBER_BYTES).max(source_end))
 }
 
+/// Each member of a group record, its name and digest, in the order written; `None` where
+/// the bytes stop being a group record (damaged), and nothing after that.
+fn members(mut bytes: &[u8]) -> impl Iterator<Item = Option<(&[u8], [u8; 16])>> {
+    std::iter::from_fn(move || {
+        let (&len, rest) = bytes.split_first()?;
+        let member = rest
+            .split_at_checked(usize::from(len))
+            .and_then(|(name, rest)| {
+                let (digest, rest) = rest.split_at_checked(16)?;
+                Some((name, digest.try_into().ok()?, rest))
+            });
+        let Some((name, digest, rest)) = member else {
+            bytes = &[];
+            return Some(None);
+        };
+        bytes = rest;
+        Some(Some((name, digest)))
+    })
+}
+
 /// The marks of a group record: each member's name and digest. `None` when the bytes are not
 /// a group record (damaged): the group is then as good as empty.
-fn decode(mut bytes: &[u8]) -> Option<BTreeMap<Vec<u8>, [u8; 16]>> {
-    let mut members = BTreeMap::new();
-    while let Some((&len, rest)) = bytes.split_first() {
-        let (name, rest) = rest.split_at_checked(usize::from(len))?;
-        let (digest, rest) = rest.split_at_checked(16)?;
-        members.insert(name.to_vec(), digest.try_into().ok()?);
-        bytes = rest;
-    }
-    Some(members)
+fn decode(bytes: &[u8]) -> Option<BTreeMap<Vec<u8>, [u8; 16]>> {
+    members(bytes)
+        .map(|member| member.map(|(name, digest)| (name.to_vec(), digest)))
+        .collect()
 }
 
 /// A group record: each member as its name's length, its name and its digest, in name order.
@@ -44,12 +59,22 @@ fn encode(members: &BTreeMap<Vec<u8>, [u8; 16]>) -> Vec<u8> {
     bytes
 }
 
-/// Whether `group` (a group record as stored, if any) holds `mark` with the same digest.
+/// Whether `group` (a group record as stored, if any) holds `mark` with the same digest. Read
+/// in place: this runs for every entry of every page of a marking kind.
 pub(super) fn holds(group: Option<&[u8]>, mark: &EntryMark) -> bool {
     let (_, member) = split(&mark.key);
-    group
-        .and_then(decode)
-        .is_some_and(|members| members.get(member) == Some(&mark.digest))
+    let Some(bytes) = group else {
+        return false;
+    };
+    let mut found = None;
+    for entry in members(bytes) {
+        match entry {
+            Some((name, digest)) if name == member => found = Some(digest),
+            Some(_) => {}
+            None => return false,
+        }
+    }
+    found == Some(mark.digest)
 }
 
 /// A group's key and its record.

@@ -930,17 +930,20 @@ fn entry_marks_are_written_with_their_papers_and_a_new_digest_replaces_the_old()
         };
         assert!(!store.is_marked(&mark(1)).unwrap(), "{name}");
         let papers = [paper("2604.00001", "One", 1)];
-        store
-            .apply_batch_pretagged(
-                "src",
-                &papers,
-                &[mark(1)],
-                &t,
-                None,
-                |_| SourceState::default(),
-                now,
-            )
-            .unwrap();
+        let store_marked = |digest: u8| {
+            store
+                .apply_batch_pretagged(
+                    "src",
+                    &papers,
+                    &[mark(digest)],
+                    &t,
+                    None,
+                    |_| SourceState::default(),
+                    now,
+                )
+                .unwrap()
+        };
+        store_marked(1);
         assert!(store.is_marked(&mark(1)).unwrap(), "{name}");
         assert!(
             !store.is_marked(&mark(2)).unwrap(),
@@ -949,17 +952,7 @@ fn entry_marks_are_written_with_their_papers_and_a_new_digest_replaces_the_old()
         // The entry written anew: its mark replaces the old one, even when the paper comes
         // back unchanged (nothing else is written).
         let generation = store.generation();
-        store
-            .apply_batch_pretagged(
-                "src",
-                &papers,
-                &[mark(2)],
-                &t,
-                None,
-                |_| SourceState::default(),
-                now,
-            )
-            .unwrap();
+        store_marked(2);
         assert_eq!(store.generation(), generation, "{name}: no paper changed");
         assert!(store.is_marked(&mark(2)).unwrap(), "{name}");
         assert!(!store.is_marked(&mark(1)).unwrap(), "{name}");

@@ -403,6 +403,15 @@ fn arxiv_api_entries_stored_unchanged_are_left_out() {
         .unwrap();
     assert_ne!(old.digest, changed.marks[0].digest);
 
+    // The same entries on another page of the same source (a paged query's offsets move as
+    // new papers arrive) are known all the same.
+    let moved = SourceContext {
+        url: "https://example.org/source?start=100",
+        ..ctx
+    };
+    let there = kind.read_unknown(&bytes, &moved, now, &known).unwrap();
+    assert_eq!((there.papers.len(), there.known), (0, 20));
+
     // The same bytes from another source are that source's own entries.
     let other = SourceContext {
         source_id: "t",

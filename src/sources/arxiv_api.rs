@@ -176,7 +176,7 @@ fn read_page(
         let mark = known.and_then(|_| {
             let raw = split.raw(i)?;
             let arxiv = find_arxiv_id(raw_id(raw)?)?;
-            Some(entry_mark(ctx, &arxiv.id, split.open_tag(), raw))
+            Some(entry_mark(ctx.source_id, &arxiv.id, split.open_tag(), raw))
         });
         if let (Some(known), Some(mark)) = (known, &mark) {
             if known(mark) {

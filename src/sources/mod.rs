@@ -50,20 +50,16 @@ pub type Known<'a> = &'a dyn Fn(&EntryMark) -> bool;
 /// tell, so that every marked entry is read again once.
 const MARK_VERSION: u32 = 1;
 
-/// The mark of an entry of `ctx`'s source known as `identity` there (an arXiv id), whose
-/// bytes are `raw`, read within `context` (the page's root tag, with its namespaces). Pure.
-pub(crate) fn entry_mark(
-    ctx: &SourceContext<'_>,
-    identity: &str,
-    context: &str,
-    raw: &str,
-) -> EntryMark {
+/// The mark of an entry of source `source_id` known as `identity` there (an arXiv id), whose
+/// bytes are `raw`, read within `context` (the page's root tag, with its namespaces). Not the
+/// page's URL: an entry reads the same on any page, and a paged query's offsets move as new
+/// papers arrive, which would have every entry read again. Pure.
+pub(crate) fn entry_mark(source_id: &str, identity: &str, context: &str, raw: &str) -> EntryMark {
     let mut hasher = sha2::Sha256::new();
     for part in [
         &MARK_VERSION.to_be_bytes()[..],
         env!("CARGO_PKG_VERSION").as_bytes(),
-        ctx.source_id.as_bytes(),
-        ctx.url.as_bytes(),
+        source_id.as_bytes(),
         context.as_bytes(),
         raw.as_bytes(),
     ] {
@@ -73,7 +69,7 @@ pub(crate) fn entry_mark(
     }
     let mut digest = [0; 16];
     digest.copy_from_slice(&hasher.finalize()[..16]);
-    let mut key = ctx.source_id.as_bytes().to_vec();
+    let mut key = source_id.as_bytes().to_vec();
     key.push(0);
     key.extend_from_slice(identity.as_bytes());
     EntryMark { key, digest }

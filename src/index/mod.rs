@@ -36,7 +36,7 @@ use tantivy::{Index, IndexReader, IndexWriter, Order, ReloadPolicy, TantivyDocum
 use crate::model::StoredPaper;
 use crate::pipeline::query::Query;
 use crate::pipeline::text::{fold, fold_token};
-use crate::store::{PaperStore, StoreError};
+use crate::store::{PaperStore, StoreError, Written};
 
 /// The layout of the index this paperboy writes; an index of another version is rebuilt.
 pub const INDEX_VERSION: u32 = 2;
@@ -326,9 +326,23 @@ impl SearchIndex {
             let Some(&(last, _)) = changes.last() else {
                 break;
             };
-            for (_, key) in &changes {
+            // The papers of the change at hand as its batch wrote them, when the store still
+            // has them: decoding them again is a tenth of a new paper's ingest.
+            let mut written: Option<(u64, Option<Written>)> = None;
+            for (number, key) in &changes {
                 writer.delete_term(Term::from_field_text(self.fields.key, key));
-                if let Some(paper) = store.get(key)? {
+                if written.as_ref().map(|(n, _)| n) != Some(number) {
+                    written = Some((*number, store.take_written(*number)));
+                }
+                let kept = written
+                    .as_mut()
+                    .and_then(|(_, papers)| papers.as_mut())
+                    .and_then(|papers| papers.remove(key));
+                let paper = match kept {
+                    Some(paper) => Some(paper),
+                    None => store.get(key)?,
+                };
+                if let Some(paper) = paper {
                     writer
                         .add_document(self.fields.document(&paper))
                         .map_err(|source| tantivy_error(&self.path, source))?;

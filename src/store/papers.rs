@@ -62,7 +62,18 @@ pub struct PaperStore {
     /// Writers read, merge and commit under this lock so that concurrent batches cannot lose
     /// each other's updates.
     pub(super) write: Mutex<()>,
+    /// The papers the last batches wrote, with the number of the change that wrote them, for
+    /// the search index to take in as they are instead of reading them back
+    /// ([`PaperStore::take_written`]); at most [`WRITTEN_KEPT`] changes.
+    written: Mutex<std::collections::VecDeque<(u64, Written)>>,
 }
+
+/// The papers one change wrote, by key.
+pub type Written = HashMap<String, StoredPaper>;
+
+/// How many changes' papers are kept for the search index: it takes in each batch right after
+/// the batch is stored, so one is enough but for a batch stored while another is indexed.
+const WRITTEN_KEPT: usize = 2;
 
 /// How long before a feed's window [`PaperStore::topic_window`] looks for papers that entered
 /// it: a paper enters a topic within days of its date (arXiv announces a submission one to four
@@ -91,6 +102,7 @@ impl PaperStore {
             kv,
             generation: std::sync::atomic::AtomicU64::new(0),
             write: Mutex::new(()),
+            written: Mutex::default(),
         }
     }
 
@@ -455,6 +467,7 @@ impl PaperStore {
                 .map(|(_, next, ahead)| ahead.is_none().then(|| tagger.tag_scored(&next.paper)))
                 .collect()
         });
+        let mut written = Written::with_capacity(to_write.len());
         for ((key, mut next, ahead), tagged) in to_write.into_iter().zip(topics) {
             let (topics, relevance) = match (ahead, tagged) {
                 (Some(tags), _) | (None, Some(tags)) => tags,
@@ -464,10 +477,11 @@ impl PaperStore {
             let original = plan.originals.get(&key).and_then(Option::as_ref);
             diff_paper(original, &next, &mut writes)?;
             relevance_ops(&key, next.updated(), &relevance, &mut writes);
-            changed.push(key);
+            changed.push(key.clone());
+            written.insert(key, next);
         }
         let mut ops = self.writes_ops(writes)?;
-        self.change_ops(&changed, &mut ops)?;
+        let change = self.change_ops(&changed, &mut ops)?;
         // Only papers are in feeds: a batch that changes none leaves cached feeds valid.
         let papers_changed = !ops.is_empty();
         for (group, record) in super::marks::updated_groups(marks, |g| self.kv.get(Tree::Marks, g))?
@@ -483,7 +497,33 @@ impl PaperStore {
         if papers_changed {
             self.bump();
         }
+        if let Some(change) = change {
+            let mut kept = self
+                .written
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if kept.len() == WRITTEN_KEPT {
+                kept.pop_front();
+            }
+            kept.push_back((change, written));
+        }
         Ok(counts)
+    }
+
+    /// The papers change `number` wrote, as they were written, when they are still kept: the
+    /// search index takes them in without reading them back. Given out once; `None` when not
+    /// kept (the index reads each paper from the store, as after a restart). Any other kept
+    /// change numbered before `number` is dropped: the index has gone past it.
+    pub fn take_written(&self, number: u64) -> Option<Written> {
+        let mut kept = self
+            .written
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        kept.retain(|(change, _)| *change >= number);
+        match kept.front() {
+            Some((change, _)) if *change == number => kept.pop_front().map(|(_, papers)| papers),
+            _ => None,
+        }
     }
 
     /// Calls `f` with every stored paper, in key order, without its topics (they are in
@@ -784,10 +824,11 @@ impl PaperStore {
 
     /// Adds the ops that record papers as changed under the next change number (one record
     /// for the batch: one write, and one delete once indexed, rather than one per paper), for
-    /// the search index to take in ([`PaperStore::changes_after`]).
-    fn change_ops(&self, keys: &[String], ops: &mut Vec<Op>) -> Result<(), StoreError> {
+    /// the search index to take in ([`PaperStore::changes_after`]). Returns the change's
+    /// number, `None` when no paper changed.
+    fn change_ops(&self, keys: &[String], ops: &mut Vec<Op>) -> Result<Option<u64>, StoreError> {
         if keys.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
         let number = self.last_change()? + 1;
         ops.push(Op::Put(
@@ -800,7 +841,7 @@ impl PaperStore {
             LAST_CHANGE.to_vec(),
             number.to_be_bytes().to_vec(),
         ));
-        Ok(())
+        Ok(Some(number))
     }
 
     /// The number of the last change recorded (0: none yet). Change numbers only grow.

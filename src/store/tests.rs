@@ -958,3 +958,53 @@ fn entry_marks_are_written_with_their_papers_and_a_new_digest_replaces_the_old()
         assert!(!store.is_marked(&mark(1)).unwrap(), "{name}");
     }
 }
+
+#[test]
+fn a_batch_hands_its_papers_to_the_index_as_written_once() {
+    let now = Utc::now();
+    let t = tagger(&[("all", "*")]);
+    for (name, store, _dir) in stores() {
+        let batch = |papers: &[Paper]| {
+            store
+                .apply_batch_pretagged(
+                    "src",
+                    papers,
+                    &[],
+                    &t,
+                    None,
+                    |_| SourceState::default(),
+                    now,
+                )
+                .unwrap()
+        };
+        batch(&[paper("2604.00001", "One", 1), paper("2604.00002", "Two", 2)]);
+        let first = store.last_change().unwrap();
+        batch(&[paper("2604.00001", "One, again", 1)]);
+        let second = store.last_change().unwrap();
+        // Nothing changed: no change, nothing kept.
+        batch(&[paper("2604.00001", "One, again", 1)]);
+        assert_eq!(store.last_change().unwrap(), second, "{name}");
+        // What was kept is what a read gives back.
+        let mut kept = store.take_written(first).expect("the first batch's papers");
+        assert_eq!(kept.len(), 2, "{name}");
+        let two = kept.remove("arxiv:2604.00002").expect("by key");
+        assert_eq!(Some(two), store.get("arxiv:2604.00002").unwrap(), "{name}");
+        // The first batch's One is the version it wrote, not the store's newer one.
+        assert_eq!(kept["arxiv:2604.00001"].paper.title, "One", "{name}");
+        assert!(store.take_written(first).is_none(), "{name}: given once");
+        let later = store
+            .take_written(second)
+            .expect("the second batch's papers");
+        assert_eq!(
+            later["arxiv:2604.00001"].paper.title, "One, again",
+            "{name}"
+        );
+        // Only the last few changes are kept: an index far behind reads the store.
+        for day in 3..6 {
+            batch(&[paper(&format!("2604.0000{day}"), "More", day)]);
+        }
+        let last = store.last_change().unwrap();
+        assert!(store.take_written(last - 2).is_none(), "{name}: dropped");
+        assert!(store.take_written(last).is_some(), "{name}");
+    }
+}

@@ -12,8 +12,8 @@ use std::ops::ControlFlow;
 
 use super::keys::{
     decode, decode_changed, decode_count, decode_membership, decode_paper, decode_u64, encode,
-    encode_changed, encode_membership, StoredMembership, LAST_CHANGE, SCAN_CHUNK, SCHEMA_VERSION,
-    SCHEMA_VERSION_KEY,
+    encode_changed, encode_membership, encode_paper, StoredMembership, LAST_CHANGE, SCAN_CHUNK,
+    SCHEMA_VERSION, SCHEMA_VERSION_KEY,
 };
 use super::kv::{Op, Row, Store, StoreError, Tree};
 use super::plan::{diff_paper, relevance_ops, remove_paper, Plan, Writes};
@@ -460,22 +460,26 @@ impl PaperStore {
             };
             to_write.push((key, next, ahead));
         }
-        // Tagging against thousands of topics is most of a batch's CPU: on every core.
+        // Tagging against thousands of topics, and compressing the records, is most of a
+        // batch's CPU: on every core. (A paper's record holds no topics.)
         type ToWrite = (String, StoredPaper, Option<Tags>);
-        let topics = crate::in_parallel(&to_write, |part: &[ToWrite]| {
+        let done = crate::in_parallel(&to_write, |part: &[ToWrite]| {
             part.iter()
-                .map(|(_, next, ahead)| ahead.is_none().then(|| tagger.tag_scored(&next.paper)))
+                .map(|(key, next, ahead)| {
+                    let tagged = ahead.is_none().then(|| tagger.tag_scored(&next.paper));
+                    (tagged, encode_paper(key.as_bytes(), next))
+                })
                 .collect()
         });
         let mut written = Written::with_capacity(to_write.len());
-        for ((key, mut next, ahead), tagged) in to_write.into_iter().zip(topics) {
+        for ((key, mut next, ahead), (tagged, record)) in to_write.into_iter().zip(done) {
             let (topics, relevance) = match (ahead, tagged) {
                 (Some(tags), _) | (None, Some(tags)) => tags,
                 (None, None) => tagger.tag_scored(&next.paper),
             };
             next.topics = topics;
             let original = plan.originals.get(&key).and_then(Option::as_ref);
-            diff_paper(original, &next, &mut writes)?;
+            diff_paper(original, &next, record?, &mut writes);
             relevance_ops(&key, next.updated(), &relevance, &mut writes);
             changed.push(key.clone());
             written.insert(key, next);

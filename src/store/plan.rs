@@ -7,8 +7,8 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
-use super::keys::{encode_membership, encode_paper};
-use super::kv::{Op, StoreError, Tree};
+use super::keys::encode_membership;
+use super::kv::{Op, Tree};
 use super::postings::Postings;
 use crate::model::StoredPaper;
 
@@ -89,18 +89,16 @@ pub(super) fn remove_paper(paper: &StoredPaper, w: &mut Writes) {
     }
 }
 
-/// The ops that turn `before` into `after`: the paper record, its aliases, its index entries
+/// The ops that turn `before` into `after`: the paper `record` (`after` encoded), its aliases, its index entries
 /// and the count deltas of the topics it joins or leaves.
 pub(super) fn diff_paper(
     before: Option<&StoredPaper>,
     after: &StoredPaper,
+    record: Vec<u8>,
     w: &mut Writes,
-) -> Result<(), StoreError> {
-    w.ops.push(Op::Put(
-        Tree::Papers,
-        after.key.as_bytes().to_vec(),
-        encode_paper(after.key.as_bytes(), after)?,
-    ));
+) {
+    w.ops
+        .push(Op::Put(Tree::Papers, after.key.as_bytes().to_vec(), record));
     for id in &after.aliases {
         if !before.is_some_and(|b| b.aliases.contains(id)) {
             w.ops.push(Op::Put(
@@ -116,7 +114,6 @@ pub(super) fn diff_paper(
         (after.updated(), &after.topics),
         w,
     );
-    Ok(())
 }
 
 /// Writes a paper's relevance to each topic learned from examples into its index entry of

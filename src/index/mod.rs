@@ -184,6 +184,10 @@ pub struct SearchIndex {
     writer: Option<Mutex<IndexWriter>>,
     /// Bumped after every commit, for caches of what was rendered from the index.
     generation: AtomicU64,
+    /// The last change a rebuild's scan of the store may have seen (0: none since opening):
+    /// a paper such a change made new may be indexed already, so its catch-up replaces it
+    /// like any other.
+    scanned_through: AtomicU64,
 }
 
 impl SearchIndex {
@@ -270,6 +274,7 @@ impl SearchIndex {
             fields,
             writer: writer.map(Mutex::new),
             generation: AtomicU64::new(0),
+            scanned_through: AtomicU64::new(0),
         })
     }
 
@@ -330,7 +335,6 @@ impl SearchIndex {
             // has them: decoding them again is a tenth of a new paper's ingest.
             let mut written: Option<(u64, Option<Written>)> = None;
             for (number, key) in &changes {
-                writer.delete_term(Term::from_field_text(self.fields.key, key));
                 if written.as_ref().map(|(n, _)| n) != Some(number) {
                     written = Some((*number, store.take_written(*number)));
                 }
@@ -338,8 +342,15 @@ impl SearchIndex {
                     .as_mut()
                     .and_then(|(_, papers)| papers.as_mut())
                     .and_then(|papers| papers.remove(key));
+                // A delete is looked up in every segment at the commit: a paper new to the
+                // store has nothing to delete (at a million papers, most of a commit's work).
+                let new = kept.as_ref().is_some_and(|k| k.new)
+                    && *number > self.scanned_through.load(Ordering::Acquire);
+                if !new {
+                    writer.delete_term(Term::from_field_text(self.fields.key, key));
+                }
                 let paper = match kept {
-                    Some(paper) => Some(paper),
+                    Some(kept) => Some(kept.paper),
                     None => store.get(key)?,
                 };
                 if let Some(paper) = paper {
@@ -389,6 +400,8 @@ impl SearchIndex {
         if let Some(source) = failed {
             return Err(tantivy_error(&self.path, source));
         }
+        self.scanned_through
+            .fetch_max(store.last_change()?, Ordering::AcqRel);
         let checkpoint = Checkpoint {
             version: INDEX_VERSION,
             change: through,

@@ -565,3 +565,79 @@ fn similar_papers_share_words_and_leave_the_paper_out() {
     assert!(own.intersection(&theirs).next().is_some());
     assert!(index.similar(&paper, 0).unwrap().is_empty());
 }
+
+/// A store that, the first time a scan of the papers begins, has a batch written first: what a
+/// batch stored while a rebuild reads the store looks like.
+struct WritesDuringScan {
+    inner: crate::store::MemoryStore,
+    store: std::sync::OnceLock<std::sync::Weak<PaperStore>>,
+    batch: std::sync::Mutex<Option<Vec<Paper>>>,
+}
+
+impl crate::store::Store for WritesDuringScan {
+    fn get(&self, tree: crate::store::Tree, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        self.inner.get(tree, key)
+    }
+    fn scan(
+        &self,
+        tree: crate::store::Tree,
+        prefix: &[u8],
+        from: Option<&[u8]>,
+        reverse: bool,
+        limit: usize,
+    ) -> Result<Vec<crate::store::Row>, StoreError> {
+        if tree == crate::store::Tree::Papers {
+            let batch = self.batch.lock().unwrap().take();
+            let store = self.store.get().and_then(std::sync::Weak::upgrade);
+            if let (Some(papers), Some(store)) = (batch, store) {
+                store
+                    .apply_batch(
+                        "s",
+                        &papers,
+                        &Tagger::default(),
+                        |_| SourceState::default(),
+                        Utc::now(),
+                    )
+                    .unwrap();
+            }
+        }
+        self.inner.scan(tree, prefix, from, reverse, limit)
+    }
+    fn commit(&self, ops: &[crate::store::Op]) -> Result<(), StoreError> {
+        self.inner.commit(ops)
+    }
+    fn flush(&self) -> Result<(), StoreError> {
+        self.inner.flush()
+    }
+}
+
+#[test]
+fn a_paper_stored_while_a_rebuild_reads_the_store_is_indexed_once() {
+    let kv = Arc::new(WritesDuringScan {
+        inner: crate::store::MemoryStore::default(),
+        store: std::sync::OnceLock::new(),
+        batch: std::sync::Mutex::new(None),
+    });
+    let store = Arc::new(PaperStore::new(kv.clone()));
+    kv.store.set(Arc::downgrade(&store)).unwrap();
+    store
+        .apply_batch(
+            "s",
+            &[paper("2611.00001", "Graph learning", &["A"])],
+            &Tagger::default(),
+            |_| SourceState::default(),
+            Utc::now(),
+        )
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let index = SearchIndex::open(&dir.path().join("i")).unwrap();
+    // The rebuild's scan sees the new paper, and so does the catch-up after it (the batch's
+    // change is after the point the rebuild started from): indexed once all the same.
+    *kv.batch.lock().unwrap() = Some(vec![paper("2611.00002", "Graph diffusion", &["B"])]);
+    index.rebuild(&store).unwrap();
+    index.catch_up(&store).unwrap();
+    let all = Query::parse("*").unwrap();
+    assert_eq!(index.search(&all, 10).unwrap().1, 2);
+    let diffusion = Query::parse("diffusion").unwrap();
+    assert_eq!(index.search(&diffusion, 10).unwrap().1, 1);
+}

@@ -69,7 +69,17 @@ pub struct PaperStore {
 }
 
 /// The papers one change wrote, by key.
-pub type Written = HashMap<String, StoredPaper>;
+pub type Written = HashMap<String, WrittenPaper>;
+
+/// A paper as a batch wrote it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WrittenPaper {
+    /// The paper, with its topics.
+    pub paper: StoredPaper,
+    /// Whether the store had no paper under its key before: nothing under that key is in the
+    /// search index to replace (an index never runs ahead of the store's changes).
+    pub new: bool,
+}
 
 /// How many changes' papers are kept for the search index: it takes in each batch right after
 /// the batch is stored, so one is enough but for a batch stored while another is indexed.
@@ -482,7 +492,8 @@ impl PaperStore {
             diff_paper(original, &next, record?, &mut writes);
             relevance_ops(&key, next.updated(), &relevance, &mut writes);
             changed.push(key.clone());
-            written.insert(key, next);
+            let new = original.is_none();
+            written.insert(key, WrittenPaper { paper: next, new });
         }
         let mut ops = self.writes_ops(writes)?;
         let change = self.change_ops(&changed, &mut ops)?;

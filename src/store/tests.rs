@@ -988,17 +988,21 @@ fn a_batch_hands_its_papers_to_the_index_as_written_once() {
         let mut kept = store.take_written(first).expect("the first batch's papers");
         assert_eq!(kept.len(), 2, "{name}");
         let two = kept.remove("arxiv:2604.00002").expect("by key");
-        assert_eq!(Some(two), store.get("arxiv:2604.00002").unwrap(), "{name}");
+        assert!(two.new, "{name}");
+        assert_eq!(
+            Some(two.paper),
+            store.get("arxiv:2604.00002").unwrap(),
+            "{name}"
+        );
         // The first batch's One is the version it wrote, not the store's newer one.
-        assert_eq!(kept["arxiv:2604.00001"].paper.title, "One", "{name}");
+        assert_eq!(kept["arxiv:2604.00001"].paper.paper.title, "One", "{name}");
         assert!(store.take_written(first).is_none(), "{name}: given once");
         let later = store
             .take_written(second)
             .expect("the second batch's papers");
-        assert_eq!(
-            later["arxiv:2604.00001"].paper.title, "One, again",
-            "{name}"
-        );
+        let again = &later["arxiv:2604.00001"];
+        assert_eq!(again.paper.paper.title, "One, again", "{name}");
+        assert!(!again.new, "{name}: an update replaces what the index has");
         // Only the last few changes are kept: an index far behind reads the store.
         for day in 3..6 {
             batch(&[paper(&format!("2604.0000{day}"), "More", day)]);

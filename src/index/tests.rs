@@ -40,6 +40,19 @@ fn fixture_store() -> PaperStore {
     store
 }
 
+/// Stores `papers` as one batch of source `s`, untagged.
+fn store_as_s(store: &PaperStore, papers: &[Paper]) {
+    store
+        .apply_batch(
+            "s",
+            papers,
+            &Tagger::default(),
+            |_| SourceState::default(),
+            Utc::now(),
+        )
+        .unwrap();
+}
+
 /// Every stored paper's key and the text the reference evaluator reads, made once.
 fn documents(store: &PaperStore) -> Vec<(String, Document)> {
     let mut docs = Vec::new();
@@ -283,15 +296,7 @@ fn a_phrase_never_spans_two_authors_or_title_and_abstract() {
     let store = PaperStore::in_memory();
     let mut p = paper("2611.00001", "Deep nets", &["Ann Smith", "John Doe"]);
     p.abstract_text = "learning works".into();
-    store
-        .apply_batch(
-            "s",
-            &[p],
-            &Tagger::default(),
-            |_| SourceState::default(),
-            Utc::now(),
-        )
-        .unwrap();
+    store_as_s(&store, &[p]);
     let dir = tempfile::tempdir().unwrap();
     let index = SearchIndex::open(&dir.path().join("i")).unwrap();
     index.catch_up(&store).unwrap();
@@ -315,18 +320,7 @@ fn a_phrase_never_spans_two_authors_or_title_and_abstract() {
 #[test]
 fn the_index_follows_the_store_and_catches_up_after_a_crash() {
     let store = PaperStore::in_memory();
-    let now = Utc::now();
-    let write = |papers: &[Paper]| {
-        store
-            .apply_batch(
-                "s",
-                papers,
-                &Tagger::default(),
-                |_| SourceState::default(),
-                now,
-            )
-            .unwrap();
-    };
+    let write = |papers: &[Paper]| store_as_s(&store, papers);
     write(&[paper("2611.00001", "Graph learning", &["A"])]);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("i");
@@ -383,15 +377,7 @@ fn pages_never_skip_or_repeat_papers_that_share_a_date() {
             p
         })
         .collect();
-    store
-        .apply_batch(
-            "s",
-            &papers,
-            &Tagger::default(),
-            |_| SourceState::default(),
-            Utc::now(),
-        )
-        .unwrap();
+    store_as_s(&store, &papers);
     let dir = tempfile::tempdir().unwrap();
     let index = SearchIndex::open(&dir.path().join("i")).unwrap();
     index.catch_up(&store).unwrap();
@@ -431,27 +417,13 @@ fn an_index_ahead_of_its_store_is_rebuilt_not_trusted() {
     let old = PaperStore::in_memory();
     for n in 1..=3 {
         let p = paper(&format!("2611.0000{n}"), "Graph learning", &["A"]);
-        old.apply_batch(
-            "s",
-            &[p],
-            &Tagger::default(),
-            |_| SourceState::default(),
-            Utc::now(),
-        )
-        .unwrap();
+        store_as_s(&old, &[p]);
     }
     index.catch_up(&old).unwrap();
     // The store is replaced (or lost its last writes): its change numbers start again.
     let new = PaperStore::in_memory();
     let p = paper("2611.00009", "Graph sampling", &["B"]);
-    new.apply_batch(
-        "s",
-        &[p],
-        &Tagger::default(),
-        |_| SourceState::default(),
-        Utc::now(),
-    )
-    .unwrap();
+    store_as_s(&new, &[p]);
     assert_eq!(
         index.catch_up(&new).unwrap(),
         1,
@@ -590,15 +562,7 @@ impl crate::store::Store for WritesDuringScan {
             let batch = self.batch.lock().unwrap().take();
             let store = self.store.get().and_then(std::sync::Weak::upgrade);
             if let (Some(papers), Some(store)) = (batch, store) {
-                store
-                    .apply_batch(
-                        "s",
-                        &papers,
-                        &Tagger::default(),
-                        |_| SourceState::default(),
-                        Utc::now(),
-                    )
-                    .unwrap();
+                store_as_s(&store, &papers);
             }
         }
         self.inner.scan(tree, prefix, from, reverse, limit)

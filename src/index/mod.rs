@@ -14,6 +14,7 @@
 //! words (`tokenizer`), so the index and the reference evaluator agree exactly.
 
 mod compile;
+mod merges;
 mod tokenizer;
 
 use std::collections::HashSet;
@@ -42,9 +43,6 @@ use crate::store::{PaperStore, StoreError, Written};
 pub const INDEX_VERSION: u32 = 2;
 /// How much memory the index writer may buffer before it writes a segment.
 const WRITER_MEMORY: usize = 50 << 20;
-/// The share of a segment's documents that may be deleted (replaced by newer versions) before
-/// the segment is merged to drop them.
-const DELETED_BEFORE_MERGE: f32 = 0.2;
 /// The most words of a paper a "more like this" query is made of.
 pub const SIMILAR_TERMS: usize = 25;
 /// How many changes (or papers, when rebuilding) are taken in per commit.
@@ -209,11 +207,7 @@ impl SearchIndex {
         let writer: IndexWriter = index
             .writer_with_num_threads(1, WRITER_MEMORY)
             .map_err(|source| tantivy_error(path, source))?;
-        // Every new version of a paper deletes its old document; tantivy's default merges
-        // never purge deletes alone, so an index re-fed the same papers grew without bound.
-        let mut merges = tantivy::indexer::LogMergePolicy::default();
-        merges.set_del_docs_ratio_before_merge(DELETED_BEFORE_MERGE);
-        writer.set_merge_policy(Box::new(merges));
+        writer.set_merge_policy(Box::new(merges::BoundedMerges::new(merges::MAX_MERGE_DOCS)));
         Self::with(path, index, Some(writer))
     }
 

@@ -258,7 +258,7 @@ fn open(config: &Arc<Config>, catch_up: bool) -> anyhow::Result<Opened> {
 }
 
 async fn ingest(config: Arc<Config>) -> anyhow::Result<()> {
-    let (_store, _index, mut ingestor) = open(&config, true)?;
+    let (_store, index, mut ingestor) = open(&config, true)?;
     if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         ingestor =
             ingestor.with_progress(Arc::new(paperboy::progress::TerminalProgress::default()));
@@ -272,6 +272,11 @@ async fn ingest(config: Arc<Config>) -> anyhow::Result<()> {
         eprintln!("example papers arrived: {retagged}");
     }
     ingestor.flush().await?;
+    // The index's merges under way are let finish: dropped at exit, they would leave replaced
+    // papers' documents behind. Everything is committed already, so a failure only warns.
+    if let Err(e) = tokio::task::spawn_blocking(move || index.finish()).await? {
+        tracing::warn!("the search index's merges did not finish: {e}");
+    }
     for report in reports {
         println!("{report}");
     }
@@ -340,6 +345,7 @@ fn reindex(config: &Config) -> anyhow::Result<()> {
     let store = PaperStore::open_configured(&config.store)?;
     let index = SearchIndex::open(&index::path_for(&config.store.path))?;
     let papers = index.rebuild(&store)?;
+    index.finish()?;
     println!("reindexed {papers} papers");
     Ok(())
 }

@@ -605,3 +605,33 @@ fn a_paper_stored_while_a_rebuild_reads_the_store_is_indexed_once() {
     let diffusion = Query::parse("diffusion").unwrap();
     assert_eq!(index.search(&diffusion, 10).unwrap().1, 1);
 }
+
+#[test]
+fn finishing_waits_for_the_merge_the_last_commit_began() {
+    let store = PaperStore::in_memory();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("i");
+    let index = SearchIndex::open(&path).unwrap();
+    // One commit a batch, one segment a commit: the eighth gives tantivy's log merge policy
+    // the eight segments it merges, and the merge starts as that commit ends.
+    for n in 0..8 {
+        store_as_s(
+            &store,
+            &[paper(&format!("2611.{n:05}"), "Graph learning", &["A"])],
+        );
+        assert_eq!(index.catch_up(&store).unwrap(), 1);
+    }
+    index.finish().unwrap();
+    assert!(matches!(
+        index.catch_up(&store),
+        Err(IndexError::Finished { .. })
+    ));
+    index.finish().unwrap();
+    drop(index);
+    let segments = Index::open_in_dir(&path)
+        .unwrap()
+        .searchable_segment_metas()
+        .unwrap();
+    assert_eq!(segments.len(), 1, "the eight segments merged: {segments:?}");
+    assert_eq!(segments[0].num_docs(), 8);
+}

@@ -258,7 +258,7 @@ fn open(config: &Arc<Config>, catch_up: bool) -> anyhow::Result<Opened> {
 }
 
 async fn ingest(config: Arc<Config>) -> anyhow::Result<()> {
-    let (_store, index, mut ingestor) = open(&config, true)?;
+    let (store, index, mut ingestor) = open(&config, true)?;
     if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         ingestor =
             ingestor.with_progress(Arc::new(paperboy::progress::TerminalProgress::default()));
@@ -272,6 +272,7 @@ async fn ingest(config: Arc<Config>) -> anyhow::Result<()> {
         eprintln!("example papers arrived: {retagged}");
     }
     ingestor.flush().await?;
+    let papers = index.len();
     // The index's merges under way are let finish: dropped at exit, they would leave replaced
     // papers' documents behind. Everything is committed already, so a failure only warns.
     if let Err(e) = tokio::task::spawn_blocking(move || index.finish()).await? {
@@ -280,7 +281,50 @@ async fn ingest(config: Arc<Config>) -> anyhow::Result<()> {
     for report in reports {
         println!("{report}");
     }
+    if config.store.auto_compact && outgrown(&store, &config.store.path, papers)? {
+        // Every handle on the store goes before the copy opens it.
+        drop((store, ingestor));
+        let (path, cache_bytes) = (config.store.path.clone(), config.store.cache_bytes);
+        match tokio::task::spawn_blocking(move || paperboy::store::compact(&path, cache_bytes))
+            .await?
+        {
+            Ok(done) => eprintln!(
+                "store compacted: {:.1} MiB -> {:.1} MiB on disk",
+                mib(done.before),
+                mib(done.after)
+            ),
+            // The papers are stored; a compaction that could not run is tried again next time.
+            Err(e) => tracing::warn!("the store could not be compacted: {e}"),
+        }
+    }
     Ok(())
+}
+
+/// Whether the store has grown, per paper, well past its size at its last compaction
+/// ([`paperboy::store::outgrown`]); a store without that record gets its size now as one.
+fn outgrown(store: &PaperStore, path: &std::path::Path, papers: u64) -> anyhow::Result<bool> {
+    let bytes = paperboy::store::disk_bytes(path);
+    match store.compaction_baseline()? {
+        Some(baseline) => {
+            let grown = paperboy::store::outgrown(baseline, bytes, papers);
+            if grown {
+                eprintln!(
+                    "the store has grown to {} bytes a paper, from {} when last compacted: compacting",
+                    bytes / papers.max(1),
+                    baseline.bytes / baseline.papers.max(1)
+                );
+            }
+            Ok(grown)
+        }
+        None => {
+            store.set_compaction_baseline(paperboy::store::Baseline { bytes, papers })?;
+            Ok(false)
+        }
+    }
+}
+
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / f64::from(1 << 20)
 }
 
 /// `compact`: finishes what a crash left (as every open does), then rewrites the store.
@@ -291,7 +335,6 @@ fn compact(config: &Config) -> anyhow::Result<()> {
     }
     drop(PaperStore::open_configured(&config.store)?);
     let done = paperboy::store::compact(path, config.store.cache_bytes)?;
-    let mib = |bytes: u64| bytes as f64 / f64::from(1 << 20);
     println!(
         "store {}: {:.1} MiB -> {:.1} MiB on disk ({} records kept)",
         path.display(),

@@ -1133,3 +1133,78 @@ fn hostile_servers_cost_only_their_own_sources() {
     }
     assert_eq!(get(&format!("{}/healthz", serve.base)).status, 200);
 }
+
+/// An Atom feed of `count` arXiv papers, every title and abstract saying `version`: each
+/// version replaces every stored record.
+fn versioned_feed(count: usize, version: usize) -> String {
+    let words = "sparse graphs rigidity percolation spectra expansion random walks ";
+    let entries: String = (0..count)
+        .map(|n| {
+            format!(
+                "<entry><id>https://arxiv.org/abs/2612.{n:05}</id>\
+                 <title>Sparse graphs, part {n}, version {version}</title>\
+                 <link href=\"https://arxiv.org/abs/2612.{n:05}\"/>\
+                 <author><name>Ada Example</name></author>\
+                 <summary>Version {version} of paper {n}: {}</summary>\
+                 <updated>2026-11-{:02}T00:00:00Z</updated></entry>\n",
+                words.repeat(12),
+                version + 1
+            )
+        })
+        .collect();
+    format!(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n\
+         <feed xmlns=\"http://www.w3.org/2005/Atom\"><title>versions</title>\
+         <id>urn:test:versions</id><updated>2026-11-30T00:00:00Z</updated>\n{entries}</feed>\n"
+    )
+}
+
+/// `ingest` compacts the store itself once new versions of its papers have grown it well past
+/// its size at the first ingest (sled keeps replaced records' bytes until it rewrites their
+/// segment), keeping every paper; with `auto_compact = false` it never does.
+#[test]
+fn ingest_compacts_a_store_that_new_versions_grew() {
+    const PAPERS: usize = 3000;
+    let mut sizes = Vec::new();
+    for auto in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let feed = dir.path().join("feed.xml");
+        let config = dir.path().join("paperboy.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[store]\npath = \"s.sled\"\nauto_compact = {auto}\n\n\
+                 [[sources]]\nid = \"g\"\nkind = \"feed\"\nurl = \"file://{}\"\n\n\
+                 [[topics]]\nid = \"all\"\nquery = '*'\n",
+                feed.display()
+            ),
+        )
+        .unwrap();
+        let mut compactions = 0;
+        for version in 1..=6 {
+            std::fs::write(&feed, versioned_feed(PAPERS, version)).unwrap();
+            let ingest = run(&config, &["ingest"]);
+            let stderr = String::from_utf8_lossy(&ingest.stderr).into_owned();
+            assert!(ingest.status.success(), "version {version}: {stderr}");
+            if stderr.contains("store compacted: ") {
+                compactions += 1;
+            }
+        }
+        if auto {
+            assert!(compactions >= 1, "never compacted");
+        } else {
+            assert_eq!(compactions, 0, "compacted though told not to");
+        }
+        let counted = run(&config, &["search", "--count", "*"]);
+        assert_eq!(String::from_utf8_lossy(&counted.stdout).trim(), "3000");
+        let latest = run(&config, &["search", "--count", "ti:\"version 6\""]);
+        assert_eq!(String::from_utf8_lossy(&latest.stdout).trim(), "3000");
+        sizes.push(paperboy::store::disk_bytes(&dir.path().join("s.sled")));
+    }
+    assert!(
+        sizes[0] < sizes[1],
+        "compacted {} bytes, not compacted {}",
+        sizes[0],
+        sizes[1]
+    );
+}

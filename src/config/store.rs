@@ -20,6 +20,9 @@ pub struct StoreConfig {
     pub path: PathBuf,
     /// The most memory sled's page cache may hold, in bytes (`cache_mib`).
     pub cache_bytes: u64,
+    /// Whether `paperboy ingest` compacts the store when it has grown well past its live
+    /// records (`auto_compact`, default true; see `crate::store::outgrown`).
+    pub auto_compact: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -27,6 +30,7 @@ pub struct StoreConfig {
 pub(super) struct RawStore {
     path: Option<String>,
     cache_mib: Option<u64>,
+    auto_compact: Option<bool>,
 }
 
 pub(super) fn validate(
@@ -34,7 +38,9 @@ pub(super) fn validate(
     base_dir: &Path,
     problems: &mut Vec<Problem>,
 ) -> StoreConfig {
-    let (path, cache_mib) = raw.map_or((None, None), |s| (s.path, s.cache_mib));
+    let (path, cache_mib, auto_compact) = raw.map_or((None, None, None), |s| {
+        (s.path, s.cache_mib, s.auto_compact)
+    });
     let path = path.unwrap_or_else(|| DEFAULT_STORE_PATH.to_string());
     let cache_mib = match cache_mib {
         None => DEFAULT_CACHE_MIB,
@@ -60,5 +66,6 @@ pub(super) fn validate(
     StoreConfig {
         path: base_dir.join(path),
         cache_bytes: cache_mib << 20,
+        auto_compact: auto_compact.unwrap_or(true),
     }
 }

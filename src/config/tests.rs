@@ -286,6 +286,18 @@ fn the_store_cache_is_bounded_by_cache_mib() {
 }
 
 #[test]
+fn ingest_compacts_the_store_unless_told_not_to() {
+    assert!(parse("").unwrap().store.auto_compact);
+    assert!(
+        !parse("[store]\nauto_compact = false\n")
+            .unwrap()
+            .store
+            .auto_compact
+    );
+    assert!(parse("[store]\nauto_compact = \"no\"\n").is_err());
+}
+
+#[test]
 fn topics_may_learn_from_example_papers() {
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bibtex");
     let config = Config::parse(

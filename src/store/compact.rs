@@ -5,6 +5,10 @@
 //! journal record is written and then removed), holds about twice its live bytes on disk.
 //! `paperboy compact` gives those bytes back.
 //!
+//! `paperboy ingest` compacts on its own when the store has [`outgrown`] its size at the last
+//! compaction (or at its first ingest), counted per paper: growth from replaced records, not
+//! from new papers.
+//!
 //! The swap survives a crash at any moment: the fresh copy is written beside the store
 //! (`<store>.compacting`) and made durable, then the store is renamed aside
 //! (`<store>.replaced`) and the copy renamed into its place. [`recover`], run before every
@@ -13,13 +17,19 @@
 
 use std::path::{Path, PathBuf};
 
-use super::kv::StoreError;
+use super::keys::COMPACTED;
+use super::kv::{StoreError, Tree};
 use super::sled_store;
 
 /// Records copied per batch into the fresh database.
 const BATCH: usize = 10_000;
 /// The least cache each database gets during a copy (a quarter of the configured cache).
 const MIN_CACHE_BYTES: u64 = 4 << 20;
+
+/// How much larger per paper than at its baseline a store may grow before `paperboy ingest`
+/// compacts it. A compacted store is about 0.9 × a freshly ingested one, so this keeps the
+/// store within about 1.15 × a fresh store of the same papers.
+pub const GROWTH_BEFORE_COMPACTING: f64 = 1.25;
 
 /// What a compaction did: bytes on disk before and after, and records copied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,6 +40,28 @@ pub struct Compacted {
     pub after: u64,
     /// Records (keys) copied, over every tree.
     pub records: u64,
+}
+
+/// A store's size on disk and how many papers it held, when last compacted or, before any
+/// compaction, when first measured: what its growth is judged against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Baseline {
+    /// Bytes the store's files took.
+    pub bytes: u64,
+    /// Papers it held.
+    pub papers: u64,
+}
+
+/// Whether a store of `bytes` holding `papers` has grown, per paper, more than
+/// [`GROWTH_BEFORE_COMPACTING`] × its baseline: then compacting gives back a good part of it.
+/// Pure.
+pub fn outgrown(baseline: Baseline, bytes: u64, papers: u64) -> bool {
+    if baseline.bytes == 0 || baseline.papers == 0 || papers == 0 {
+        return false;
+    }
+    let per_paper = bytes as f64 / papers as f64;
+    let then = baseline.bytes as f64 / baseline.papers as f64;
+    per_paper > GROWTH_BEFORE_COMPACTING * then
 }
 
 /// Where the fresh copy is written.
@@ -133,7 +165,17 @@ pub fn compact(path: &Path, cache_bytes: u64) -> Result<Compacted, StoreError> {
     let records = {
         let old = sled_store::open_db(path, cache_bytes)?;
         let new = sled_store::open_db(&copy, cache_bytes)?;
-        let records = copy_trees(&old, &new)?;
+        let (records, papers) = copy_trees(&old, &new)?;
+        new.flush().map_err(sled_store::io("flush"))?;
+        // The copy's size is the baseline of its growth from now on.
+        let baseline = Baseline {
+            bytes: disk_bytes(&copy),
+            papers,
+        };
+        let record = super::keys::encode(Tree::Meta, COMPACTED, &baseline)?;
+        new.open_tree(Tree::Meta.name())
+            .and_then(|meta| meta.insert(COMPACTED, record))
+            .map_err(sled_store::io("write"))?;
         new.flush().map_err(sled_store::io("flush"))?;
         records
         // Both databases are closed here, before the renames.
@@ -152,10 +194,13 @@ pub fn compact(path: &Path, cache_bytes: u64) -> Result<Compacted, StoreError> {
     })
 }
 
-/// Copies every tree of `old` (the default one included) into `new`, in batches.
-fn copy_trees(old: &sled::Db, new: &sled::Db) -> Result<u64, StoreError> {
+/// Copies every tree of `old` (the default one included) into `new`, in batches. Returns the
+/// records copied and how many of them were papers.
+fn copy_trees(old: &sled::Db, new: &sled::Db) -> Result<(u64, u64), StoreError> {
     let mut records = 0;
+    let mut papers = 0;
     for name in old.tree_names() {
+        let before = records;
         let from = old.open_tree(&name).map_err(sled_store::io("read"))?;
         let to = new.open_tree(&name).map_err(sled_store::io("write"))?;
         let mut batch = sled::Batch::default();
@@ -172,8 +217,11 @@ fn copy_trees(old: &sled::Db, new: &sled::Db) -> Result<u64, StoreError> {
             }
         }
         to.apply_batch(batch).map_err(sled_store::io("write"))?;
+        if *name == *Tree::Papers.name().as_bytes() {
+            papers = records - before;
+        }
     }
-    Ok(records)
+    Ok((records, papers))
 }
 
 #[cfg(test)]
@@ -181,18 +229,60 @@ mod tests {
     use super::*;
     use crate::store::{Op, Row, SledStore, Store, Tree};
 
-    /// Every record of every tree.
+    #[test]
+    fn a_store_has_outgrown_its_baseline_when_each_paper_takes_more_room() {
+        let baseline = Baseline {
+            bytes: 1_000_000,
+            papers: 1_000,
+        };
+        // Twice the papers in twice the bytes: grown by new papers, not outgrown.
+        assert!(!outgrown(baseline, 2_000_000, 2_000));
+        assert!(!outgrown(baseline, 1_250_000, 1_000), "at the limit");
+        assert!(outgrown(baseline, 1_260_000, 1_000));
+        assert!(outgrown(baseline, 2_600_000, 2_000));
+        // Nothing to judge by.
+        assert!(!outgrown(baseline, 5_000_000, 0));
+        assert!(!outgrown(
+            Baseline {
+                bytes: 0,
+                papers: 0
+            },
+            5_000_000,
+            10
+        ));
+    }
+
+    #[test]
+    fn compaction_records_the_copy_as_the_new_baseline() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store");
+        churned_store(&path);
+        let done = compact(&path, 1 << 20).unwrap();
+        let store = SledStore::open(&path, 1 << 20).unwrap();
+        let record = store
+            .get(Tree::Meta, COMPACTED)
+            .unwrap()
+            .expect("a baseline");
+        let baseline: Baseline = serde_json::from_slice(&record).unwrap();
+        assert_eq!(baseline.papers, 1_999, "2,000 papers, one removed");
+        // Measured before the record itself was written.
+        assert!(
+            baseline.bytes > 0 && baseline.bytes <= done.after,
+            "{baseline:?} {done:?}"
+        );
+    }
+
+    /// Every record of every tree, but the baseline a compaction writes.
     fn contents(path: &Path) -> Vec<(Tree, Vec<Row>)> {
         let store = SledStore::open(path, 1 << 20).expect("open");
         Tree::ALL
             .iter()
             .map(|&tree| {
-                (
-                    tree,
-                    store
-                        .scan(tree, b"", None, false, usize::MAX)
-                        .expect("scan"),
-                )
+                let mut rows = store
+                    .scan(tree, b"", None, false, usize::MAX)
+                    .expect("scan");
+                rows.retain(|(key, _)| tree != Tree::Meta || key != COMPACTED);
+                (tree, rows)
             })
             .collect()
     }

@@ -859,6 +859,22 @@ impl PaperStore {
         Ok(Some(number))
     }
 
+    /// The store's size and paper count at its last compaction, or as first recorded by
+    /// [`PaperStore::set_compaction_baseline`]; `None` for a store that has neither.
+    pub fn compaction_baseline(&self) -> Result<Option<super::Baseline>, StoreError> {
+        self.kv
+            .get(Tree::Meta, super::keys::COMPACTED)?
+            .map(|bytes| super::keys::decode(Tree::Meta, super::keys::COMPACTED, &bytes))
+            .transpose()
+    }
+
+    /// Records `baseline` as what the store's growth is judged against.
+    pub fn set_compaction_baseline(&self, baseline: super::Baseline) -> Result<(), StoreError> {
+        let record = super::keys::encode(Tree::Meta, super::keys::COMPACTED, &baseline)?;
+        self.kv
+            .commit(&[Op::Put(Tree::Meta, super::keys::COMPACTED.to_vec(), record)])
+    }
+
     /// The number of the last change recorded (0: none yet). Change numbers only grow.
     pub fn last_change(&self) -> Result<u64, StoreError> {
         match self.kv.get(Tree::Meta, LAST_CHANGE)? {

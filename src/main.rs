@@ -112,8 +112,9 @@ fn return_freed_memory_promptly() {
     if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
         return;
     }
-    // SAFETY: mi_option_set takes two integers and stores one value in mimalloc's option table
-    // (an atomic store); it touches no memory of ours and may be called at any time.
+    // SAFETY: mi_option_set takes two integers and writes one value in mimalloc's option table;
+    // it touches no memory of ours. The write is not synchronized, which is why this runs
+    // first thing in main, before any thread of ours exists.
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, PURGE_DELAY_MS) }
 }
 
@@ -281,7 +282,7 @@ async fn ingest(config: Arc<Config>) -> anyhow::Result<()> {
     for report in reports {
         println!("{report}");
     }
-    if config.store.auto_compact && outgrown(&store, &config.store.path, papers)? {
+    if config.store.auto_compact && outgrown(&store, &config.store.path, papers) {
         // Every handle on the store goes before the copy opens it.
         drop((store, ingestor));
         let (path, cache_bytes) = (config.store.path.clone(), config.store.cache_bytes);
@@ -300,25 +301,39 @@ async fn ingest(config: Arc<Config>) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Whether the store has grown, per paper, well past its size at its last compaction
-/// ([`paperboy::store::outgrown`]); a store without that record gets its size now as one.
-fn outgrown(store: &PaperStore, path: &std::path::Path, papers: u64) -> anyhow::Result<bool> {
-    let bytes = paperboy::store::disk_bytes(path);
-    match store.compaction_baseline()? {
-        Some(baseline) => {
-            let grown = paperboy::store::outgrown(baseline, bytes, papers);
-            if grown {
-                eprintln!(
-                    "the store has grown to {} bytes a paper, from {} when last compacted: compacting",
-                    bytes / papers.max(1),
-                    baseline.bytes / baseline.papers.max(1)
-                );
-            }
-            Ok(grown)
+/// Whether the store has grown, per paper, well past its leanest ([`paperboy::store::judge`]);
+/// records a new baseline when it is the first or leaner. Its record unreadable or unwritable,
+/// it only warns: the ingest itself has succeeded.
+fn outgrown(store: &PaperStore, path: &std::path::Path, papers: u64) -> bool {
+    use paperboy::store::{Baseline, Judgement};
+    let now = Baseline {
+        bytes: paperboy::store::disk_bytes(path),
+        papers,
+    };
+    let baseline = match store.compaction_baseline() {
+        Ok(baseline) => baseline,
+        Err(e) => {
+            tracing::warn!(
+                "the store's size at its last compaction is unreadable ({e}); recorded afresh"
+            );
+            None
         }
-        None => {
-            store.set_compaction_baseline(paperboy::store::Baseline { bytes, papers })?;
-            Ok(false)
+    };
+    match paperboy::store::judge(baseline, now) {
+        Judgement::Keep => false,
+        Judgement::Record => {
+            if let Err(e) = store.set_compaction_baseline(now) {
+                tracing::warn!("the store's size could not be recorded: {e}");
+            }
+            false
+        }
+        Judgement::Compact => {
+            let then = baseline.map_or(0, |b| b.bytes / b.papers.max(1));
+            eprintln!(
+                "the store has grown to {} bytes a paper, from {then} at its leanest: compacting",
+                now.bytes / papers.max(1),
+            );
+            true
         }
     }
 }
@@ -388,7 +403,10 @@ fn reindex(config: &Config) -> anyhow::Result<()> {
     let store = PaperStore::open_configured(&config.store)?;
     let index = SearchIndex::open(&index::path_for(&config.store.path))?;
     let papers = index.rebuild(&store)?;
-    index.finish()?;
+    // The rebuild is committed; merges that could not finish are done by the next writer.
+    if let Err(e) = index.finish() {
+        tracing::warn!("the search index's merges did not finish: {e}");
+    }
     println!("reindexed {papers} papers");
     Ok(())
 }

@@ -477,7 +477,7 @@ fn sigkill_during_compact_loses_nothing() {
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .filter(|name| name.starts_with("s.sled."))
-            .filter(|name| name != "s.sled.index")
+            .filter(|name| name != "s.sled.index" && name != "s.sled.lock")
             .collect::<Vec<_>>()
     };
     let started = Instant::now();

@@ -552,7 +552,7 @@ impl SearchIndex {
                 if alive.is_some_and(|a| !a.is_alive(doc)) {
                     continue;
                 }
-                if seen % step == 0 {
+                if seen.is_multiple_of(step) {
                     addresses.push(tantivy::DocAddress::new(ord as u32, doc));
                 }
                 seen += 1;

@@ -143,7 +143,7 @@ pub(crate) fn split_authors(text: &str) -> Vec<String> {
         .collect();
     // bioRxiv: every second piece is a run of initials.
     if pieces.len() >= 2
-        && pieces.len() % 2 == 0
+        && pieces.len().is_multiple_of(2)
         && pieces.iter().skip(1).step_by(2).all(|p| is_initials(p))
     {
         return pieces

@@ -542,7 +542,7 @@ fn parse_params(query: Option<&str>) -> Result<FeedParams, String> {
 /// A `before` cursor's bytes, when they have the shape of a position in a feed: a date (8
 /// bytes) and a paper key (text). Anything else is refused before it reaches the cache.
 fn decode_cursor(text: &str) -> Option<Vec<u8>> {
-    if text.is_empty() || text.len() % 2 != 0 || text.len() > 2048 {
+    if text.is_empty() || !text.len().is_multiple_of(2) || text.len() > 2048 {
         return None;
     }
     let bytes: Vec<u8> = (0..text.len())

@@ -17,10 +17,14 @@ pub struct SledStore {
 
 impl SledStore {
     /// Opens (or creates) the database at `path`, creating parent folders, after finishing or
-    /// undoing a compaction a crash cut short ([`super::compact::recover`]).
+    /// undoing a compaction a crash cut short ([`super::compact::recover`]). The lock beside
+    /// the store is held meanwhile: a compaction under way is waited for, never undone.
     pub fn open(path: &Path, cache_bytes: u64) -> Result<Self, StoreError> {
+        let lock = super::compact::lock(path)?;
         super::compact::recover(path)?;
         let db = open_db(path, cache_bytes)?;
+        // sled's own lock on its files keeps other processes out from here on.
+        drop(lock);
         let trees = Tree::ALL
             .iter()
             .map(|t| db.open_tree(t.name()))
@@ -57,7 +61,7 @@ pub(super) fn open_db(path: &Path, cache_bytes: u64) -> Result<sled::Db, StoreEr
 
 /// How long opening waits for another holder of the database's lock to let go (a process
 /// still shutting down, or sled's flusher thread of a handle just dropped).
-const LOCK_WAIT: Duration = Duration::from_secs(3);
+pub(super) const LOCK_WAIT: Duration = Duration::from_secs(3);
 
 fn open_waiting_for_lock(path: &Path, cache_bytes: u64) -> sled::Result<sled::Db> {
     let deadline = Instant::now() + LOCK_WAIT;

@@ -179,14 +179,23 @@ struct Checkpoint {
     change: u64,
 }
 
+/// Whether, and how, an index may be written.
+enum Writer {
+    /// Opened read-only (`search` while `serve` runs).
+    ReadOnly,
+    /// The one writer (boxed: a large value beside two empty ones).
+    Open(Box<IndexWriter>),
+    /// [`SearchIndex::finish`] has let the writer go.
+    Finished,
+}
+
 /// The search index: read-only (for `search` while `serve` runs), or with the one writer.
 pub struct SearchIndex {
     path: PathBuf,
     index: Index,
     reader: IndexReader,
     fields: Fields,
-    /// The writer, until [`SearchIndex::finish`] takes it.
-    writer: Option<Mutex<Option<IndexWriter>>>,
+    writer: Mutex<Writer>,
     /// Bumped after every commit, for caches of what was rendered from the index.
     generation: AtomicU64,
     /// The last change a rebuild's scan of the store may have seen (0: none since opening):
@@ -273,7 +282,7 @@ impl SearchIndex {
             index,
             reader,
             fields,
-            writer: writer.map(|w| Mutex::new(Some(w))),
+            writer: Mutex::new(writer.map_or(Writer::ReadOnly, |w| Writer::Open(Box::new(w)))),
             generation: AtomicU64::new(0),
             scanned_through: AtomicU64::new(0),
         })
@@ -304,14 +313,12 @@ impl SearchIndex {
         &self,
         work: impl FnOnce(&mut IndexWriter) -> Result<usize, IndexError>,
     ) -> Result<usize, IndexError> {
-        let mut writer = self
-            .writer()?
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let Some(writer) = writer.as_mut() else {
-            return Err(IndexError::Finished {
-                path: self.path.display().to_string(),
-            });
+        let mut writer = self.writer();
+        let path = || self.path.display().to_string();
+        let writer = match &mut *writer {
+            Writer::Open(writer) => writer,
+            Writer::ReadOnly => return Err(IndexError::ReadOnly { path: path() }),
+            Writer::Finished => return Err(IndexError::Finished { path: path() }),
         };
         let result = work(writer);
         if result.is_err() {
@@ -326,19 +333,19 @@ impl SearchIndex {
     /// For commands that exit when done; later writes fail with [`IndexError::Finished`].
     /// Does nothing on a read-only or already finished index.
     pub fn finish(&self) -> Result<(), IndexError> {
-        let Some(writer) = &self.writer else {
-            return Ok(());
+        let taken = {
+            let mut writer = self.writer();
+            if !matches!(*writer, Writer::Open(_)) {
+                return Ok(());
+            }
+            std::mem::replace(&mut *writer, Writer::Finished)
         };
-        let taken = writer
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .take();
-        match taken {
-            Some(writer) => writer
+        if let Writer::Open(writer) = taken {
+            (*writer)
                 .wait_merging_threads()
-                .map_err(|source| tantivy_error(&self.path, source)),
-            None => Ok(()),
+                .map_err(|source| tantivy_error(&self.path, source))?;
         }
+        Ok(())
     }
 
     fn catch_up_locked(
@@ -464,10 +471,10 @@ impl SearchIndex {
         self.generation.load(Ordering::Acquire)
     }
 
-    fn writer(&self) -> Result<&Mutex<Option<IndexWriter>>, IndexError> {
-        self.writer.as_ref().ok_or_else(|| IndexError::ReadOnly {
-            path: self.path.display().to_string(),
-        })
+    fn writer(&self) -> std::sync::MutexGuard<'_, Writer> {
+        self.writer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Sees the latest commit (another process's, for a read-only index).

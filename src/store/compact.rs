@@ -20,7 +20,6 @@
 //! either as it was or compacted.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
 use super::keys::COMPACTED;
 use super::kv::{StoreError, Tree};
@@ -107,9 +106,9 @@ fn lock_path(path: &Path) -> PathBuf {
     beside(path, "lock")
 }
 
-/// Takes the lock beside the store at `path` (creating the file and its folders), waiting up to
-/// [`sled_store::LOCK_WAIT`] for another process to let go; [`StoreError::Locked`] past it.
-/// Held until the file is dropped.
+/// Takes the lock beside the store at `path` (creating the file and its folders), waiting as an
+/// open waits for sled's lock ([`sled_store::waiting_for_lock`]); [`StoreError::Locked`] past
+/// it. Held until the file is dropped.
 pub(super) fn lock(path: &Path) -> Result<std::fs::File, StoreError> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(|e| io_error("create", parent, &e))?;
@@ -121,20 +120,15 @@ pub(super) fn lock(path: &Path) -> Result<std::fs::File, StoreError> {
         .write(true)
         .open(&at)
         .map_err(|e| io_error("open", &at, &e))?;
-    let deadline = Instant::now() + sled_store::LOCK_WAIT;
-    loop {
-        match file.try_lock() {
-            Ok(()) => return Ok(file),
-            Err(std::fs::TryLockError::WouldBlock) if Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            Err(std::fs::TryLockError::WouldBlock) => {
-                return Err(StoreError::Locked {
-                    path: path.display().to_string(),
-                })
-            }
-            Err(std::fs::TryLockError::Error(e)) => return Err(io_error("lock", &at, &e)),
-        }
+    match sled_store::waiting_for_lock(
+        || file.try_lock(),
+        |e| matches!(e, std::fs::TryLockError::WouldBlock),
+    ) {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Locked {
+            path: path.display().to_string(),
+        }),
+        Err(std::fs::TryLockError::Error(e)) => Err(io_error("lock", &at, &e)),
     }
 }
 

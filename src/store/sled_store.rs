@@ -61,23 +61,36 @@ pub(super) fn open_db(path: &Path, cache_bytes: u64) -> Result<sled::Db, StoreEr
 
 /// How long opening waits for another holder of the database's lock to let go (a process
 /// still shutting down, or sled's flusher thread of a handle just dropped).
-pub(super) const LOCK_WAIT: Duration = Duration::from_secs(3);
+const LOCK_WAIT: Duration = Duration::from_secs(3);
 
-fn open_waiting_for_lock(path: &Path, cache_bytes: u64) -> sled::Result<sled::Db> {
+/// Runs `attempt` again every 50 ms while it fails because something is `locked`, for up to
+/// [`LOCK_WAIT`]; returns its last result.
+pub(super) fn waiting_for_lock<T, E>(
+    mut attempt: impl FnMut() -> Result<T, E>,
+    locked: impl Fn(&E) -> bool,
+) -> Result<T, E> {
     let deadline = Instant::now() + LOCK_WAIT;
     loop {
-        match sled::Config::new()
-            .path(path)
-            .cache_capacity(cache_bytes)
-            .mode(sled::Mode::LowSpace)
-            .open()
-        {
-            Err(sled::Error::Io(e)) if is_lock_error(&e) && Instant::now() < deadline => {
+        match attempt() {
+            Err(e) if locked(&e) && Instant::now() < deadline => {
                 std::thread::sleep(Duration::from_millis(50));
             }
             other => return other,
         }
     }
+}
+
+fn open_waiting_for_lock(path: &Path, cache_bytes: u64) -> sled::Result<sled::Db> {
+    waiting_for_lock(
+        || {
+            sled::Config::new()
+                .path(path)
+                .cache_capacity(cache_bytes)
+                .mode(sled::Mode::LowSpace)
+                .open()
+        },
+        |e| matches!(e, sled::Error::Io(e) if is_lock_error(e)),
+    )
 }
 
 /// Whether sled could not open the database because another process holds its lock.

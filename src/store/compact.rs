@@ -33,10 +33,10 @@ const MIN_CACHE_BYTES: u64 = 4 << 20;
 /// How much larger per paper than at its baseline a store may grow before `paperboy ingest`
 /// compacts it. Against a compacted baseline (about 0.9 × a freshly ingested store) that is
 /// about 1.13 × a fresh store of the same papers; against a fresh one, 1.25 ×.
-pub const GROWTH_BEFORE_COMPACTING: f64 = 1.25;
+pub(crate) const GROWTH_BEFORE_COMPACTING: f64 = 1.25;
 /// The fewest papers a store holds before its size per paper is a baseline: below, sled's
 /// fixed overhead dominates.
-pub const BASELINE_PAPERS: u64 = 1000;
+pub(crate) const BASELINE_PAPERS: u64 = 1000;
 
 /// What a compaction did: bytes on disk before and after, and records copied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,8 +49,8 @@ pub struct Compacted {
     pub records: u64,
 }
 
-/// A store's size on disk and how many papers it held, when last compacted or, before any
-/// compaction, when first measured: what its growth is judged against.
+/// A store's size on disk and how many papers it held at its leanest (measured after each
+/// compaction and at the end of each ingest): what its growth is judged against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Baseline {
     /// Bytes the store's files took.
@@ -66,7 +66,7 @@ pub enum Judgement {
     Keep,
     /// Record the store as it is now as the baseline: there was none, or it is leaner now.
     Record,
-    /// Compact: it takes more than [`GROWTH_BEFORE_COMPACTING`] × the baseline's bytes a paper.
+    /// Compact: it takes more than 1.25 × the baseline's bytes a paper.
     Compact,
 }
 

@@ -21,7 +21,7 @@ pub(super) const TOPICS_FINGERPRINT: &[u8] = b"topics_fingerprint";
 pub(super) const TAGGED_TOPICS: &[u8] = b"tagged_topics";
 /// The meta key holding the number of the last change recorded in the `changes` tree.
 pub(super) const LAST_CHANGE: &[u8] = b"last_change";
-/// The meta key holding the store's size and paper count when last compacted (JSON,
+/// The meta key holding the store's size and paper count at its leanest (JSON,
 /// [`super::Baseline`]), against which `paperboy ingest` judges its growth.
 pub(super) const COMPACTED: &[u8] = b"compacted";
 /// How many papers a scan of the whole store (re-tagging, `for_each_paper`) reads at once.

@@ -38,10 +38,7 @@ mod retag;
 mod sled_store;
 mod subscriptions;
 
-pub use compact::{
-    compact, disk_bytes, judge, Baseline, Compacted, Judgement, BASELINE_PAPERS,
-    GROWTH_BEFORE_COMPACTING,
-};
+pub use compact::{compact, disk_bytes, judge, Baseline, Compacted, Judgement};
 pub use keys::SCHEMA_VERSION;
 pub use kv::{BackendError, Op, Row, Store, StoreError, Tree};
 pub use memory::MemoryStore;

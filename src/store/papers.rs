@@ -859,8 +859,8 @@ impl PaperStore {
         Ok(Some(number))
     }
 
-    /// The store's size and paper count at its last compaction, or as first recorded by
-    /// [`PaperStore::set_compaction_baseline`]; `None` for a store that has neither.
+    /// The store's size and paper count at its leanest, as a compaction or
+    /// [`PaperStore::set_compaction_baseline`] recorded it; `None` for a store that has neither.
     pub fn compaction_baseline(&self) -> Result<Option<super::Baseline>, StoreError> {
         self.kv
             .get(Tree::Meta, super::keys::COMPACTED)?

@@ -9,8 +9,10 @@ use super::kv::{StoreError, Tree};
 /// The layout version of the store this paperboy writes and reads. Version 2 keeps each
 /// paper's topics in the `memberships` tree rather than in the paper's record; version 3 keeps
 /// each topic's index as posting records of many papers ([`super::postings`]) rather than one
-/// entry per paper.
-pub const SCHEMA_VERSION: u32 = 3;
+/// entry per paper. Version 4 writes no alias record for a paper's own key and no membership
+/// record for a paper in no topic (a version 3 store's are still read, and say the same; an
+/// older paperboy would miss what they no longer say, hence the new version).
+pub const SCHEMA_VERSION: u32 = 4;
 /// The meta key holding the store's schema version.
 pub(super) const SCHEMA_VERSION_KEY: &[u8] = b"schema_version";
 /// The meta key of the single fingerprint of all topics that stores before per-topic

@@ -156,6 +156,11 @@ pub type Row = (Vec<u8>, Vec<u8>);
 pub trait Store: Send + Sync {
     /// The value under `key`.
     fn get(&self, tree: Tree, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Whether a value is stored under `key` (a backend that can tell without copying the
+    /// value out should).
+    fn contains(&self, tree: Tree, key: &[u8]) -> Result<bool, StoreError> {
+        Ok(self.get(tree, key)?.is_some())
+    }
     /// Up to `limit` entries whose key starts with `prefix`, in key order (or reverse key
     /// order), strictly after (or before, when reversed) `from` when given.
     fn scan(

@@ -249,7 +249,7 @@ impl PaperStore {
     }
 
     /// A paper's membership record: the date its index entries are filed under and its
-    /// topics (`None`: no such paper).
+    /// topics (`None`: no such paper, or, from store version 4 on, a paper in no topic).
     pub(super) fn membership(&self, key: &str) -> Result<Option<StoredMembership>, StoreError> {
         self.kv
             .get(Tree::Memberships, key.as_bytes())?
@@ -260,7 +260,7 @@ impl PaperStore {
     /// The stored paper known by any of these identifiers (tried in order).
     pub fn find(&self, identifiers: &[String]) -> Result<Option<StoredPaper>, StoreError> {
         for id in identifiers {
-            if let Some(key) = self.alias(id)? {
+            if let Some(key) = self.resolve(id)? {
                 if let Some(paper) = self.get(&key)? {
                     return Ok(Some(paper));
                 }
@@ -269,7 +269,34 @@ impl PaperStore {
         Ok(None)
     }
 
-    /// The paper key an identifier leads to.
+    /// The key of the paper an identifier leads to: its own, when a paper is stored under it
+    /// (a paper's key is one of its identifiers, and has no alias record of its own from store
+    /// version 4 on), or else the one its alias record names.
+    fn resolve(&self, identifier: &str) -> Result<Option<String>, StoreError> {
+        if self.kv.contains(Tree::Papers, identifier.as_bytes())? {
+            return Ok(Some(identifier.to_string()));
+        }
+        self.alias(identifier)
+    }
+
+    /// [`PaperStore::resolve`] for every identifier of `papers`, spread over the cores.
+    fn resolve_all(&self, papers: &[Paper]) -> Result<HashMap<String, Option<String>>, StoreError> {
+        let ids: Vec<String> = papers
+            .iter()
+            .flat_map(|paper| identifiers(&paper.ids))
+            .collect::<std::collections::HashSet<String>>()
+            .into_iter()
+            .collect();
+        crate::in_parallel(&ids, |part: &[String]| {
+            part.iter()
+                .map(|id| Ok((id.clone(), self.resolve(id)?)))
+                .collect()
+        })
+        .into_iter()
+        .collect()
+    }
+
+    /// The paper key an alias record leads to.
     fn alias(&self, identifier: &str) -> Result<Option<String>, StoreError> {
         self.kv
             .get(Tree::Aliases, identifier.as_bytes())?
@@ -329,23 +356,21 @@ impl PaperStore {
         papers: &[Paper],
         tagger: &'a Tagger,
     ) -> Result<Pretagged<'a>, StoreError> {
-        let mut fresh = Vec::new();
-        for (i, paper) in papers.iter().enumerate() {
-            if let Some(first) = identifiers(&paper.ids).first() {
-                if self.alias(first)?.is_none() {
-                    fresh.push(i);
-                }
-            }
-        }
-        let tagged = crate::in_parallel(&fresh, |part: &[usize]| {
+        // Looked up and tagged on every core: a new paper's lookups miss, which costs as
+        // much as a hit.
+        let tags = crate::in_parallel(papers, |part: &[Paper]| {
             part.iter()
-                .map(|&i| tagger.tag_scored(&papers[i]))
+                .map(|paper| match identifiers(&paper.ids).first() {
+                    Some(first) => Ok(self
+                        .resolve(first)?
+                        .is_none()
+                        .then(|| tagger.tag_scored(paper))),
+                    None => Ok(None),
+                })
                 .collect()
-        });
-        let mut tags: Vec<Option<Tags>> = (0..papers.len()).map(|_| None).collect();
-        for (i, topics) in fresh.into_iter().zip(tagged) {
-            tags[i] = Some(topics);
-        }
+        })
+        .into_iter()
+        .collect::<Result<Vec<Option<Tags>>, StoreError>>()?;
         Ok(Pretagged { tagger, tags })
     }
 
@@ -374,6 +399,9 @@ impl PaperStore {
         // What is read must be what the last commit left, journalled writes included.
         super::journal::finish(&*self.kv)?;
         let mut plan = Plan::default();
+        // What each identifier of the batch leads to in the store, looked up on every core
+        // (nothing is written until the commit, and the write lock is held).
+        let stored_keys = self.resolve_all(papers)?;
         // Papers found unchanged, by key.
         let mut unchanged: std::collections::HashSet<String> = std::collections::HashSet::new();
         for (place, incoming) in papers.iter().enumerate() {
@@ -383,7 +411,10 @@ impl PaperStore {
             for id in &ids {
                 let key = match plan.aliases.get(id) {
                     Some(key) => Some(key.clone()),
-                    None => self.alias(id)?,
+                    None => match stored_keys.get(id) {
+                        Some(key) => key.clone(),
+                        None => self.resolve(id)?,
+                    },
                 };
                 let Some(key) = key.map(|k| plan.survivor_of(k)) else {
                     continue;

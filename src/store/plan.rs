@@ -100,7 +100,9 @@ pub(super) fn diff_paper(
     w.ops
         .push(Op::Put(Tree::Papers, after.key.as_bytes().to_vec(), record));
     for id in &after.aliases {
-        if !before.is_some_and(|b| b.aliases.contains(id)) {
+        // The paper's own key leads to it without an alias record ([`super::PaperStore`]
+        // looks an identifier up as a key first).
+        if *id != after.key && !before.is_some_and(|b| b.aliases.contains(id)) {
             w.ops.push(Op::Put(
                 Tree::Aliases,
                 id.clone().into_bytes(),
@@ -137,7 +139,8 @@ pub(super) fn relevance_ops(
 /// A paper's topics and the date its index entries are filed under.
 pub(super) type Membership<'a> = (DateTime<Utc>, &'a [String]);
 
-/// The ops that move a paper's topics from `before` (`None`: a new paper) to `after`: its
+/// The ops that move a paper's topics from `before` (`None`: a new paper, or one in no topic)
+/// to `after`: its
 /// membership record, the index entries that change and the count deltas of the topics it
 /// joins or leaves. The paper's own record is not touched.
 pub(super) fn diff_topics(
@@ -146,15 +149,22 @@ pub(super) fn diff_topics(
     after: Membership<'_>,
     w: &mut Writes,
 ) {
-    if before == Some(after) {
+    let (old_date, old_topics) = before.unwrap_or((after.0, &[]));
+    if before == Some(after) || (old_topics.is_empty() && after.1.is_empty()) {
+        // Nothing to change: a paper in no topic has no index entries, and needs no membership
+        // record (one written by a store before version 4 may stay: it says the same).
         return;
     }
-    w.ops.push(Op::Put(
-        Tree::Memberships,
-        key.as_bytes().to_vec(),
-        encode_membership(after.0, after.1),
-    ));
-    let (old_date, old_topics) = before.unwrap_or((after.0, &[]));
+    if after.1.is_empty() {
+        w.ops
+            .push(Op::Delete(Tree::Memberships, key.as_bytes().to_vec()));
+    } else {
+        w.ops.push(Op::Put(
+            Tree::Memberships,
+            key.as_bytes().to_vec(),
+            encode_membership(after.0, after.1),
+        ));
+    }
     // Positions hold dates to the millisecond, as membership records do.
     let moved = old_date.timestamp_millis() != after.0.timestamp_millis();
     if !old_topics.is_empty() {

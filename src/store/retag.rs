@@ -7,7 +7,9 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::keys::{decode, decode_paper, encode, SCAN_CHUNK, TAGGED_TOPICS, TOPICS_FINGERPRINT};
+use super::keys::{
+    decode, decode_paper, encode, StoredMembership, SCAN_CHUNK, TAGGED_TOPICS, TOPICS_FINGERPRINT,
+};
 use super::kv::{Op, Row, StoreError, Tree};
 use super::papers::PaperStore;
 use super::plan::{diff_topics, relevance_ops, Writes};
@@ -65,7 +67,8 @@ impl PaperStore {
                 let (paper, (topics, relevance)) = retagged?;
                 let before = self.membership(&paper.key)?;
                 let before = before.as_ref().map(|(date, t)| (*date, t.as_slice()));
-                if before.map(|(_, t)| t) != Some(topics.as_slice()) {
+                // No membership record: a paper in no topic.
+                if before.map_or(&[][..], |(_, t)| t) != topics.as_slice() {
                     changed += 1;
                     diff_topics(&paper.key, before, (paper.updated(), &topics), &mut writes);
                 }
@@ -201,7 +204,8 @@ impl PaperStore {
     }
 
     /// Adds `topic` to (or removes it from) the papers with these keys, in one commit, through
-    /// their membership records alone (no paper is read or written), a joining paper with its
+    /// their membership records (no paper is written, and only one in no topic is read, for
+    /// its date), a joining paper with its
     /// relevance in `scores`. Returns how many changed; a key with no stored paper is skipped.
     fn move_papers(
         &self,
@@ -214,7 +218,9 @@ impl PaperStore {
         let mut moved = 0;
         // Reads spread over the cores; the writes go in one commit.
         let read = crate::in_parallel(keys, |part: &[&String]| {
-            part.iter().map(|key| self.membership(key)).collect()
+            part.iter()
+                .map(|key| self.membership_or_none(key))
+                .collect()
         });
         for (key, membership) in keys.iter().zip(read) {
             let Some((date, before)) = membership? else {
@@ -236,6 +242,19 @@ impl PaperStore {
         }
         self.commit_writes(writes)?;
         Ok(moved)
+    }
+
+    /// A paper's membership record, or, for a stored paper in no topic (which has none), its
+    /// date with no topics; `None` when no paper is stored under `key`.
+    fn membership_or_none(&self, key: &str) -> Result<Option<StoredMembership>, StoreError> {
+        if let Some(membership) = self.membership(key)? {
+            return Ok(Some(membership));
+        }
+        let Some(bytes) = self.kv.get(Tree::Papers, key.as_bytes())? else {
+            return Ok(None);
+        };
+        let paper: StoredPaper = decode_paper(key.as_bytes(), &bytes)?;
+        Ok(Some((paper.updated(), Vec::new())))
     }
 
     /// The keys of every paper in `topic`, from its index (no paper is read).

@@ -114,6 +114,10 @@ impl Store for SledStore {
             .map(|v| v.to_vec()))
     }
 
+    fn contains(&self, tree: Tree, key: &[u8]) -> Result<bool, StoreError> {
+        self.tree(tree).contains_key(key).map_err(io("read"))
+    }
+
     fn scan(
         &self,
         tree: Tree,

@@ -473,6 +473,162 @@ fn a_store_from_a_newer_schema_is_refused_with_instructions() {
     );
 }
 
+/// The records of `tree` in a store, as (key, value) text.
+fn records(store: &PaperStore, tree: Tree) -> Vec<(String, Vec<u8>)> {
+    let rows = store.kv.scan(tree, b"", None, false, usize::MAX).unwrap();
+    rows.into_iter()
+        .map(|(k, v)| (String::from_utf8(k).unwrap(), v))
+        .collect()
+}
+
+#[test]
+fn a_papers_key_and_a_paper_in_no_topic_need_no_records_of_their_own() {
+    for (name, store, _dir) in stores() {
+        let t = tagger(&[("a", "alpha")]);
+        let batch = vec![paper("1", "alpha one", 1), paper("2", "beta two", 2)];
+        let first = store
+            .apply_batch("src", &batch, &t, |_| SourceState::default(), Utc::now())
+            .unwrap();
+        assert_eq!(first.new, 2, "{name}");
+        // Only the identifiers that are not a key have alias records; only the paper in a
+        // topic has a membership record.
+        let aliases: Vec<String> = records(&store, Tree::Aliases)
+            .into_iter()
+            .map(|(k, v)| format!("{k} -> {}", String::from_utf8(v).unwrap()))
+            .collect();
+        assert_eq!(
+            aliases,
+            ["entry:src:1 -> arxiv:1", "entry:src:2 -> arxiv:2"],
+            "{name}"
+        );
+        let members: Vec<String> = records(&store, Tree::Memberships)
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        assert_eq!(members, ["arxiv:1"], "{name}");
+        // Found by its key as by its other identifier, with no topics; the same batch again
+        // is two unchanged papers, not two new ones.
+        for id in ["arxiv:2", "entry:src:2"] {
+            let found = store.find(&[id.to_string()]).unwrap().expect(id);
+            assert_eq!(
+                (found.key.as_str(), found.topics.len()),
+                ("arxiv:2", 0),
+                "{name}"
+            );
+        }
+        let again = store
+            .apply_batch("src", &batch, &t, |_| SourceState::default(), Utc::now())
+            .unwrap();
+        assert_eq!((again.new, again.unchanged), (0, 2), "{name}");
+        // A paper in no topic joins one set from its members (its date read from its
+        // record), under that date.
+        let members: HashSet<String> = ["arxiv:1".to_string(), "arxiv:2".to_string()].into();
+        let retag = store
+            .set_topic("a", Some("both"), || Ok::<_, StoreError>(members.clone()))
+            .unwrap();
+        assert_eq!((retag.added, retag.removed), (1, 0), "{name}");
+        assert_eq!(titles(&store, "a"), ["beta two", "alpha one"], "{name}");
+        assert_eq!(
+            store.get("arxiv:2").unwrap().unwrap().topics,
+            ["a"],
+            "{name}"
+        );
+        // Re-tagged for a topic neither matches: both leave it, and their membership
+        // records go.
+        let none = tagger(&[("a", "gamma")]);
+        let changed = store
+            .retag_all(&none, &fingerprints(&[("a", "gamma")]))
+            .unwrap();
+        assert_eq!(changed, 2, "{name}");
+        assert!(records(&store, Tree::Memberships).is_empty(), "{name}");
+        assert_eq!(store.topic_count("a").unwrap(), 0, "{name}");
+        assert!(titles(&store, "a").is_empty(), "{name}");
+        // Nothing changes when re-tagged the same way again.
+        let changed = store
+            .retag_all(&none, &fingerprints(&[("a", "gamma!")]))
+            .unwrap();
+        assert_eq!(changed, 0, "{name}");
+        // A paper folded into another leaves an alias from its key to the survivor.
+        let mut doi = paper("3", "alpha three", 3);
+        doi.ids.doi = Some("10.1/three".into());
+        doi.ids.arxiv = None;
+        doi.ids.entry = "journal:3".into();
+        store
+            .apply_batch("j", &[doi], &t, |_| SourceState::default(), Utc::now())
+            .unwrap();
+        let mut both = paper("3", "alpha three", 3);
+        both.ids.doi = Some("10.1/three".into());
+        store
+            .apply_batch("src", &[both], &t, |_| SourceState::default(), Utc::now())
+            .unwrap();
+        let survivor = store.find(&["arxiv:3".to_string()]).unwrap().unwrap();
+        assert_eq!(survivor.key, "doi:10.1/three", "{name}: seen first");
+        assert_eq!(
+            store.kv.get(Tree::Aliases, b"arxiv:3").unwrap().as_deref(),
+            Some(&b"doi:10.1/three"[..]),
+            "{name}"
+        );
+        assert_eq!(
+            store.kv.get(Tree::Aliases, b"doi:10.1/three").unwrap(),
+            None,
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn a_version_3_store_with_key_aliases_and_empty_memberships_reads_the_same() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let t = tagger(&[("a", "alpha")]);
+    let batch = vec![paper("1", "alpha one", 1), paper("2", "beta two", 2)];
+    {
+        let store = PaperStore::open(&path).unwrap();
+        store
+            .apply_batch("src", &batch, &t, |_| SourceState::default(), Utc::now())
+            .unwrap();
+        // The records version 3 wrote besides: each key's alias, an empty membership.
+        let date = store.get("arxiv:2").unwrap().unwrap().updated();
+        let mut ops = vec![Op::Put(
+            Tree::Meta,
+            SCHEMA_VERSION_KEY.to_vec(),
+            3u32.to_be_bytes().to_vec(),
+        )];
+        for key in ["arxiv:1", "arxiv:2"] {
+            ops.push(Op::Put(Tree::Aliases, key.into(), key.into()));
+        }
+        ops.push(Op::Put(
+            Tree::Memberships,
+            b"arxiv:2".to_vec(),
+            super::keys::encode_membership(date, &[]),
+        ));
+        store.kv.commit(&ops).unwrap();
+        store.flush().unwrap();
+    }
+    let store = PaperStore::open(&path).unwrap();
+    assert_eq!(
+        store.kv.get(Tree::Meta, SCHEMA_VERSION_KEY).unwrap(),
+        Some(SCHEMA_VERSION.to_be_bytes().to_vec())
+    );
+    let again = store
+        .apply_batch("src", &batch, &t, |_| SourceState::default(), Utc::now())
+        .unwrap();
+    assert_eq!((again.new, again.unchanged), (0, 2));
+    // The paper with an empty membership record joins a topic, and leaves it again.
+    let both = tagger(&[("a", "alpha OR beta")]);
+    let changed = store
+        .retag_all(&both, &fingerprints(&[("a", "alpha OR beta")]))
+        .unwrap();
+    assert_eq!(changed, 1);
+    assert_eq!(titles(&store, "a"), ["beta two", "alpha one"]);
+    let changed = store
+        .retag_all(&t, &fingerprints(&[("a", "alpha")]))
+        .unwrap();
+    assert_eq!(changed, 1);
+    assert_eq!(titles(&store, "a"), ["alpha one"]);
+    assert_eq!(store.topic_count("a").unwrap(), 1);
+}
+
 /// How many keys the store's topic index holds.
 fn index_keys(store: &PaperStore) -> usize {
     store

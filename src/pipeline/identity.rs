@@ -5,6 +5,7 @@
 //! the source's own entry id. A paper is stored under its highest-priority identifier at the
 //! time it is first seen and is findable under every identifier any source gave it.
 
+use std::collections::BTreeSet;
 use std::sync::LazyLock;
 
 use super::digest::short_hash;
@@ -195,6 +196,24 @@ pub fn identifiers(ids: &Identifiers) -> Vec<String> {
     out
 }
 
+/// The arXiv id an `entry:` identifier ends in (`entry:<source>:<arXiv id>`, without a
+/// version), as the sources that name their entries by the arXiv id they carry (arXiv's API
+/// and OAI-PMH, Hugging Face) make them. Such an entry leads where that arXiv id leads: it
+/// comes with that id (a feed's entry id is one of the places its arXiv id is read from).
+pub fn entry_arxiv(id: &str) -> Option<&str> {
+    let (_, named) = id.strip_prefix("entry:")?.rsplit_once(':')?;
+    parse_arxiv_id(named)
+        .is_some_and(|a| a.version.is_none() && a.id == named)
+        .then_some(named)
+}
+
+/// Whether identifier `id` of a paper stored under `key`, known by `aliases`, needs no alias
+/// record: the paper's own key (looked up as a key), and an entry named by one of the paper's
+/// arXiv ids ([`entry_arxiv`]: looked up as that id).
+pub fn needs_no_alias(id: &str, key: &str, aliases: &BTreeSet<String>) -> bool {
+    id == key || entry_arxiv(id).is_some_and(|arxiv| aliases.contains(&format!("arxiv:{arxiv}")))
+}
+
 /// arXiv's abstract page for a paper (always its latest version).
 pub fn arxiv_abs(id: &str) -> String {
     format!("https://arxiv.org/abs/{id}")
@@ -288,6 +307,43 @@ fn percent_decode(text: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_key_and_an_entry_named_by_the_papers_arxiv_id_need_no_alias() {
+        let aliases: BTreeSet<String> = [
+            "arxiv:2604.21952",
+            "arxiv:hep-th/9901001",
+            "doi:10.1/x",
+            "entry:api:2604.21952",
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect();
+        let key = "doi:10.1/x";
+        for id in [
+            "doi:10.1/x",
+            "entry:api:2604.21952",
+            "entry:hf:2604.21952",
+            "entry:oai:hep-th/9901001",
+        ] {
+            assert!(needs_no_alias(id, key, &aliases), "{id}");
+        }
+        assert_eq!(entry_arxiv("entry:api:2604.21952"), Some("2604.21952"));
+        assert_eq!(entry_arxiv("entry:rss:oai:arXiv.org:2604.21952v1"), None);
+        for id in [
+            // Other identifiers, and entries that name a version, another paper, or only
+            // contain the id.
+            "arxiv:2604.21952",
+            "entry:rss:oai:arXiv.org:2604.21952v1",
+            "entry:rss:2604.21952v1",
+            "entry:api:2604.99999",
+            "entry:journal:42",
+            "entry:2604.21952",
+            "url:https://example.org/2604.21952",
+        ] {
+            assert!(!needs_no_alias(id, key, &aliases), "{id}");
+        }
+    }
 
     /// An expected id (or DOI) and version.
     type Expected = Option<(&'static str, Option<u32>)>;

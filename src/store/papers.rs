@@ -20,7 +20,7 @@ use super::plan::{diff_paper, relevance_ops, remove_paper, Plan, Writes};
 use super::postings;
 use super::{MemoryStore, SledStore};
 use crate::model::{EntryMark, Paper, Relevance, SourceState, StoredPaper};
-use crate::pipeline::identity::{first_seen, identifiers, named};
+use crate::pipeline::identity::{entry_arxiv, first_seen, identifiers, named};
 use crate::pipeline::merge::merge;
 use crate::pipeline::tag::{Tagger, Tags};
 
@@ -271,12 +271,21 @@ impl PaperStore {
 
     /// The key of the paper an identifier leads to: its own, when a paper is stored under it
     /// (a paper's key is one of its identifiers, and has no alias record of its own from store
-    /// version 4 on), or else the one its alias record names.
+    /// version 4 on), or else the one its alias record names, or else, for an entry named by
+    /// an arXiv id ([`entry_arxiv`], which has no alias record from version 4 on), the one
+    /// that arXiv id leads to.
     fn resolve(&self, identifier: &str) -> Result<Option<String>, StoreError> {
-        if self.kv.contains(Tree::Papers, identifier.as_bytes())? {
-            return Ok(Some(identifier.to_string()));
+        let direct = |id: &str| -> Result<Option<String>, StoreError> {
+            if self.kv.contains(Tree::Papers, id.as_bytes())? {
+                return Ok(Some(id.to_string()));
+            }
+            self.alias(id)
+        };
+        match (direct(identifier)?, entry_arxiv(identifier)) {
+            (Some(key), _) => Ok(Some(key)),
+            (None, Some(arxiv)) => direct(&format!("arxiv:{arxiv}")),
+            (None, None) => Ok(None),
         }
-        self.alias(identifier)
     }
 
     /// [`PaperStore::resolve`] for every identifier of `papers`, spread over the cores.

@@ -11,6 +11,7 @@ use super::keys::encode_membership;
 use super::kv::{Op, Tree};
 use super::postings::Postings;
 use crate::model::StoredPaper;
+use crate::pipeline::identity::needs_no_alias;
 
 /// What a commit will write: record ops, per-topic count deltas, and changes to topics'
 /// posting lists (turned into ops by [`super::PaperStore::commit_writes`], which reads the
@@ -100,9 +101,11 @@ pub(super) fn diff_paper(
     w.ops
         .push(Op::Put(Tree::Papers, after.key.as_bytes().to_vec(), record));
     for id in &after.aliases {
-        // The paper's own key leads to it without an alias record ([`super::PaperStore`]
-        // looks an identifier up as a key first).
-        if *id != after.key && !before.is_some_and(|b| b.aliases.contains(id)) {
+        // The paper's own key, and an entry id that is its arXiv id, lead to it without an
+        // alias record ([`super::PaperStore`] looks an identifier up as a key first).
+        if !needs_no_alias(id, &after.key, &after.aliases)
+            && !before.is_some_and(|b| b.aliases.contains(id))
+        {
             w.ops.push(Op::Put(
                 Tree::Aliases,
                 id.clone().into_bytes(),

@@ -543,6 +543,29 @@ fn a_papers_key_and_a_paper_in_no_topic_need_no_records_of_their_own() {
         assert!(records(&store, Tree::Memberships).is_empty(), "{name}");
         assert_eq!(store.topic_count("a").unwrap(), 0, "{name}");
         assert!(titles(&store, "a").is_empty(), "{name}");
+        // An entry named by the paper's arXiv id (as arXiv's API names them) needs no alias:
+        // the entry comes with the id.
+        let api = vec![paper("2604.00009", "gamma nine", 9)];
+        for round in 0..2 {
+            let counts = store
+                .apply_batch("src", &api, &none, |_| SourceState::default(), Utc::now())
+                .unwrap();
+            assert_eq!((counts.new, counts.unchanged), (1 - round, round), "{name}");
+        }
+        assert_eq!(
+            store
+                .kv
+                .get(Tree::Aliases, b"entry:src:2604.00009")
+                .unwrap(),
+            None,
+            "{name}"
+        );
+        let found = store.find(&["entry:src:2604.00009".to_string()]).unwrap();
+        assert_eq!(
+            found.map(|p| p.key).as_deref(),
+            Some("arxiv:2604.00009"),
+            "{name}"
+        );
         // Nothing changes when re-tagged the same way again.
         let changed = store
             .retag_all(&none, &fingerprints(&[("a", "gamma!")]))

@@ -289,9 +289,13 @@ async fn ingest(config: Arc<Config>) -> anyhow::Result<()> {
         match tokio::task::spawn_blocking(move || paperboy::store::compact(&path, cache_bytes))
             .await?
         {
-            Ok(done) => eprintln!(
+            Ok(done) if done.replaced => eprintln!(
                 "store compacted: {:.1} MiB -> {:.1} MiB on disk",
                 mib(done.before),
+                mib(done.after)
+            ),
+            Ok(done) => eprintln!(
+                "store kept as it was: {:.1} MiB on disk, and a copy was no smaller",
                 mib(done.after)
             ),
             // The papers are stored; a compaction that could not run is tried again next time.
@@ -301,8 +305,8 @@ async fn ingest(config: Arc<Config>) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Whether the store has grown, per paper, well past its leanest ([`paperboy::store::judge`]);
-/// records a new baseline when it is the first or leaner. Its record unreadable or unwritable,
+/// Whether the store has grown, per paper, well past its leanest, or was never compacted
+/// ([`paperboy::store::judge`]); records a new baseline when it is leaner. Its record unreadable or unwritable,
 /// it only warns: the ingest itself has succeeded.
 fn outgrown(store: &PaperStore, path: &std::path::Path, papers: u64) -> bool {
     use paperboy::store::{Baseline, Judgement};
@@ -328,11 +332,17 @@ fn outgrown(store: &PaperStore, path: &std::path::Path, papers: u64) -> bool {
             false
         }
         Judgement::Compact => {
-            let then = baseline.map_or(0, |b| b.bytes / b.papers.max(1));
-            eprintln!(
-                "the store has grown to {} bytes a paper, from {then} at its leanest: compacting",
-                now.bytes / papers.max(1),
-            );
+            let per_paper = now.bytes / papers.max(1);
+            match baseline.filter(|b| b.papers > 0) {
+                Some(b) => eprintln!(
+                    "the store has grown to {per_paper} bytes a paper, from {} at its leanest: \
+                     compacting",
+                    b.bytes / b.papers
+                ),
+                None => eprintln!(
+                    "the store takes {per_paper} bytes a paper and was never compacted: compacting"
+                ),
+            }
             true
         }
     }
@@ -350,13 +360,22 @@ fn compact(config: &Config) -> anyhow::Result<()> {
     }
     drop(PaperStore::open_configured(&config.store)?);
     let done = paperboy::store::compact(path, config.store.cache_bytes)?;
-    println!(
-        "store {}: {:.1} MiB -> {:.1} MiB on disk ({} records kept)",
-        path.display(),
-        mib(done.before),
-        mib(done.after),
-        done.records
-    );
+    if done.replaced {
+        println!(
+            "store {}: {:.1} MiB -> {:.1} MiB on disk ({} records kept)",
+            path.display(),
+            mib(done.before),
+            mib(done.after),
+            done.records
+        );
+    } else {
+        println!(
+            "store {}: {:.1} MiB on disk, kept as it was: a copy of its {} records was no smaller",
+            path.display(),
+            mib(done.after),
+            done.records
+        );
+    }
     Ok(())
 }
 

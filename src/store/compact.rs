@@ -5,9 +5,11 @@
 //! journal record is written and then removed), holds about twice its live bytes on disk.
 //! `paperboy compact` gives those bytes back.
 //!
-//! `paperboy ingest` compacts on its own when the store has outgrown its baseline ([`judge`]):
-//! the fewest bytes a paper it has taken, at a compaction or at the end of an ingest. Growth
-//! from replaced records, not from new papers.
+//! `paperboy ingest` compacts on its own when the store was never compacted or has outgrown
+//! its baseline ([`judge`]): the fewest bytes a paper it has taken, at a compaction or at the
+//! end of an ingest. Growth from replaced records, not from new papers. A copy no smaller than
+//! the store (sled writes some stores in bulk more tightly than a copy) is dropped, and the
+//! store as it was becomes the baseline.
 //!
 //! A compaction holds a lock on a file beside the store (`<store>.lock`, never renamed), and
 //! every open holds it while it recovers: an open in another process (`status`, a second
@@ -31,8 +33,9 @@ const BATCH: usize = 10_000;
 const MIN_CACHE_BYTES: u64 = 4 << 20;
 
 /// How much larger per paper than at its baseline a store may grow before `paperboy ingest`
-/// compacts it. Against a compacted baseline (about 0.9 × a freshly ingested store) that is
-/// about 1.13 × a fresh store of the same papers; against a fresh one, 1.25 ×.
+/// compacts it. Against a compacted baseline (0.83 × a freshly ingested store at a million
+/// papers) that is about 1.04 × a fresh store of the same papers: new papers alone, which sled
+/// writes at a fresh store's size, stay below it; replaced versions' dead bytes do not.
 pub(crate) const GROWTH_BEFORE_COMPACTING: f64 = 1.25;
 /// The fewest papers a store holds before its size per paper is a baseline: below, sled's
 /// fixed overhead dominates.
@@ -47,10 +50,14 @@ pub struct Compacted {
     pub after: u64,
     /// Records (keys) copied, over every tree.
     pub records: u64,
+    /// Whether the copy took the store's place; `false` when it was no smaller (sled writes a
+    /// store of some 100,000 papers in bulk more tightly than a copy), and the store stays.
+    pub replaced: bool,
 }
 
 /// A store's size on disk and how many papers it held at its leanest (measured after each
-/// compaction and at the end of each ingest): what its growth is judged against.
+/// compaction, and at the end of an ingest that finds it leaner still): what its growth is
+/// judged against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Baseline {
     /// Bytes the store's files took.
@@ -64,9 +71,11 @@ pub struct Baseline {
 pub enum Judgement {
     /// Nothing: too few papers to judge, or within bounds of the baseline.
     Keep,
-    /// Record the store as it is now as the baseline: there was none, or it is leaner now.
+    /// Record the store as it is now as the baseline: it is leaner now.
     Record,
-    /// Compact: it takes more than 1.25 × the baseline's bytes a paper.
+    /// Compact: it takes more than 1.25 × the baseline's bytes a paper, or it has no
+    /// baseline (it was never compacted: sled leaves a store it wrote in bulk a fifth larger
+    /// than a copy, and compacting records the baseline).
     Compact,
 }
 
@@ -87,7 +96,7 @@ pub fn judge(baseline: Option<Baseline>, now: Baseline) -> Judgement {
             }
         }
         // None, or one recorded from too few papers to mean anything.
-        _ => Judgement::Record,
+        _ => Judgement::Compact,
     }
 }
 
@@ -203,9 +212,18 @@ pub fn disk_bytes(path: &Path) -> u64 {
 }
 
 /// Rewrites the store at `path` (which no process may hold open) into a fresh database with
-/// only its live records, every tree and every byte as it was, and swaps it in. Returns the
-/// bytes on disk before and after.
+/// only its live records, every tree and every byte as it was, and swaps it in when it is
+/// smaller. Returns the bytes on disk before and after.
 pub fn compact(path: &Path, cache_bytes: u64) -> Result<Compacted, StoreError> {
+    compact_when(path, cache_bytes, |before, copied| copied < before)
+}
+
+/// [`compact`], the copy swapped in when `smaller(bytes before, bytes of the copy)`.
+fn compact_when(
+    path: &Path,
+    cache_bytes: u64,
+    smaller: impl Fn(u64, u64) -> bool,
+) -> Result<Compacted, StoreError> {
     let _lock = lock(path)?;
     recover(path)?;
     if !path.exists() {
@@ -221,24 +239,36 @@ pub fn compact(path: &Path, cache_bytes: u64) -> Result<Compacted, StoreError> {
     // the whole of it each, sled's nodes held in memory took a million-paper compaction to
     // 752 MiB; with a quarter, 408 MiB, as fast (README, Performance, Ingest).
     let cache_bytes = (cache_bytes / 4).max(MIN_CACHE_BYTES);
-    let records = {
+    let (records, replacing) = {
         let old = sled_store::open_db(path, cache_bytes)?;
         let new = sled_store::open_db(&copy, cache_bytes)?;
         let (records, papers) = copy_trees(&old, &new)?;
         new.flush().map_err(sled_store::io("flush"))?;
-        // The copy's size is the baseline of its growth from now on.
-        let baseline = Baseline {
-            bytes: disk_bytes(&copy),
-            papers,
+        let copied = disk_bytes(&copy);
+        let replacing = smaller(before, copied);
+        // The size of whichever stays is the baseline of its growth from now on.
+        let (kept, bytes) = if replacing {
+            (&new, copied)
+        } else {
+            (&old, before)
         };
-        let record = super::keys::encode(Tree::Meta, COMPACTED, &baseline)?;
-        new.open_tree(Tree::Meta.name())
+        let record = super::keys::encode(Tree::Meta, COMPACTED, &Baseline { bytes, papers })?;
+        kept.open_tree(Tree::Meta.name())
             .and_then(|meta| meta.insert(COMPACTED, record))
             .map_err(sled_store::io("write"))?;
-        new.flush().map_err(sled_store::io("flush"))?;
-        records
+        kept.flush().map_err(sled_store::io("flush"))?;
+        (records, replacing)
         // Both databases are closed here, before the renames.
     };
+    if !replacing {
+        remove(&copy)?;
+        return Ok(Compacted {
+            before,
+            after: disk_bytes(path),
+            records,
+            replaced: false,
+        });
+    }
     // Renaming a folder whose files sled's flusher thread may still hold for a moment is
     // safe: the next open waits for that thread's lock.
     let aside = replaced(path);
@@ -250,6 +280,7 @@ pub fn compact(path: &Path, cache_bytes: u64) -> Result<Compacted, StoreError> {
         before,
         after: disk_bytes(path),
         records,
+        replaced: true,
     })
 }
 
@@ -303,15 +334,16 @@ mod tests {
         assert_eq!(judge(baseline, at(2_600_000, 2_000)), Judgement::Compact);
         // Leaner than the baseline (sled's fixed cost spread over more papers): the new one.
         assert_eq!(judge(baseline, at(1_800_000, 2_000)), Judgement::Record);
-        // No baseline, or one of too few papers: this one.
-        assert_eq!(judge(None, at(1_000_000, 1_000)), Judgement::Record);
+        // Never compacted (no baseline, or one of too few papers): compacted, which records
+        // one.
+        assert_eq!(judge(None, at(1_000_000, 1_000)), Judgement::Compact);
         assert_eq!(
             judge(Some(at(9_000, 0)), at(5_000_000, 1_000)),
-            Judgement::Record
+            Judgement::Compact
         );
         assert_eq!(
             judge(Some(at(90_000, 10)), at(5_000_000, 1_000)),
-            Judgement::Record
+            Judgement::Compact
         );
         // Too few papers now to judge or record (a first ingest that fetched nothing).
         assert_eq!(judge(None, at(50_000, 0)), Judgement::Keep);
@@ -424,9 +456,35 @@ mod tests {
         );
         assert!(done.records >= 2_499, "{}", done.records);
         assert!(!compacting(&path).exists() && !replaced(&path).exists());
-        // Again: nothing left to give back, nothing lost.
+        assert!(done.replaced);
+        // Again: nothing lost.
         compact(&path, 1 << 20).expect("compact again");
         assert_eq!(contents(&path), before);
+    }
+
+    #[test]
+    fn a_copy_no_smaller_is_dropped_and_the_store_is_its_own_baseline() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("store.sled");
+        churned_store(&path);
+        let before = contents(&path);
+        let done = compact_when(&path, 1 << 20, |_, _| false).expect("compact");
+        assert!(!done.replaced, "{done:?}");
+        assert_eq!(contents(&path), before, "every tree, every byte");
+        assert!(!compacting(&path).exists() && !replaced(&path).exists());
+        let store = SledStore::open(&path, 1 << 20).unwrap();
+        let record = store
+            .get(Tree::Meta, COMPACTED)
+            .unwrap()
+            .expect("a baseline");
+        let baseline: Baseline = serde_json::from_slice(&record).unwrap();
+        assert_eq!(
+            baseline,
+            Baseline {
+                bytes: done.before,
+                papers: 1_999
+            }
+        );
     }
 
     #[test]

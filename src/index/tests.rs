@@ -435,6 +435,42 @@ fn an_index_ahead_of_its_store_is_rebuilt_not_trusted() {
 }
 
 #[test]
+fn an_index_of_the_layout_before_is_rebuilt_in_this_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("i");
+    {
+        // Version 2's schema: the date stored too, tantivy's default docstore (lz4).
+        let mut builder = Schema::builder();
+        builder.add_text_field("key", STRING | STORED | FAST);
+        builder.add_i64_field("updated", INDEXED | FAST | STORED);
+        builder.add_text_field("title", tantivy::schema::TEXT | STORED);
+        let old = builder.build();
+        std::fs::create_dir_all(&path).unwrap();
+        let index = Index::create_in_dir(&path, old.clone()).unwrap();
+        let mut writer: IndexWriter = index.writer_with_num_threads(1, 15 << 20).unwrap();
+        let mut doc = TantivyDocument::default();
+        doc.add_text(old.get_field("key").unwrap(), "arxiv:2611.00001");
+        doc.add_text(old.get_field("title").unwrap(), "Old graph paper");
+        writer.add_document(doc).unwrap();
+        writer.commit().unwrap();
+    }
+    let index = SearchIndex::open(&path).unwrap();
+    let store = PaperStore::in_memory();
+    store_as_s(&store, &[paper("2611.00002", "Graph sampling", &["B"])]);
+    assert_eq!(index.catch_up(&store).unwrap(), 1, "rebuilt from the store");
+    let (hits, total) = index.search(&Query::parse("graph").unwrap(), 10).unwrap();
+    assert_eq!(total, 1);
+    assert_eq!(
+        (hits[0].key.as_str(), hits[0].title.as_str()),
+        ("arxiv:2611.00002", "Graph sampling")
+    );
+    assert!(matches!(
+        index.index.settings().docstore_compression,
+        Compressor::Zstd(_)
+    ));
+}
+
+#[test]
 fn a_reader_refuses_an_index_that_was_never_built() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("i");

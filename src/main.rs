@@ -259,7 +259,9 @@ fn open(config: &Arc<Config>, catch_up: bool) -> anyhow::Result<Opened> {
 }
 
 async fn ingest(config: Arc<Config>) -> anyhow::Result<()> {
-    let (store, index, mut ingestor) = open(&config, true)?;
+    let (store, index, ingestor) = open(&config, true)?;
+    // Nothing searches the index while `ingest` runs: batches wait for a commit of many.
+    let mut ingestor = ingestor.deferring_index_commits();
     if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         ingestor =
             ingestor.with_progress(Arc::new(paperboy::progress::TerminalProgress::default()));
@@ -269,6 +271,11 @@ async fn ingest(config: Arc<Config>) -> anyhow::Result<()> {
         retagged => eprintln!("topics changed: {retagged}"),
     }
     let reports = ingestor.ingest_all().await?;
+    // What waits in the index is committed (the store is the record: a failure only warns,
+    // and the next start catches up).
+    if let Err(e) = ingestor.catch_up_index().await {
+        tracing::warn!("the search index is behind the store: {e}");
+    }
     if let Some(retagged) = ingestor.retrain_if_examples_arrived().await? {
         eprintln!("example papers arrived: {retagged}");
     }

@@ -68,8 +68,11 @@ const DOCSTORE_LEVEL: i32 = 3;
 /// How many bytes of stored fields are compressed together.
 const DOCSTORE_BLOCK: usize = 64 << 10;
 
-/// How many changes (or papers, when rebuilding) are taken in per commit.
+/// How many changes (or papers, when rebuilding) are read from the store at once, and taken
+/// in per commit by [`SearchIndex::catch_up`].
 const CATCH_UP_CHUNK: usize = 5000;
+/// How many papers [`SearchIndex::take_in`] lets wait before it commits.
+const COMMIT_PAPERS: usize = 100_000;
 
 /// Why the index could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -207,9 +210,27 @@ enum Writer {
     /// Opened read-only (`search` while `serve` runs).
     ReadOnly,
     /// The one writer (boxed: a large value beside two empty ones).
-    Open(Box<IndexWriter>),
+    Open(Box<Open>),
     /// [`SearchIndex::finish`] has let the writer go.
     Finished,
+}
+
+/// The writer, and what it took in since its last commit.
+struct Open {
+    writer: IndexWriter,
+    /// Changes taken in but not committed ([`SearchIndex::take_in`]): the checkpoint the
+    /// next commit records, and how many papers are waiting for it.
+    pending: Option<(Checkpoint, usize)>,
+}
+
+/// When a catch-up commits what it took in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Commit {
+    /// Every chunk, and anything taken in before: searches see every stored paper.
+    Now,
+    /// Once this many papers wait ([`COMMIT_PAPERS`]): for a long ingest that no one
+    /// searches meanwhile.
+    After(usize),
 }
 
 /// The search index: read-only (for `search` while `serve` runs), or with the one writer.
@@ -308,7 +329,12 @@ impl SearchIndex {
             index,
             reader,
             fields,
-            writer: Mutex::new(writer.map_or(Writer::ReadOnly, |w| Writer::Open(Box::new(w)))),
+            writer: Mutex::new(writer.map_or(Writer::ReadOnly, |writer| {
+                Writer::Open(Box::new(Open {
+                    writer,
+                    pending: None,
+                }))
+            })),
             generation: AtomicU64::new(0),
             scanned_through: AtomicU64::new(0),
         })
@@ -330,25 +356,37 @@ impl SearchIndex {
     /// the index from the store when it never finished a build. Returns how many papers it
     /// (re)indexed.
     pub fn catch_up(&self, store: &PaperStore) -> Result<usize, IndexError> {
-        self.with_writer(|writer| self.catch_up_locked(store, writer))
+        self.with_writer(|open| self.catch_up_locked(store, open, Commit::Now))
+    }
+
+    /// [`SearchIndex::catch_up`], committing only once [`COMMIT_PAPERS`] papers wait (a
+    /// commit waits for the indexing under way and writes a segment: after every batch of a
+    /// long ingest it made many small segments to merge). What waits is not searchable until
+    /// the next commit; [`SearchIndex::catch_up`] commits it, and a crash loses nothing (the
+    /// store keeps the changes until a commit records them).
+    pub fn take_in(&self, store: &PaperStore) -> Result<usize, IndexError> {
+        self.with_writer(|open| self.catch_up_locked(store, open, Commit::After(COMMIT_PAPERS)))
     }
 
     /// Runs `work` with the writer, rolling back what it queued when it fails, so nothing
     /// half-done is committed by the next commit.
     fn with_writer(
         &self,
-        work: impl FnOnce(&mut IndexWriter) -> Result<usize, IndexError>,
+        work: impl FnOnce(&mut Open) -> Result<usize, IndexError>,
     ) -> Result<usize, IndexError> {
         let mut writer = self.writer();
         let path = || self.path.display().to_string();
-        let writer = match &mut *writer {
-            Writer::Open(writer) => writer,
+        let open = match &mut *writer {
+            Writer::Open(open) => open,
             Writer::ReadOnly => return Err(IndexError::ReadOnly { path: path() }),
             Writer::Finished => return Err(IndexError::Finished { path: path() }),
         };
-        let result = work(writer);
+        let result = work(open);
         if result.is_err() {
-            let _ = writer.rollback();
+            // What was taken in since the last commit goes too: the next catch-up takes it
+            // in again from the store.
+            let _ = open.writer.rollback();
+            open.pending = None;
         }
         result
     }
@@ -366,8 +404,10 @@ impl SearchIndex {
             }
             std::mem::replace(&mut *writer, Writer::Finished)
         };
-        if let Writer::Open(writer) = taken {
-            (*writer)
+        if let Writer::Open(open) = taken {
+            // Anything taken in and not committed is dropped, and taken in again from the
+            // store by the next catch-up.
+            open.writer
                 .wait_merging_threads()
                 .map_err(|source| tantivy_error(&self.path, source))?;
         }
@@ -377,14 +417,26 @@ impl SearchIndex {
     fn catch_up_locked(
         &self,
         store: &PaperStore,
-        writer: &mut IndexWriter,
+        open: &mut Open,
+        commit: Commit,
     ) -> Result<usize, IndexError> {
-        let mut checkpoint = match self.checkpoint()? {
+        let committed = match self.checkpoint()? {
             // An index ahead of the store (a store replaced, or one that lost its last
             // writes in a crash) would skip the changes the store numbers again: rebuild.
             Some(checkpoint) if checkpoint.change <= store.last_change()? => checkpoint,
-            _ => return self.rebuild_locked(store, writer),
+            _ => {
+                // What waited for a commit goes with everything else.
+                open.pending = None;
+                return self.rebuild_locked(store, &mut open.writer);
+            }
         };
+        // Taken in since the last commit: not again.
+        let (mut checkpoint, mut waiting) = open
+            .pending
+            .take()
+            .filter(|(pending, _)| pending.change >= committed.change)
+            .unwrap_or((committed, 0));
+        let writer = &mut open.writer;
         let mut done = 0;
         loop {
             let changes = store.changes_after(checkpoint.change, CATCH_UP_CHUNK)?;
@@ -418,19 +470,45 @@ impl SearchIndex {
                 }
             }
             done += changes.len();
+            waiting += changes.len();
             checkpoint.change = last;
-            // The store first: the index must never record a change the store could lose.
-            store.flush_committed()?;
-            self.commit(writer, checkpoint)?;
-            store.forget_changes_through(last)?;
+            if matches!(commit, Commit::After(due) if waiting < due) {
+                continue;
+            }
+            self.commit_through(store, writer, checkpoint)?;
+            waiting = 0;
+        }
+        if waiting > 0 {
+            match commit {
+                Commit::Now => self.commit_through(store, writer, checkpoint)?,
+                Commit::After(_) => open.pending = Some((checkpoint, waiting)),
+            }
         }
         Ok(done)
+    }
+
+    /// Commits what the writer took in, recording `checkpoint`, once the store is flushed
+    /// (the index must never record a change the store could lose); the store then forgets
+    /// the changes the index holds.
+    fn commit_through(
+        &self,
+        store: &PaperStore,
+        writer: &mut IndexWriter,
+        checkpoint: Checkpoint,
+    ) -> Result<(), IndexError> {
+        store.flush_committed()?;
+        self.commit(writer, checkpoint)?;
+        store.forget_changes_through(checkpoint.change)?;
+        Ok(())
     }
 
     /// Rebuilds the index from every paper in the store (`paperboy reindex`). Returns how many
     /// papers it indexed.
     pub fn rebuild(&self, store: &PaperStore) -> Result<usize, IndexError> {
-        self.with_writer(|writer| self.rebuild_locked(store, writer))
+        self.with_writer(|open| {
+            open.pending = None;
+            self.rebuild_locked(store, &mut open.writer)
+        })
     }
 
     fn rebuild_locked(

@@ -471,6 +471,42 @@ fn an_index_of_the_layout_before_is_rebuilt_in_this_one() {
 }
 
 #[test]
+fn papers_taken_in_wait_for_a_commit_and_are_taken_in_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("i");
+    let index = SearchIndex::open(&path).unwrap();
+    let store = PaperStore::in_memory();
+    index.catch_up(&store).unwrap();
+    let graphs = |index: &SearchIndex| index.search(&Query::parse("graph").unwrap(), 10).unwrap().1;
+    store_as_s(&store, &[paper("2611.00001", "Graph learning", &["A"])]);
+    assert_eq!(index.take_in(&store).unwrap(), 1);
+    assert_eq!(graphs(&index), 0, "waiting for a commit");
+    store_as_s(&store, &[paper("2611.00002", "Graph sampling", &["B"])]);
+    assert_eq!(index.take_in(&store).unwrap(), 1, "only the change after");
+    // A catch-up commits what waited, and takes nothing in twice.
+    assert_eq!(index.catch_up(&store).unwrap(), 0);
+    assert_eq!((graphs(&index), index.len()), (2, 2));
+    // Due: a commit once enough papers wait.
+    for n in 3..=4 {
+        store_as_s(&store, &[paper(&format!("2611.0000{n}"), "Graph", &["C"])]);
+        let took = index
+            .with_writer(|open| index.catch_up_locked(&store, open, Commit::After(2)))
+            .unwrap();
+        assert_eq!(took, 1);
+    }
+    assert_eq!(graphs(&index), 4, "committed when two waited");
+    // Dropped before a commit (a crash, or `finish`): taken in again from the store.
+    store_as_s(&store, &[paper("2611.00005", "Graph five", &["D"])]);
+    assert_eq!(index.take_in(&store).unwrap(), 1);
+    index.finish().unwrap();
+    drop(index);
+    let index = SearchIndex::open(&path).unwrap();
+    assert_eq!(graphs(&index), 4);
+    assert_eq!(index.catch_up(&store).unwrap(), 1);
+    assert_eq!((graphs(&index), index.len()), (5, 5));
+}
+
+#[test]
 fn a_reader_refuses_an_index_that_was_never_built() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("i");

@@ -40,6 +40,9 @@ pub struct Ingestor {
     retagging: Arc<tokio::sync::Mutex<()>>,
     /// Told of each harvested page (a progress bar on a terminal); `None`: progress is logged.
     progress: Option<Arc<dyn Progress>>,
+    /// Whether each batch's papers wait in the search index for a later commit
+    /// ([`SearchIndex::take_in`]) rather than being committed at once.
+    deferred_commits: bool,
 }
 
 /// Follows long harvests as they go, a page at a time: `ingest` on a terminal draws a progress
@@ -112,7 +115,17 @@ impl Ingestor {
             parsed: Arc::new(tokio::sync::Semaphore::new(crate::cores().max(2))),
             retagging: Arc::default(),
             progress: None,
+            deferred_commits: false,
         }
+    }
+
+    /// This ingestor, letting each batch's papers wait in the search index until enough have
+    /// for a commit ([`SearchIndex::take_in`]), for `paperboy ingest`: nothing searches while
+    /// it runs, and it commits everything ([`Ingestor::catch_up_index`]) before it ends.
+    #[must_use]
+    pub fn deferring_index_commits(mut self) -> Self {
+        self.deferred_commits = true;
+        self
     }
 
     /// This ingestor, telling `progress` of every harvested page instead of logging it.
@@ -425,6 +438,7 @@ impl Ingestor {
         let id = source_id.to_string();
         tracing::debug!(source = %id, papers = papers.len(), "storing papers");
         let index = self.index.clone();
+        let deferred = self.deferred_commits;
         blocking(move || {
             // The new papers tagged while the batch before is written (the writer is one
             // thread); checked against the topics of the moment below.
@@ -446,7 +460,15 @@ impl Ingestor {
                 )
             })?;
             // The store is the record: an index that fails now catches up later.
-            if let Err(error) = index.catch_up(&store) {
+            let taken = if deferred {
+                // Durable before the next page is asked for, as a commit of the index would
+                // have made it: a harvest killed now resumes after this page.
+                store.flush_committed()?;
+                index.take_in(&store)
+            } else {
+                index.catch_up(&store)
+            };
+            if let Err(error) = taken {
                 tracing::warn!(source = %id, %error, "the search index is behind the store");
             }
             Ok(before + counts)

@@ -340,7 +340,7 @@ fn outgrown(store: &PaperStore, path: &std::path::Path, papers: u64) -> bool {
         }
         Judgement::Compact => {
             let per_paper = now.bytes / papers.max(1);
-            match baseline.filter(|b| b.papers > 0) {
+            match baseline.filter(Baseline::is_meaningful) {
                 Some(b) => eprintln!(
                     "the store has grown to {per_paper} bytes a paper, from {} at its leanest: \
                      compacting",

@@ -66,6 +66,14 @@ pub struct Baseline {
     pub papers: u64,
 }
 
+impl Baseline {
+    /// Whether it was measured over enough papers ([`BASELINE_PAPERS`]) to judge by; a store
+    /// without such a baseline counts as never compacted.
+    pub fn is_meaningful(&self) -> bool {
+        self.papers >= BASELINE_PAPERS && self.bytes > 0
+    }
+}
+
 /// What to do about a store's size at the end of an ingest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Judgement {
@@ -85,8 +93,8 @@ pub fn judge(baseline: Option<Baseline>, now: Baseline) -> Judgement {
         return Judgement::Keep;
     }
     let per_paper = |b: Baseline| b.bytes as f64 / b.papers as f64;
-    match baseline {
-        Some(b) if b.papers >= BASELINE_PAPERS && b.bytes > 0 => {
+    match baseline.filter(Baseline::is_meaningful) {
+        Some(b) => {
             if per_paper(now) > GROWTH_BEFORE_COMPACTING * per_paper(b) {
                 Judgement::Compact
             } else if per_paper(now) < per_paper(b) {
@@ -96,7 +104,7 @@ pub fn judge(baseline: Option<Baseline>, now: Baseline) -> Judgement {
             }
         }
         // None, or one recorded from too few papers to mean anything.
-        _ => Judgement::Compact,
+        None => Judgement::Compact,
     }
 }
 
@@ -385,18 +393,23 @@ mod tests {
         let path = dir.path().join("store");
         churned_store(&path);
         let done = compact(&path, 1 << 20).unwrap();
-        let store = SledStore::open(&path, 1 << 20).unwrap();
-        let record = store
-            .get(Tree::Meta, COMPACTED)
-            .unwrap()
-            .expect("a baseline");
-        let baseline: Baseline = serde_json::from_slice(&record).unwrap();
+        let baseline = recorded_baseline(&path);
         assert_eq!(baseline.papers, 1_999, "2,000 papers, one removed");
         // Measured before the record itself was written.
         assert!(
             baseline.bytes > 0 && baseline.bytes <= done.after,
             "{baseline:?} {done:?}"
         );
+    }
+
+    /// The baseline recorded in the store at `path`.
+    fn recorded_baseline(path: &Path) -> Baseline {
+        let store = SledStore::open(path, 1 << 20).unwrap();
+        let record = store
+            .get(Tree::Meta, COMPACTED)
+            .unwrap()
+            .expect("a baseline");
+        serde_json::from_slice(&record).unwrap()
     }
 
     /// Every record of every tree, but the baseline a compaction writes.
@@ -472,12 +485,7 @@ mod tests {
         assert!(!done.replaced, "{done:?}");
         assert_eq!(contents(&path), before, "every tree, every byte");
         assert!(!compacting(&path).exists() && !replaced(&path).exists());
-        let store = SledStore::open(&path, 1 << 20).unwrap();
-        let record = store
-            .get(Tree::Meta, COMPACTED)
-            .unwrap()
-            .expect("a baseline");
-        let baseline: Baseline = serde_json::from_slice(&record).unwrap();
+        let baseline = recorded_baseline(&path);
         assert_eq!(
             baseline,
             Baseline {

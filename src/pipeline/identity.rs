@@ -184,7 +184,7 @@ pub fn normalize_link(link: &str) -> Option<String> {
 pub fn identifiers(ids: &Identifiers) -> Vec<String> {
     let mut out = Vec::with_capacity(4);
     if let Some(arxiv) = &ids.arxiv {
-        out.push(format!("arxiv:{arxiv}"));
+        out.push(arxiv_identifier(arxiv));
     }
     if let Some(doi) = &ids.doi {
         out.push(format!("doi:{doi}"));
@@ -194,6 +194,11 @@ pub fn identifiers(ids: &Identifiers) -> Vec<String> {
     }
     out.push(format!("entry:{}", ids.entry));
     out
+}
+
+/// The identifier a paper's arXiv id is known by (`arxiv:<id>`).
+pub fn arxiv_identifier(id: &str) -> String {
+    format!("arxiv:{id}")
 }
 
 /// The arXiv id an `entry:` identifier ends in (`entry:<source>:<arXiv id>`, without a
@@ -211,7 +216,7 @@ pub fn entry_arxiv(id: &str) -> Option<&str> {
 /// record: the paper's own key (looked up as a key), and an entry named by one of the paper's
 /// arXiv ids ([`entry_arxiv`]: looked up as that id).
 pub fn needs_no_alias(id: &str, key: &str, aliases: &BTreeSet<String>) -> bool {
-    id == key || entry_arxiv(id).is_some_and(|arxiv| aliases.contains(&format!("arxiv:{arxiv}")))
+    id == key || entry_arxiv(id).is_some_and(|arxiv| aliases.contains(&arxiv_identifier(arxiv)))
 }
 
 /// arXiv's abstract page for a paper (always its latest version).

@@ -20,7 +20,7 @@ use super::plan::{diff_paper, relevance_ops, remove_paper, Plan, Writes};
 use super::postings;
 use super::{MemoryStore, SledStore};
 use crate::model::{EntryMark, Paper, Relevance, SourceState, StoredPaper};
-use crate::pipeline::identity::{entry_arxiv, first_seen, identifiers, named};
+use crate::pipeline::identity::{arxiv_identifier, entry_arxiv, first_seen, identifiers, named};
 use crate::pipeline::merge::merge;
 use crate::pipeline::tag::{Tagger, Tags};
 
@@ -283,7 +283,7 @@ impl PaperStore {
         };
         match (direct(identifier)?, entry_arxiv(identifier)) {
             (Some(key), _) => Ok(Some(key)),
-            (None, Some(arxiv)) => direct(&format!("arxiv:{arxiv}")),
+            (None, Some(arxiv)) => direct(&arxiv_identifier(arxiv)),
             (None, None) => Ok(None),
         }
     }
@@ -420,10 +420,8 @@ impl PaperStore {
             for id in &ids {
                 let key = match plan.aliases.get(id) {
                     Some(key) => Some(key.clone()),
-                    None => match stored_keys.get(id) {
-                        Some(key) => key.clone(),
-                        None => self.resolve(id)?,
-                    },
+                    // Every identifier of the batch was looked up.
+                    None => stored_keys.get(id).cloned().flatten(),
                 };
                 let Some(key) = key.map(|k| plan.survivor_of(k)) else {
                     continue;

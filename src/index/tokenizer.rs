@@ -11,39 +11,58 @@ pub(crate) const NAME: &str = "paperboy_words";
 #[derive(Debug, Clone, Default)]
 pub(crate) struct WordsTokenizer;
 
-/// The words of one text, one token at a time, at consecutive positions.
+/// The words of one text, one token at a time, at consecutive positions. The words are split
+/// up front into one string (a title's or abstract's few hundred words would otherwise be as
+/// many allocations, per field, per paper ingested).
 pub(crate) struct WordsStream {
-    words: std::vec::IntoIter<String>,
+    /// Every word, one after another.
+    text: String,
+    /// Where each word ends in `text`.
+    ends: Vec<usize>,
+    /// The next word's place in `ends`.
+    next: usize,
     token: Token,
-    position: usize,
 }
 
 impl Tokenizer for WordsTokenizer {
     type TokenStream<'a> = WordsStream;
 
     fn token_stream<'a>(&'a mut self, text: &'a str) -> WordsStream {
+        let mut words = String::with_capacity(text.len());
+        let mut ends = Vec::new();
+        crate::pipeline::text::for_each_word(text, |word| {
+            words.push_str(word);
+            ends.push(words.len());
+        });
         WordsStream {
-            words: crate::pipeline::text::words(text).into_iter(),
-            token: Token::default(),
-            position: 0,
+            text: words,
+            ends,
+            next: 0,
+            token: Token {
+                // Offsets are unused: the index never highlights.
+                offset_from: 0,
+                offset_to: 0,
+                position: usize::MAX,
+                text: String::new(),
+                position_length: 1,
+            },
         }
     }
 }
 
 impl TokenStream for WordsStream {
     fn advance(&mut self) -> bool {
-        let Some(word) = self.words.next() else {
+        let Some(&end) = self.ends.get(self.next) else {
             return false;
         };
-        self.token = Token {
-            // Offsets are unused: the index never highlights.
-            offset_from: 0,
-            offset_to: 0,
-            position: self.position,
-            text: word,
-            position_length: 1,
+        let start = match self.next {
+            0 => 0,
+            n => self.ends[n - 1],
         };
-        self.position += 1;
+        self.token.text.clear();
+        self.token.text.push_str(&self.text[start..end]);
+        self.token.position = self.next;
+        self.next += 1;
         true
     }
 

@@ -44,19 +44,51 @@ pub fn words(text: &str) -> Vec<String> {
     out
 }
 
-/// Calls `f` with each folded word of `text`, reusing one buffer.
+/// Calls `f` with each folded word of `text`. This runs on every title and abstract twice an
+/// ingest (tagging, then the search index), so ASCII, most of any paper's text, is split a byte
+/// at a time, and a word already in lower case is handed over as a slice of `text` rather than
+/// copied; any other character is folded as [`fold`] folds it.
 pub fn for_each_word(text: &str, mut f: impl FnMut(&str)) {
+    let bytes = text.as_bytes();
+    // The word being built, when it is not a plain slice of `text`.
     let mut current = String::new();
-    let mut word_char = |c: char, current: &mut String| {
-        if c.is_alphanumeric() {
-            current.push(c);
-        } else if !current.is_empty() {
-            f(current);
-            current.clear();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i].is_ascii_alphanumeric() {
+            let start = i;
+            while i < bytes.len() && bytes[i].is_ascii_alphanumeric() {
+                i += 1;
+            }
+            let run = &text[start..i];
+            // A whole word: nothing before it, and what follows (if anything) is ASCII,
+            // which cannot continue a word unless it is a letter or digit (it is not).
+            let whole = current.is_empty() && bytes.get(i).is_none_or(u8::is_ascii);
+            if whole && !run.bytes().any(|b| b.is_ascii_uppercase()) {
+                f(run);
+            } else {
+                current.extend(run.bytes().map(|b| char::from(b.to_ascii_lowercase())));
+            }
+        } else if bytes[i].is_ascii() {
+            if !current.is_empty() {
+                f(&current);
+                current.clear();
+            }
+            i += 1;
+        } else {
+            // `i` is at a character boundary: every branch steps over whole characters.
+            let Some(c) = text[i..].chars().next() else {
+                break;
+            };
+            i += c.len_utf8();
+            fold_char(c, |d| {
+                if d.is_alphanumeric() {
+                    current.push(d);
+                } else if !current.is_empty() {
+                    f(&current);
+                    current.clear();
+                }
+            });
         }
-    };
-    for c in text.chars() {
-        fold_char(c, |d| word_char(d, &mut current));
     }
     if !current.is_empty() {
         f(&current);
@@ -124,6 +156,67 @@ pub fn html_to_text(html: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The splitting [`for_each_word`] does, a character at a time (as it was written first).
+    fn words_one_char_at_a_time(text: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut current = String::new();
+        for c in text.chars() {
+            fold_char(c, |d| {
+                if d.is_alphanumeric() {
+                    current.push(d);
+                } else if !current.is_empty() {
+                    out.push(std::mem::take(&mut current));
+                }
+            });
+        }
+        if !current.is_empty() {
+            out.push(current);
+        }
+        out
+    }
+
+    #[test]
+    fn words_are_split_as_one_character_at_a_time_would() {
+        let mut texts: Vec<String> = [
+            "",
+            "a",
+            "A",
+            "ABC def",
+            "naïve Schölkopf's İstanbul",
+            "ÅNGSTRÖM straße ΣΊΣΥΦΟΣ",
+            "x²+y₂ = z³ · 3D-CNN, GPT-4o (2024)",
+            "end with é",
+            "é",
+            "aé",
+            "éa",
+            "ab\u{301}cd",
+            "one\ttwo\nthree\u{a0}four\u{2009}five",
+            "日本語のテキスト and 中文",
+            "emoji 🙂 split🙂words",
+            "mixedCASEword123 ABC123def",
+        ]
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+        // Every real title and abstract of the fixtures, too.
+        let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/sources");
+        if let Ok(dir) = std::fs::read_dir(fixtures) {
+            for entry in dir.flatten() {
+                if let Ok(text) = std::fs::read_to_string(entry.path()) {
+                    texts.extend(text.lines().map(str::to_string));
+                }
+            }
+        }
+        assert!(
+            texts.len() > 1000,
+            "the fixtures were read: {}",
+            texts.len()
+        );
+        for text in &texts {
+            assert_eq!(words(text), words_one_char_at_a_time(text), "for {text:?}");
+        }
+    }
 
     #[test]
     fn words_split_on_everything_but_letters_and_digits() {

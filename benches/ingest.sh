@@ -4,6 +4,8 @@
 # papers made from the real abstracts in ../shared/fixtures/sources (5,000 entries a file, each
 # paper with its own arXiv id), then prints:
 #   - feed-rs's parse rate, paperboy ingest's rate into an empty store, and the ratio;
+#   - paperboy's own reader (the arxiv-api kind) of the same files alone, one thread, for the
+#     share of an ingest that is parsing;
 #   - the same for a second ingest of the same files (every paper unchanged);
 #   - peak resident memory of each ingest (/usr/bin/time -v) and the store and index on disk,
 #     in bytes per paper;
@@ -55,6 +57,9 @@ for n in $SIZES; do
   feed_bytes=$(bytes_of "$dir/feeds")
   read -r parsed _ _ _ parse_s _ parse_rate _ < <("$tool" parse "$dir"/feeds/*.atom.xml)
   [ "$parsed" = "$n" ] || { echo "feed-rs read $parsed entries of $n"; exit 1; }
+  # paperboy's own reader of the same files, alone: how much of an ingest is parsing.
+  read -r read_n _ _ _ read_s _ read_rate _ < <("$tool" read "$dir"/feeds/*.atom.xml)
+  [ "$read_n" = "$n" ] || { echo "paperboy read $read_n entries of $n"; exit 1; }
   # The ingests timed alone: the compaction a first ingest ends with is timed on its own.
   write_config "$dir" "$dir/feeds" "$dir/store.sled" false
 
@@ -68,6 +73,8 @@ for n in $SIZES; do
   echo
   echo "== $n papers, $((feed_bytes / 1048576)) MiB of Atom in $(ls "$dir/feeds" | wc -l) files"
   printf '%-40s %10s papers/s  %8s s\n' "feed-rs parse, one thread (reference)" "$parse_rate" "$parse_s"
+  printf '%-40s %10s papers/s  %8s s  %5s x feed-rs\n' "paperboy's reader alone, one thread" \
+    "$read_rate" "$read_s" "$(ratio "$read_rate" "$parse_rate")"
   printf '%-40s %10s papers/s  %8s s  %5s x feed-rs  peak %s (anonymous %s)\n' \
     "paperboy ingest, empty store" "$first_rate" "$first_s" "$(ratio "$first_rate" "$parse_rate")" \
     "$(mib "$first_kib")" "$(mib "$first_anon")"

@@ -4,10 +4,13 @@
 //!
 //!   cargo run --release --example ingest_bench -- generate DIR PAPERS [PER_FILE] [VERSION]
 //!   cargo run --release --example ingest_bench -- parse FILE...
+//!   cargo run --release --example ingest_bench -- read FILE...
 //!   cargo run --release --example ingest_bench -- topics COUNT [GROUPS]
 //!
 //!   cargo run --release --example ingest_bench -- memberships TOPICS PAPERS
 //!
+//! `read` is paperboy's own reader of the same files (the `arxiv-api` kind, as `ingest` reads
+//! a page, without the store), on one thread: the share of an ingest that is parsing.
 //! `memberships` prints how many topics the generated papers are in, on average, and how long
 //! tagging them took. `topics` prints `COUNT` `[[topics]]` tables generated from the abstracts' vocabulary (as
 //! the tagging benchmark makes them), spread over `GROUPS` groups when given.
@@ -27,6 +30,7 @@ fn main() {
     let result = match args.first().map(String::as_str) {
         Some("generate") => generate(&args[1..]),
         Some("parse") => parse(&args[1..]),
+        Some("read") => read(&args[1..]),
         Some("topics") => topics(&args[1..]),
         Some("memberships") => memberships(&args[1..]),
         _ => Err(
@@ -195,6 +199,32 @@ fn parse(files: &[String]) -> Result<(), String> {
         let feed = feed_rs::parser::parse(bytes.as_slice()).map_err(|e| format!("{file}: {e}"))?;
         spent += started.elapsed();
         entries += feed.entries.len();
+    }
+    let seconds = spent.as_secs_f64();
+    println!(
+        "{entries} entries {bytes_total} bytes {seconds:.3} s {:.0} entries/s",
+        entries as f64 / seconds.max(1e-9)
+    );
+    Ok(())
+}
+
+/// `paperboy`'s reading of arXiv API pages alone, one thread, printed as [`parse`] prints.
+fn read(files: &[String]) -> Result<(), String> {
+    let mut entries = 0usize;
+    let mut bytes_total = 0usize;
+    let mut spent = Duration::ZERO;
+    for file in files {
+        let bytes = std::fs::read(file).map_err(|e| format!("{file}: {e}"))?;
+        bytes_total += bytes.len();
+        let ctx = paperboy::sources::SourceContext {
+            source_id: "bench",
+            url: "https://export.arxiv.org/api/query",
+        };
+        let started = Instant::now();
+        let papers = paperboy::sources::arxiv_api::parse(&bytes, &ctx)
+            .map_err(|e| format!("{file}: {e}"))?;
+        spent += started.elapsed();
+        entries += papers.len();
     }
     let seconds = spent.as_secs_f64();
     println!(

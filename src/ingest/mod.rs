@@ -448,7 +448,7 @@ impl Ingestor {
             let counts = live.hold(|setup| {
                 store.apply_batch_pretagged(
                     &id,
-                    &papers,
+                    papers,
                     &marks,
                     &setup.tagger,
                     Some(pretagged),

@@ -343,7 +343,7 @@ impl PaperStore {
         state: impl FnOnce(BatchCounts) -> SourceState,
         now: DateTime<Utc>,
     ) -> Result<BatchCounts, StoreError> {
-        self.apply_batch_pretagged(source_id, papers, &[], tagger, None, state, now)
+        self.apply_batch_pretagged(source_id, papers.to_vec(), &[], tagger, None, state, now)
     }
 
     /// Whether the entry `mark` stands for was stored exactly as it is written now (its
@@ -391,7 +391,7 @@ impl PaperStore {
     pub fn apply_batch_pretagged(
         &self,
         source_id: &str,
-        papers: &[Paper],
+        mut papers: Vec<Paper>,
         marks: &[EntryMark],
         tagger: &Tagger,
         pretagged: Option<Pretagged<'_>>,
@@ -410,10 +410,10 @@ impl PaperStore {
         let mut plan = Plan::default();
         // What each identifier of the batch leads to in the store, looked up on every core
         // (nothing is written until the commit, and the write lock is held).
-        let stored_keys = self.resolve_all(papers)?;
+        let stored_keys = self.resolve_all(&papers)?;
         // Papers found unchanged, by key.
         let mut unchanged: std::collections::HashSet<String> = std::collections::HashSet::new();
-        for (place, incoming) in papers.iter().enumerate() {
+        for (place, incoming) in papers.iter_mut().enumerate() {
             let ids = identifiers(&incoming.ids);
             // Every distinct paper any of the identifiers leads to, as this batch has it so far.
             let mut found: Vec<StoredPaper> = Vec::new();
@@ -438,7 +438,9 @@ impl PaperStore {
             let only_stored = found.len() == 1 && !plan.pending.contains_key(&found[0].key);
             let next = if found.is_empty() {
                 // Its aliases are already all of its identifiers.
-                let fresh = first_seen(incoming.clone(), now);
+                // Taken, not copied: the batch is this call's, and nothing reads a paper's
+                // place again once it is staged.
+                let fresh = first_seen(std::mem::take(incoming), now);
                 plan.originals.entry(fresh.key.clone()).or_insert(None);
                 fresh_from.insert(fresh.key.clone(), place);
                 fresh

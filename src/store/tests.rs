@@ -976,7 +976,7 @@ fn papers_tagged_ahead_are_stored_as_if_tagged_in_the_batch() {
         store
             .apply_batch_pretagged(
                 "src",
-                &batch,
+                batch.clone(),
                 &[],
                 &t,
                 Some(pretagged),
@@ -1016,7 +1016,7 @@ fn papers_tagged_ahead_are_stored_as_if_tagged_in_the_batch() {
         store
             .apply_batch_pretagged(
                 "src",
-                &late,
+                late.clone(),
                 &[],
                 &t,
                 Some(pretagged),
@@ -1113,7 +1113,7 @@ fn entry_marks_are_written_with_their_papers_and_a_new_digest_replaces_the_old()
             store
                 .apply_batch_pretagged(
                     "src",
-                    &papers,
+                    papers.to_vec(),
                     &[mark(digest)],
                     &t,
                     None,
@@ -1147,7 +1147,7 @@ fn a_batch_hands_its_papers_to_the_index_as_written_once() {
             store
                 .apply_batch_pretagged(
                     "src",
-                    papers,
+                    papers.to_vec(),
                     &[],
                     &t,
                     None,

@@ -72,6 +72,32 @@ pub fn parse_arxiv_id(text: &str) -> Option<ArxivRef> {
 /// `10.48550/arXiv.<id>`, or a bare new-style id as the last segment of a URL path.
 pub fn find_arxiv_id(text: &str) -> Option<ArxivRef> {
     let text = text.trim();
+    match arxiv_abs_path(text) {
+        Some(rest) => parse_arxiv_id(rest),
+        None => find_arxiv_id_in_any(text),
+    }
+}
+
+/// What follows `/abs/` in an abstract page's URL as arXiv writes its entries' ids
+/// (`http://arxiv.org/abs/2612.00001v2`), read without parsing the URL (this runs twice on
+/// every arXiv entry ingested), in a form that parsing it would leave as it is: letters,
+/// digits, `.`, `-` and `/`, no `.` or `..` segment, and the trailing `/` and `.pdf` that
+/// [`find_arxiv_id_in_any`] trims, trimmed. `None` for any other text.
+fn arxiv_abs_path(text: &str) -> Option<&str> {
+    let rest = text
+        .strip_prefix("http://arxiv.org/abs/")
+        .or_else(|| text.strip_prefix("https://arxiv.org/abs/"))?;
+    let plain = rest
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'/')
+        && !rest
+            .split('/')
+            .any(|segment| segment == "." || segment == "..");
+    plain.then(|| rest.trim_end_matches('/').trim_end_matches(".pdf"))
+}
+
+/// [`find_arxiv_id`] of any text, trimmed.
+fn find_arxiv_id_in_any(text: &str) -> Option<ArxivRef> {
     if let Some(rest) = strip_prefix_ci(text, "oai:arxiv.org:") {
         return parse_arxiv_id(rest);
     }
@@ -352,6 +378,71 @@ mod tests {
 
     /// An expected id (or DOI) and version.
     type Expected = Option<(&'static str, Option<u32>)>;
+
+    #[test]
+    fn abstract_page_urls_read_without_parsing_read_as_parsed() {
+        let mut texts: Vec<String> = [
+            "",
+            "x",
+            "/",
+            "//",
+            ".pdf",
+            "2612.00001",
+            "2612.00001v2",
+            "2612.00001v2/",
+            "2612.00001v2//",
+            "2612.00001.pdf",
+            "2612.00001v3.pdf/",
+            "hep-th/9901001",
+            "hep-th/9901001v1",
+            "math.GT/0309136",
+            "./2612.00001",
+            "../2612.00001",
+            "2612.00001/..",
+            "2612.00001/.",
+            "x/../2612.00001",
+            "2612.00001?x=1",
+            "2612.00001#top",
+            "2612%2E00001",
+            "2612.00001 ",
+            "arXiv:2612.00001",
+            "10.48550/arXiv.2612.00001",
+        ]
+        .iter()
+        .flat_map(|rest| {
+            ["http://arxiv.org/abs/", "https://arxiv.org/abs/"].map(|p| format!("{p}{rest}"))
+        })
+        .collect();
+        // Every entry id of the real arXiv API captures, too.
+        let captures = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/sources");
+        for entry in std::fs::read_dir(captures).into_iter().flatten().flatten() {
+            if !entry
+                .file_name()
+                .to_string_lossy()
+                .starts_with("arxiv-api-")
+            {
+                continue;
+            }
+            let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+            texts.extend(
+                text.split("<id>")
+                    .skip(1)
+                    .filter_map(|rest| rest.split("</id>").next())
+                    .map(str::to_string),
+            );
+        }
+        assert!(
+            texts.iter().filter(|t| arxiv_abs_path(t).is_some()).count() > 60,
+            "the captures' entry ids were read"
+        );
+        for text in &texts {
+            assert_eq!(
+                find_arxiv_id(text),
+                find_arxiv_id_in_any(text),
+                "for {text:?}"
+            );
+        }
+    }
 
     #[test]
     fn arxiv_ids_are_found_everywhere_sources_put_them() {

@@ -102,13 +102,29 @@ pub fn collapse_whitespace(text: &str) -> String {
 }
 
 /// [`collapse_whitespace`] for text that is all ASCII (most titles and abstracts, and every
-/// one a second time), split a byte rather than a character at a time; `None` for any other
-/// text, and for text with a vertical tab (whitespace to `char`, not to `u8`).
+/// one a second time), in one pass over its bytes; `None` for any other text, and for text
+/// with a vertical tab (whitespace to `char`, not to `u8`).
 fn collapse_ascii(text: &str) -> Option<String> {
-    if !text.is_ascii() || text.as_bytes().contains(&b'\x0b') {
-        return None;
+    let mut out = Vec::with_capacity(text.len());
+    // A space is owed before the next kept byte: whitespace came after a kept one. A word of
+    // nothing but dropped bytes keeps nothing, so it owes nothing either.
+    let mut space = false;
+    for &b in text.as_bytes() {
+        match b {
+            b'\x0b' | 0x80.. => return None,
+            b' ' | b'\t' | b'\n' | b'\r' | b'\x0c' => space = !out.is_empty(),
+            // Control characters (XML 1.0 cannot carry them): dropped.
+            0..=0x1f | 0x7f => {}
+            _ => {
+                if std::mem::take(&mut space) {
+                    out.push(b' ');
+                }
+                out.push(b);
+            }
+        }
     }
-    Some(join_words(text.split_ascii_whitespace(), text.len()))
+    // Only ASCII bytes were kept.
+    String::from_utf8(out).ok()
 }
 
 /// `words` joined by one space, each without its control characters, in one string (this

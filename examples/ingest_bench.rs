@@ -189,42 +189,41 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<(), String> {
 /// Parses each file with feed-rs on this one thread, timing the parse only (each file is read
 /// into memory first), and prints `entries seconds rate`.
 fn parse(files: &[String]) -> Result<(), String> {
-    let mut entries = 0usize;
-    let mut bytes_total = 0usize;
-    let mut spent = Duration::ZERO;
-    for file in files {
-        let bytes = std::fs::read(file).map_err(|e| format!("{file}: {e}"))?;
-        bytes_total += bytes.len();
-        let started = Instant::now();
-        let feed = feed_rs::parser::parse(bytes.as_slice()).map_err(|e| format!("{file}: {e}"))?;
-        spent += started.elapsed();
-        entries += feed.entries.len();
-    }
-    let seconds = spent.as_secs_f64();
-    println!(
-        "{entries} entries {bytes_total} bytes {seconds:.3} s {:.0} entries/s",
-        entries as f64 / seconds.max(1e-9)
-    );
-    Ok(())
+    time_each(files, |bytes| {
+        feed_rs::parser::parse(bytes)
+            .map(|feed| feed.entries.len())
+            .map_err(|e| e.to_string())
+    })
 }
 
 /// `paperboy`'s reading of arXiv API pages alone, one thread, printed as [`parse`] prints.
 fn read(files: &[String]) -> Result<(), String> {
+    let ctx = paperboy::sources::SourceContext {
+        source_id: "bench",
+        url: "https://export.arxiv.org/api/query",
+    };
+    time_each(files, |bytes| {
+        paperboy::sources::arxiv_api::parse(bytes, &ctx)
+            .map(|papers| papers.len())
+            .map_err(|e| e.to_string())
+    })
+}
+
+/// Reads each file into memory, then times `count` (how many entries it reads in them) on
+/// this one thread, and prints `entries bytes seconds rate`.
+fn time_each(
+    files: &[String],
+    mut count: impl FnMut(&[u8]) -> Result<usize, String>,
+) -> Result<(), String> {
     let mut entries = 0usize;
     let mut bytes_total = 0usize;
     let mut spent = Duration::ZERO;
     for file in files {
         let bytes = std::fs::read(file).map_err(|e| format!("{file}: {e}"))?;
         bytes_total += bytes.len();
-        let ctx = paperboy::sources::SourceContext {
-            source_id: "bench",
-            url: "https://export.arxiv.org/api/query",
-        };
         let started = Instant::now();
-        let papers = paperboy::sources::arxiv_api::parse(&bytes, &ctx)
-            .map_err(|e| format!("{file}: {e}"))?;
+        entries += count(&bytes).map_err(|e| format!("{file}: {e}"))?;
         spent += started.elapsed();
-        entries += papers.len();
     }
     let seconds = spent.as_secs_f64();
     println!(

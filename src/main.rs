@@ -313,8 +313,8 @@ async fn ingest(config: Arc<Config>) -> anyhow::Result<()> {
 }
 
 /// Whether the store has grown, per paper, well past its leanest, or was never compacted
-/// ([`paperboy::store::judge`]); records a new baseline when it is leaner. Its record unreadable or unwritable,
-/// it only warns: the ingest itself has succeeded.
+/// ([`paperboy::store::judge`]); records a new baseline when it is leaner. Its record
+/// unreadable or unwritable, it only warns: the ingest itself has succeeded.
 fn outgrown(store: &PaperStore, path: &std::path::Path, papers: u64) -> bool {
     use paperboy::store::{Baseline, Judgement};
     let now = Baseline {

@@ -38,14 +38,8 @@ impl Tokenizer for WordsTokenizer {
             text: words,
             ends,
             next: 0,
-            token: Token {
-                // Offsets are unused: the index never highlights.
-                offset_from: 0,
-                offset_to: 0,
-                position: usize::MAX,
-                text: String::new(),
-                position_length: 1,
-            },
+            // Offsets stay 0: the index never highlights.
+            token: Token::default(),
         }
     }
 }

@@ -268,27 +268,22 @@ fn compact_when(
         (records, replacing)
         // Both databases are closed here, before the renames.
     };
-    if !replacing {
+    if replacing {
+        // Renaming a folder whose files sled's flusher thread may still hold for a moment is
+        // safe: the next open waits for that thread's lock.
+        let aside = replaced(path);
+        std::fs::rename(path, &aside).map_err(|e| io_error("rename", path, &e))?;
+        std::fs::rename(&copy, path).map_err(|e| io_error("rename", &copy, &e))?;
+        sync_parent(path)?;
+        remove(&aside)?;
+    } else {
         remove(&copy)?;
-        return Ok(Compacted {
-            before,
-            after: disk_bytes(path),
-            records,
-            replaced: false,
-        });
     }
-    // Renaming a folder whose files sled's flusher thread may still hold for a moment is
-    // safe: the next open waits for that thread's lock.
-    let aside = replaced(path);
-    std::fs::rename(path, &aside).map_err(|e| io_error("rename", path, &e))?;
-    std::fs::rename(&copy, path).map_err(|e| io_error("rename", &copy, &e))?;
-    sync_parent(path)?;
-    remove(&aside)?;
     Ok(Compacted {
         before,
         after: disk_bytes(path),
         records,
-        replaced: true,
+        replaced: replacing,
     })
 }
 

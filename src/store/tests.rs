@@ -1016,7 +1016,7 @@ fn papers_tagged_ahead_are_stored_as_if_tagged_in_the_batch() {
         store
             .apply_batch_pretagged(
                 "src",
-                late.clone(),
+                late,
                 &[],
                 &t,
                 Some(pretagged),

@@ -414,16 +414,12 @@ mod tests {
         })
         .collect();
         // Every entry id of the real arXiv API captures, too.
-        let captures = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/sources");
-        for entry in std::fs::read_dir(captures).into_iter().flatten().flatten() {
-            if !entry
-                .file_name()
-                .to_string_lossy()
-                .starts_with("arxiv-api-")
-            {
+        let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/sources");
+        for (kind, file) in crate::selfcheck::CAPTURES {
+            if *kind != crate::sources::SourceKind::ArxivApi {
                 continue;
             }
-            let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+            let text = std::fs::read_to_string(format!("{fixtures}/{file}")).unwrap_or_default();
             texts.extend(
                 text.split("<id>")
                     .skip(1)

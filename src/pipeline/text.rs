@@ -215,13 +215,11 @@ mod tests {
         .iter()
         .map(ToString::to_string)
         .collect();
-        // Every real title and abstract of the fixtures, too.
+        // Every line of the real captures, titles and abstracts among them, too.
         let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/sources");
-        if let Ok(dir) = std::fs::read_dir(fixtures) {
-            for entry in dir.flatten() {
-                if let Ok(text) = std::fs::read_to_string(entry.path()) {
-                    texts.extend(text.lines().map(str::to_string));
-                }
+        for (_, file) in crate::selfcheck::CAPTURES {
+            if let Ok(text) = std::fs::read_to_string(format!("{fixtures}/{file}")) {
+                texts.extend(text.lines().map(str::to_string));
             }
         }
         assert!(

@@ -289,7 +289,13 @@ async fn ingest(config: Arc<Config>) -> anyhow::Result<()> {
     for report in reports {
         println!("{report}");
     }
-    if config.store.auto_compact && outgrown(&store, &config.store.path, papers) {
+    let outgrown = config
+        .store
+        .auto_compact
+        .then(|| store.outgrown(papers))
+        .flatten();
+    if let Some(outgrown) = outgrown {
+        eprintln!("{outgrown}: compacting");
         // Every handle on the store goes before the copy opens it.
         drop((store, ingestor));
         let (path, cache_bytes) = (config.store.path.clone(), config.store.cache_bytes);
@@ -310,49 +316,6 @@ async fn ingest(config: Arc<Config>) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-/// Whether the store has grown, per paper, well past its leanest, or was never compacted
-/// ([`paperboy::store::judge`]); records a new baseline when it is leaner. Its record
-/// unreadable or unwritable, it only warns: the ingest itself has succeeded.
-fn outgrown(store: &PaperStore, path: &std::path::Path, papers: u64) -> bool {
-    use paperboy::store::{Baseline, Judgement};
-    let now = Baseline {
-        bytes: paperboy::store::disk_bytes(path),
-        papers,
-    };
-    let baseline = match store.compaction_baseline() {
-        Ok(baseline) => baseline,
-        Err(e) => {
-            tracing::warn!(
-                "the store's size at its last compaction is unreadable ({e}); recorded afresh"
-            );
-            None
-        }
-    };
-    match paperboy::store::judge(baseline, now) {
-        Judgement::Keep => false,
-        Judgement::Record => {
-            if let Err(e) = store.set_compaction_baseline(now) {
-                tracing::warn!("the store's size could not be recorded: {e}");
-            }
-            false
-        }
-        Judgement::Compact => {
-            let per_paper = now.bytes / papers.max(1);
-            match baseline.filter(Baseline::is_meaningful) {
-                Some(b) => eprintln!(
-                    "the store has grown to {per_paper} bytes a paper, from {} at its leanest: \
-                     compacting",
-                    b.bytes / b.papers
-                ),
-                None => eprintln!(
-                    "the store takes {per_paper} bytes a paper and was never compacted: compacting"
-                ),
-            }
-            true
-        }
-    }
 }
 
 fn mib(bytes: u64) -> f64 {

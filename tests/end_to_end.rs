@@ -1223,3 +1223,114 @@ fn ingest_compacts_a_store_that_new_versions_grew() {
         sizes[1]
     );
 }
+
+/// A running `serve` gives back the bytes that replaced versions leave in its store: polls that
+/// bring a new version of every paper (each reload points the source at the next version)
+/// grow the store until it is compacted in place, while its feeds answer throughout. Nothing
+/// is lost: every paper is there, at its last version.
+#[test]
+fn serve_compacts_its_store_in_place_as_new_versions_arrive() {
+    let log = serve_new_versions(true);
+    assert!(log.contains("was never compacted: compacting"), "{log}");
+}
+
+/// With `auto_compact = false`, `serve` leaves the store as it grows.
+#[test]
+fn serve_never_compacts_when_told_not_to() {
+    let log = serve_new_versions(false);
+    assert!(!log.contains("compact"), "{log}");
+}
+
+/// Runs `serve` (with `auto_compact` as given) while five versions of 3,000 papers arrive one
+/// poll each, a reader fetching the feed all along; returns its log once it has stopped.
+/// With `auto_compact`, waits for a compaction after the store grew.
+fn serve_new_versions(auto_compact: bool) -> String {
+    const PAPERS: usize = 3000;
+    const VERSIONS: usize = 5;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("paperboy.toml");
+    let log = dir.path().join("serve.log");
+    let point_at = |version: usize| {
+        std::fs::write(
+            &config,
+            format!(
+                "[store]\npath = \"s.sled\"\nauto_compact = {auto_compact}\n\n\
+                 [[sources]]\nid = \"g\"\nkind = \"feed\"\nurl = \"file://feed-{version}.xml\"\n\n\
+                 [[topics]]\nid = \"all\"\nquery = '*'\n"
+            ),
+        )
+        .unwrap();
+    };
+    for version in 1..=VERSIONS {
+        let feed = dir.path().join(format!("feed-{version}.xml"));
+        std::fs::write(feed, versioned_feed(PAPERS, version)).unwrap();
+    }
+    point_at(1);
+    let serve = Serve::start_logged(&config, &log);
+    let feed_url = format!("{}/feeds/all.atom", serve.base);
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let logged = || std::fs::read_to_string(&log).unwrap_or_default();
+    let wait_for = |what: &dyn Fn() -> bool, why: &str| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while !what() {
+            assert!(std::time::Instant::now() < deadline, "{why}:\n{}", logged());
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    };
+    /// Tells the reader to stop when dropped: when the test ends, and when it fails.
+    struct Stop<'a>(&'a std::sync::atomic::AtomicBool);
+    impl Drop for Stop<'_> {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+    let statuses = std::thread::scope(|s| {
+        let stop = Stop(&done);
+        // A reader polling the feed all along.
+        let reader = s.spawn(|| {
+            let mut statuses = BTreeSet::new();
+            while !done.load(Ordering::SeqCst) {
+                statuses.insert(get(&feed_url).status);
+            }
+            statuses
+        });
+        for version in 1..=VERSIONS {
+            if version > 1 {
+                point_at(version);
+                assert!(common::signal(&serve.child, "HUP"));
+            }
+            let title = format!("version {version}</title>");
+            wait_for(
+                &|| String::from_utf8_lossy(&get(&feed_url).body).contains(&title),
+                &format!("version {version} never reached the feed"),
+            );
+        }
+        if auto_compact {
+            // Grown by the replaced versions, then compacted: the compaction follows the poll.
+            wait_for(
+                &|| {
+                    let log = logged();
+                    log.find("at its leanest: compacting")
+                        .is_some_and(|at| log[at..].contains("store compacted: "))
+                },
+                "the store was never compacted after it grew",
+            );
+        }
+        drop(stop);
+        reader.join().unwrap()
+    });
+    assert_eq!(statuses, BTreeSet::from([200]), "{}", logged());
+    // Stopped (SIGTERM, waited for: each poll's compaction check is done) before the store
+    // is read again.
+    drop(serve);
+    let count = |query: &str| {
+        let counted = run(&config, &["search", "--count", query]);
+        String::from_utf8_lossy(&counted.stdout).trim().to_string()
+    };
+    assert_eq!(count("*"), PAPERS.to_string());
+    assert_eq!(
+        count(&format!("ti:\"version {VERSIONS}\"")),
+        PAPERS.to_string()
+    );
+    logged()
+}

@@ -20,7 +20,7 @@ pub struct StoreConfig {
     pub path: PathBuf,
     /// The most memory sled's page cache may hold, in bytes (`cache_mib`).
     pub cache_bytes: u64,
-    /// Whether `paperboy ingest` compacts the store when it has grown well past its leanest
+    /// Whether `paperboy ingest` and `serve` compact the store when it has grown well past its leanest
     /// size a paper (`auto_compact`, default true; see `crate::store::judge`).
     pub auto_compact: bool,
 }

@@ -517,6 +517,39 @@ impl Ingestor {
         let store = self.store.clone();
         blocking(move || store.flush()).await
     }
+
+    /// What `serve` does after each poll: compacts the store in place when it has outgrown its
+    /// leanest size a paper ([`PaperStore::outgrown`]) and `[store] auto_compact` allows.
+    /// Feeds and searches are served meanwhile; the pollers' writes wait for the copy. Logs
+    /// what it did; `Ok(None)` when it did nothing.
+    pub async fn compact_if_outgrown(&self) -> Result<Option<crate::store::Compacted>, StoreError> {
+        if !self.live.get().config.store.auto_compact {
+            return Ok(None);
+        }
+        let store = self.store.clone();
+        let papers = self.index.len();
+        let Some(outgrown) = blocking(move || Ok(store.outgrown(papers))).await? else {
+            return Ok(None);
+        };
+        tracing::info!("{outgrown}: compacting");
+        let store = self.store.clone();
+        let done = blocking(move || store.compact()).await?;
+        match done {
+            Some(done) if done.replaced => tracing::info!(
+                before = done.before,
+                after = done.after,
+                "store compacted: {} MiB -> {} MiB on disk",
+                done.before >> 20,
+                done.after >> 20
+            ),
+            Some(done) => tracing::info!(
+                bytes = done.after,
+                "store kept as it was: a copy was no smaller"
+            ),
+            None => {}
+        }
+        Ok(done)
+    }
 }
 
 impl From<BatchCounts> for PollResult {

@@ -263,9 +263,12 @@ pub async fn serve(
     let signal = {
         let stopping_at = stopping_at.clone();
         let pollers = pollers.clone();
+        let store = store.clone();
         async move {
             shutdown.await;
             stopping_at.get_or_init(tokio::time::Instant::now);
+            // A compaction under way is abandoned (its copy removed) rather than waited for.
+            store.stop_compacting();
             tracing::info!("shutting down: no new connections; finishing requests and writes");
             if let Some(reloading) = reloading {
                 // A reload in progress stops where it is: what it wrote is whole, and a topic

@@ -5,9 +5,10 @@
 //! journal record is written and then removed), holds about twice its live bytes on disk.
 //! `paperboy compact` gives those bytes back.
 //!
-//! `paperboy ingest` compacts on its own when the store was never compacted or has outgrown
-//! its baseline ([`judge`]): the fewest bytes a paper it has taken, at a compaction or at the
-//! end of an ingest. Growth from replaced records, not from new papers. A copy no smaller than
+//! `paperboy ingest` (at its end) and `serve` (after each poll, in place:
+//! [`super::SledStore::compact`]) compact on their own when the store was never compacted or
+//! has outgrown its baseline ([`judge`]): the fewest bytes a paper it has taken, at a
+//! compaction or at the end of an ingest. Growth from replaced records, not from new papers. A copy no smaller than
 //! the store (sled writes some stores in bulk more tightly than a copy) is dropped, and the
 //! store as it was becomes the baseline.
 //!
@@ -22,6 +23,7 @@
 //! either as it was or compacted.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::keys::COMPACTED;
 use super::kv::{StoreError, Tree};
@@ -241,16 +243,62 @@ fn compact_when(
         });
     }
     let before = disk_bytes(path);
-    let copy = compacting(path);
-    // A copy reads each node of the old database once and writes along the right edge of the
-    // new one, so a cache helps neither much: each gets a quarter of the configured one. With
-    // the whole of it each, sled's nodes held in memory took a million-paper compaction to
-    // 752 MiB; with a quarter, 408 MiB, as fast (README, Performance, Ingest).
-    let cache_bytes = (cache_bytes / 4).max(MIN_CACHE_BYTES);
-    let (records, replacing) = {
+    let cache_bytes = copy_cache(cache_bytes);
+    let copy = {
         let old = sled_store::open_db(path, cache_bytes)?;
+        copy_aside(
+            &old,
+            path,
+            before,
+            cache_bytes,
+            &smaller,
+            &AtomicBool::new(false),
+        )?
+        // The old database is closed here, before the renames.
+    };
+    swap_in(path, before, copy)
+}
+
+/// The cache each database of a copy gets. A copy reads each node of the old database once
+/// and writes along the right edge of the new one, so a cache helps neither much: a quarter
+/// of the configured one. With the whole of it each, sled's nodes held in memory took a
+/// million-paper compaction to 752 MiB; with a quarter, 408 MiB, as fast (README,
+/// Performance, Ingest).
+pub(super) fn copy_cache(cache_bytes: u64) -> u64 {
+    (cache_bytes / 4).max(MIN_CACHE_BYTES)
+}
+
+/// A copy written beside the store, closed, and whether it is to take the store's place.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Copied {
+    records: u64,
+    replacing: bool,
+}
+
+impl Copied {
+    /// Whether the copy is to take the store's place (it is smaller).
+    pub(super) fn replacing(&self) -> bool {
+        self.replacing
+    }
+}
+
+/// Copies `old`, the database at `path` (`before` bytes on disk), into a fresh one beside it
+/// (`<store>.compacting`), and judges the copy by `smaller(before, bytes of the copy)`. The
+/// size of whichever is to stay is recorded in it as the baseline of its growth. Returns
+/// with the copy flushed and closed; a copy that is not to stay, or that failed or was
+/// `stop`ped part way (checked between batches), is removed.
+pub(super) fn copy_aside(
+    old: &sled::Db,
+    path: &Path,
+    before: u64,
+    cache_bytes: u64,
+    smaller: &dyn Fn(u64, u64) -> bool,
+    stop: &AtomicBool,
+) -> Result<Copied, StoreError> {
+    let copy = compacting(path);
+    let copied = (|| {
         let new = sled_store::open_db(&copy, cache_bytes)?;
-        let (records, papers) = copy_trees(&old, &new)?;
+        let (records, papers) = copy_trees(old, &new, stop)?;
         new.flush().map_err(sled_store::io("flush"))?;
         let copied = disk_bytes(&copy);
         let replacing = smaller(before, copied);
@@ -258,38 +306,54 @@ fn compact_when(
         let (kept, bytes) = if replacing {
             (&new, copied)
         } else {
-            (&old, before)
+            (old, before)
         };
         let record = super::keys::encode(Tree::Meta, COMPACTED, &Baseline { bytes, papers })?;
         kept.open_tree(Tree::Meta.name())
             .and_then(|meta| meta.insert(COMPACTED, record))
             .map_err(sled_store::io("write"))?;
         kept.flush().map_err(sled_store::io("flush"))?;
-        (records, replacing)
-        // Both databases are closed here, before the renames.
-    };
-    if replacing {
+        Ok(Copied { records, replacing })
+        // The copy is closed here.
+    })();
+    if !matches!(
+        copied,
+        Ok(Copied {
+            replacing: true,
+            ..
+        })
+    ) {
+        remove(&copy)?;
+    }
+    copied
+}
+
+/// Renames the `copy` into the store's place when it is replacing the store (whose database
+/// must be closed), through `<store>.replaced` so that [`recover`] can finish or undo a
+/// crash's half-done swap. `before`: the store's bytes on disk before the copy.
+pub(super) fn swap_in(path: &Path, before: u64, copy: Copied) -> Result<Compacted, StoreError> {
+    if copy.replacing {
         // Renaming a folder whose files sled's flusher thread may still hold for a moment is
         // safe: the next open waits for that thread's lock.
         let aside = replaced(path);
         std::fs::rename(path, &aside).map_err(|e| io_error("rename", path, &e))?;
-        std::fs::rename(&copy, path).map_err(|e| io_error("rename", &copy, &e))?;
+        let copied = compacting(path);
+        std::fs::rename(&copied, path).map_err(|e| io_error("rename", &copied, &e))?;
         sync_parent(path)?;
         remove(&aside)?;
-    } else {
-        remove(&copy)?;
     }
     Ok(Compacted {
         before,
         after: disk_bytes(path),
-        records,
-        replaced: replacing,
+        records: copy.records,
+        replaced: copy.replacing,
     })
 }
 
 /// Copies every tree of `old` (the default one included) into `new`, in batches. Returns the
 /// records copied and how many of them were papers.
-fn copy_trees(old: &sled::Db, new: &sled::Db) -> Result<(u64, u64), StoreError> {
+/// `stop`, checked between batches, abandons the copy.
+fn copy_trees(old: &sled::Db, new: &sled::Db, stop: &AtomicBool) -> Result<(u64, u64), StoreError> {
     let mut records = 0;
     let mut papers = 0;
     for name in old.tree_names() {
@@ -304,6 +368,12 @@ fn copy_trees(old: &sled::Db, new: &sled::Db) -> Result<(u64, u64), StoreError> 
             in_batch += 1;
             records += 1;
             if in_batch == BATCH {
+                if stop.load(Ordering::Relaxed) {
+                    return Err(StoreError::Io {
+                        op: "compact",
+                        source: "abandoned: the store is closing".into(),
+                    });
+                }
                 to.apply_batch(std::mem::take(&mut batch))
                     .map_err(sled_store::io("write"))?;
                 in_batch = 0;
@@ -521,6 +591,125 @@ mod tests {
         copy_of(&path, &replaced(&path));
         assert_eq!(contents(&path), whole);
         assert!(!replaced(&path).exists());
+    }
+
+    /// A running store compacted in place: readers read throughout, every write made while
+    /// it copies lands (in the copy, after it), and the store on disk afterwards is the
+    /// compacted one, whole.
+    #[test]
+    fn compaction_in_place_loses_no_write_and_never_stops_the_readers() {
+        use std::sync::atomic::AtomicUsize;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("store.sled");
+        churned_store(&path);
+        let mut whole = contents(&path);
+        let store = SledStore::open(&path, 1 << 20).expect("open");
+        let done = AtomicBool::new(false);
+        let (reads, written) = (AtomicUsize::new(0), AtomicUsize::new(0));
+        let compacted = std::thread::scope(|s| {
+            s.spawn(|| {
+                while !done.load(Ordering::SeqCst) {
+                    let value = store.get(Tree::Papers, b"paper-00001").expect("read");
+                    assert_eq!(value, Some(vec![23; 301]));
+                    let rows = store
+                        .scan(Tree::Aliases, b"", None, false, 10)
+                        .expect("scan");
+                    assert_eq!(rows.len(), 10);
+                    reads.fetch_add(1, Ordering::SeqCst);
+                }
+            });
+            s.spawn(|| {
+                // Writes before, during and after the copy, until a few land after it.
+                let mut after = 0;
+                while after < 20 {
+                    let n = written.load(Ordering::SeqCst);
+                    let key = format!("written-{n:06}").into_bytes();
+                    store
+                        .commit(&[Op::Put(Tree::Papers, key, vec![7; 100])])
+                        .expect("write");
+                    written.fetch_add(1, Ordering::SeqCst);
+                    if done.load(Ordering::SeqCst) {
+                        after += 1;
+                    }
+                }
+            });
+            // Some reads and writes before the copy starts.
+            while reads.load(Ordering::SeqCst) < 10 || written.load(Ordering::SeqCst) < 10 {
+                std::thread::yield_now();
+            }
+            let compacted = store.compact();
+            done.store(true, Ordering::SeqCst);
+            compacted
+        });
+        let compacted = compacted.expect("compact").expect("compacted");
+        assert!(compacted.replaced, "{compacted:?}");
+        assert!(
+            compacted.after < compacted.before / 2,
+            "{} bytes before, {} after",
+            compacted.before,
+            compacted.after
+        );
+        assert!(!compacting(&path).exists() && !replaced(&path).exists());
+        let papers = &mut whole[Tree::Papers.index()].1;
+        papers.extend(
+            (0..written.load(Ordering::SeqCst))
+                .map(|n| (format!("written-{n:06}").into_bytes(), vec![7; 100])),
+        );
+        papers.sort();
+        // Through the running store, and from disk once it is closed.
+        let mut through_store = Vec::new();
+        for tree in Tree::ALL {
+            let mut rows = store.scan(tree, b"", None, false, usize::MAX).unwrap();
+            rows.retain(|(key, _)| tree != Tree::Meta || key != COMPACTED);
+            through_store.push((tree, rows));
+        }
+        assert!(through_store == whole, "every record, and every write");
+        drop(store);
+        assert!(contents(&path) == whole, "on disk");
+        // The copy's size is the baseline, not the churned store's.
+        let baseline = recorded_baseline(&path);
+        assert!(
+            baseline.bytes < compacted.before / 2 && baseline.papers >= 1_999,
+            "{baseline:?} after {compacted:?}"
+        );
+    }
+
+    /// A stopping store starts no compaction, and a copy told to stop part way is removed,
+    /// leaving the store as it was.
+    #[test]
+    fn a_stopped_compaction_leaves_the_store_as_it_was() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("store.sled");
+        {
+            let store = SledStore::open(&path, 1 << 20).expect("open");
+            // More records than one batch of the copy, so that it checks for a stop.
+            let ops: Vec<Op> = (0..BATCH as u32 + 500)
+                .map(|n| Op::Put(Tree::Papers, n.to_be_bytes().to_vec(), vec![1; 20]))
+                .collect();
+            store.apply(&ops).expect("write");
+            store.flush().expect("flush");
+        }
+        let whole = contents(&path);
+        let old = sled_store::open_db(&path, 1 << 20).expect("open");
+        let before = disk_bytes(&path);
+        let stopped = copy_aside(
+            &old,
+            &path,
+            before,
+            1 << 20,
+            &|_, _| true,
+            &AtomicBool::new(true),
+        );
+        let error = stopped.expect_err("abandoned").to_string();
+        assert!(error.contains("abandoned"), "{error}");
+        assert!(!compacting(&path).exists(), "the partial copy is removed");
+        drop(old);
+        assert!(contents(&path) == whole);
+
+        let store = SledStore::open(&path, 1 << 20).expect("open");
+        store.stop_compacting();
+        assert_eq!(store.compact().expect("no error"), None);
+        assert!(!compacting(&path).exists());
     }
 
     fn walk(dir: &Path) -> Vec<PathBuf> {

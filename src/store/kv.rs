@@ -182,6 +182,19 @@ pub trait Store: Send + Sync {
     }
     /// Makes everything committed so far durable.
     fn flush(&self) -> Result<(), StoreError>;
+    /// Bytes the store takes on disk; `None` for one that is not on disk.
+    fn disk_bytes(&self) -> Option<u64> {
+        None
+    }
+    /// Rewrites the store in place with only its live records, for a backend that keeps the
+    /// bytes of replaced records (sled); readers go on meanwhile and writers wait.
+    /// `Ok(None)`: nothing was done (nothing to give back, another compaction is under way,
+    /// or the store is stopping).
+    fn compact(&self) -> Result<Option<super::Compacted>, StoreError> {
+        Ok(None)
+    }
+    /// Abandons a compaction under way and refuses new ones: the process is stopping.
+    fn stop_compacting(&self) {}
 }
 
 /// The key range [`Store::scan`] covers, shared by the implementations.

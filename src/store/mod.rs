@@ -43,7 +43,7 @@ pub use keys::SCHEMA_VERSION;
 pub use kv::{BackendError, Op, Row, Store, StoreError, Tree};
 pub use memory::MemoryStore;
 pub(crate) use papers::split_ranked_cursor;
-pub use papers::{BatchCounts, PaperStore, Pretagged, Written, WrittenPaper};
+pub use papers::{BatchCounts, Outgrown, PaperStore, Pretagged, Written, WrittenPaper};
 pub use retag::TopicRetag;
 pub use sled_store::SledStore;
 

@@ -68,6 +68,32 @@ pub struct PaperStore {
     written: Mutex<std::collections::VecDeque<(u64, Written)>>,
 }
 
+/// Why a store is to be compacted ([`PaperStore::outgrown`]), in bytes a paper.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Outgrown {
+    /// What it takes now.
+    pub per_paper: u64,
+    /// What it took at its leanest; `None`: it was never compacted.
+    pub leanest: Option<u64>,
+}
+
+impl std::fmt::Display for Outgrown {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.leanest {
+            Some(leanest) => write!(
+                f,
+                "the store has grown to {} bytes a paper, from {leanest} at its leanest",
+                self.per_paper
+            ),
+            None => write!(
+                f,
+                "the store takes {} bytes a paper and was never compacted",
+                self.per_paper
+            ),
+        }
+    }
+}
+
 /// The papers one change wrote, by key.
 pub type Written = HashMap<String, WrittenPaper>;
 
@@ -913,6 +939,53 @@ impl PaperStore {
         let record = super::keys::encode(Tree::Meta, super::keys::COMPACTED, &baseline)?;
         self.kv
             .commit(&[Op::Put(Tree::Meta, super::keys::COMPACTED.to_vec(), record)])
+    }
+
+    /// Whether the store, holding `papers`, has grown per paper well past its leanest or was
+    /// never compacted ([`super::judge`]); records it as the new baseline when it is leaner
+    /// now. `None` (keep it as it is) for a store not on disk. Its record unreadable or
+    /// unwritable, it only warns: nothing depends on it but the next judgement.
+    pub fn outgrown(&self, papers: u64) -> Option<Outgrown> {
+        use super::{Baseline, Judgement};
+        let now = Baseline {
+            bytes: self.kv.disk_bytes()?,
+            papers,
+        };
+        let baseline = match self.compaction_baseline() {
+            Ok(baseline) => baseline,
+            Err(e) => {
+                tracing::warn!(
+                    "the store's size at its last compaction is unreadable ({e}); recorded afresh"
+                );
+                None
+            }
+        };
+        match super::judge(baseline, now) {
+            Judgement::Keep => None,
+            Judgement::Record => {
+                if let Err(e) = self.set_compaction_baseline(now) {
+                    tracing::warn!("the store's size could not be recorded: {e}");
+                }
+                None
+            }
+            Judgement::Compact => Some(Outgrown {
+                per_paper: now.bytes / papers.max(1),
+                leanest: baseline
+                    .filter(Baseline::is_meaningful)
+                    .map(|b| b.bytes / b.papers),
+            }),
+        }
+    }
+
+    /// Rewrites the store in place with only its live records ([`Store::compact`]): readers
+    /// go on meanwhile, writers wait. `Ok(None)`: nothing was done.
+    pub fn compact(&self) -> Result<Option<super::Compacted>, StoreError> {
+        self.kv.compact()
+    }
+
+    /// Abandons a compaction under way and refuses new ones: the process is stopping.
+    pub fn stop_compacting(&self) {
+        self.kv.stop_compacting();
     }
 
     /// The number of the last change recorded (0: none yet). Change numbers only grow.

@@ -1238,7 +1238,14 @@ fn serve_compacts_its_store_in_place_as_new_versions_arrive() {
 #[test]
 fn serve_never_compacts_when_told_not_to() {
     let log = serve_new_versions(false);
-    assert!(!log.contains("compact"), "{log}");
+    for said in [
+        "compacting",
+        "store compacted",
+        "store kept as it was",
+        "not be compacted",
+    ] {
+        assert!(!log.contains(said), "{log}");
+    }
 }
 
 /// Runs `serve` (with `auto_compact` as given) while five versions of 3,000 papers arrive one
@@ -1269,6 +1276,8 @@ fn serve_new_versions(auto_compact: bool) -> String {
     let serve = Serve::start_logged(&config, &log);
     let feed_url = format!("{}/feeds/all.atom", serve.base);
     let done = std::sync::atomic::AtomicBool::new(false);
+    // Set once the first version is searchable: from then on every search finds papers.
+    let first_stored = std::sync::atomic::AtomicBool::new(false);
     let logged = || std::fs::read_to_string(&log).unwrap_or_default();
     let wait_for = |what: &dyn Fn() -> bool, why: &str| {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
@@ -1286,11 +1295,21 @@ fn serve_new_versions(auto_compact: bool) -> String {
     }
     let statuses = std::thread::scope(|s| {
         let stop = Stop(&done);
-        // A reader polling the feed all along.
+        // A reader all along: the topic feed, and searches no cache has seen.
         let reader = s.spawn(|| {
             let mut statuses = BTreeSet::new();
+            let mut n = 0;
             while !done.load(Ordering::SeqCst) {
+                n += 1;
                 statuses.insert(get(&feed_url).status);
+                // The search page reads each paper it lists from the store.
+                let search = format!("{}/search?q=sparse+OR+unseen{n}", serve.base);
+                let found = get(&search);
+                statuses.insert(found.status);
+                let stored = first_stored.load(Ordering::SeqCst);
+                if stored && found.status == 200 && !found.text().contains("Sparse graphs, part") {
+                    statuses.insert(0);
+                }
             }
             statuses
         });
@@ -1304,6 +1323,13 @@ fn serve_new_versions(auto_compact: bool) -> String {
                 &|| String::from_utf8_lossy(&get(&feed_url).body).contains(&title),
                 &format!("version {version} never reached the feed"),
             );
+            // The index follows the store: searches find the papers a moment later.
+            let search = format!("{}/search?q=sparse", serve.base);
+            wait_for(
+                &|| get(&search).text().contains("Sparse graphs, part"),
+                "the papers never reached the search index",
+            );
+            first_stored.store(true, Ordering::SeqCst);
         }
         if auto_compact {
             // Grown by the replaced versions, then compacted: the compaction follows the poll.
@@ -1319,6 +1345,7 @@ fn serve_new_versions(auto_compact: bool) -> String {
         drop(stop);
         reader.join().unwrap()
     });
+    // 0: a search that found nothing.
     assert_eq!(statuses, BTreeSet::from([200]), "{}", logged());
     // Stopped (SIGTERM, waited for: each poll's compaction check is done) before the store
     // is read again.

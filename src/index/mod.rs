@@ -952,6 +952,19 @@ impl SearchIndex {
         self.reader.searcher().num_docs()
     }
 
+    /// How many papers the store holds, counted by the index when it holds every change of
+    /// `store`, committed and searchable; `None` while it is behind (catching up after a
+    /// start, or a batch not yet committed), when its count is not the store's.
+    pub fn papers_if_caught_up(&self, store: &PaperStore) -> Result<Option<u64>, IndexError> {
+        match self.checkpoint()? {
+            Some(checkpoint) if checkpoint.change == store.last_change()? => {
+                self.refresh()?;
+                Ok(Some(self.len()))
+            }
+            _ => Ok(None),
+        }
+    }
+
     /// Whether the index holds no paper.
     pub fn is_empty(&self) -> bool {
         self.len() == 0

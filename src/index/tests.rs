@@ -337,7 +337,13 @@ fn the_index_follows_the_store_and_catches_up_after_a_crash() {
     }
     let index = SearchIndex::open(&path).unwrap();
     assert_eq!(index.search(&all, 0).unwrap().1, 1, "behind the store");
+    assert_eq!(
+        index.papers_if_caught_up(&store).unwrap(),
+        None,
+        "no count while behind"
+    );
     assert_eq!(index.catch_up(&store).unwrap(), 2, "the two changes");
+    assert_eq!(index.papers_if_caught_up(&store).unwrap(), Some(2));
     let (hits, total) = index.search(&Query::parse("graph").unwrap(), 10).unwrap();
     assert_eq!(total, 2);
     assert!(hits.iter().any(|h| h.title == "Graph learning, revised"));
@@ -481,6 +487,11 @@ fn papers_taken_in_wait_for_a_commit_and_are_taken_in_once() {
     store_as_s(&store, &[paper("2611.00001", "Graph learning", &["A"])]);
     assert_eq!(index.take_in(&store).unwrap(), 1);
     assert_eq!(graphs(&index), 0, "waiting for a commit");
+    assert_eq!(
+        index.papers_if_caught_up(&store).unwrap(),
+        None,
+        "taken in, not committed"
+    );
     store_as_s(&store, &[paper("2611.00002", "Graph sampling", &["B"])]);
     assert_eq!(index.take_in(&store).unwrap(), 1, "only the change after");
     // A catch-up commits what waited, and takes nothing in twice.

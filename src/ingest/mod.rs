@@ -43,7 +43,13 @@ pub struct Ingestor {
     /// Whether each batch's papers wait in the search index for a later commit
     /// ([`SearchIndex::take_in`]) rather than being committed at once.
     deferred_commits: bool,
+    /// When the last compaction of `serve` failed: the next waits [`COMPACTION_RETRY`], not
+    /// the next poll (each attempt holds every write back for a whole copy).
+    compaction_failed: Arc<std::sync::Mutex<Option<std::time::Instant>>>,
 }
+
+/// How long `serve` waits after a failed compaction before it tries again.
+const COMPACTION_RETRY: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// Follows long harvests as they go, a page at a time: `ingest` on a terminal draws a progress
 /// bar per source from it.
@@ -116,6 +122,7 @@ impl Ingestor {
             retagging: Arc::default(),
             progress: None,
             deferred_commits: false,
+            compaction_failed: Arc::default(),
         }
     }
 
@@ -519,21 +526,48 @@ impl Ingestor {
     }
 
     /// What `serve` does after each poll: compacts the store in place when it has outgrown its
-    /// leanest size a paper ([`PaperStore::outgrown`]) and `[store] auto_compact` allows.
+    /// leanest size a paper ([`PaperStore::outgrown`]) and `[store] auto_compact` allows;
+    /// not judged while the search index, which counts the papers, is behind the store.
     /// Feeds and searches are served meanwhile; the pollers' writes wait for the copy. Logs
     /// what it did; `Ok(None)` when it did nothing.
     pub async fn compact_if_outgrown(&self) -> Result<Option<crate::store::Compacted>, StoreError> {
         if !self.live.get().config.store.auto_compact {
             return Ok(None);
         }
-        let store = self.store.clone();
-        let papers = self.index.len();
-        let Some(outgrown) = blocking(move || Ok(store.outgrown(papers))).await? else {
+        let failed_at = *self
+            .compaction_failed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if failed_at.is_some_and(|at| at.elapsed() < COMPACTION_RETRY) {
+            return Ok(None);
+        }
+        let (store, index) = (self.store.clone(), self.index.clone());
+        let outgrown = blocking(move || {
+            // Judged only by a count of the store's papers: while the index catches up
+            // (after a start, or with another source's batch under way) it counts fewer, and
+            // each paper would seem to take more room than it does.
+            Ok(match index.papers_if_caught_up(&store) {
+                Ok(Some(papers)) => store.outgrown(papers),
+                Ok(None) => None,
+                Err(e) => {
+                    tracing::warn!("the store's size was not judged: {e}");
+                    None
+                }
+            })
+        })
+        .await?;
+        let Some(outgrown) = outgrown else {
             return Ok(None);
         };
         tracing::info!("{outgrown}: compacting");
         let store = self.store.clone();
-        let done = blocking(move || store.compact()).await?;
+        let done = blocking(move || store.compact()).await.inspect_err(|_| {
+            *self
+                .compaction_failed
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) =
+                Some(std::time::Instant::now());
+        })?;
         match done {
             Some(done) if done.replaced => tracing::info!(
                 before = done.before,

@@ -126,7 +126,9 @@ async fn poll_forever(ingestor: Ingestor, source: SourceConfig, stop: watch::Rec
                 }
                 // Replaced versions leave dead bytes behind: given back when they add up.
                 if let Err(e) = ingestor.compact_if_outgrown().await {
-                    tracing::warn!("the store could not be compacted: {e}");
+                    tracing::warn!(
+                        "the store could not be compacted (tried again in an hour): {e}"
+                    );
                 }
                 report.next_poll
             }

@@ -256,7 +256,9 @@ fn compact_when(
         )?
         // The old database is closed here, before the renames.
     };
-    swap_in(path, before, copy)
+    let done = swap_in(path, before, copy)?;
+    remove_replaced(path)?;
+    Ok(done)
 }
 
 /// The cache each database of a copy gets. A copy reads each node of the old database once
@@ -296,11 +298,22 @@ pub(super) fn copy_aside(
     stop: &AtomicBool,
 ) -> Result<Copied, StoreError> {
     let copy = compacting(path);
+    // A copy left by a compaction that failed would bring back what was removed since.
+    if copy.exists() {
+        remove(&copy)?;
+    }
     let copied = (|| {
         let new = sled_store::open_db(&copy, cache_bytes)?;
         let (records, papers) = copy_trees(old, &new, stop)?;
         new.flush().map_err(sled_store::io("flush"))?;
         let copied = disk_bytes(&copy);
+        if copied == 0 {
+            return Err(io_error(
+                "compact",
+                &copy,
+                &std::io::Error::other("the copy is gone"),
+            ));
+        }
         let replacing = smaller(before, copied);
         // The size of whichever stays is the baseline of its growth from now on.
         let (kept, bytes) = if replacing {
@@ -329,8 +342,9 @@ pub(super) fn copy_aside(
 }
 
 /// Renames the `copy` into the store's place when it is replacing the store (whose database
-/// must be closed), through `<store>.replaced` so that [`recover`] can finish or undo a
-/// crash's half-done swap. `before`: the store's bytes on disk before the copy.
+/// must be closed), through `<store>.replaced`, which is left for [`remove_replaced`] (or
+/// [`undo_swap`]); [`recover`] finishes or undoes a crash's half-done swap. `before`: the
+/// store's bytes on disk before the copy.
 pub(super) fn swap_in(path: &Path, before: u64, copy: Copied) -> Result<Compacted, StoreError> {
     if copy.replacing {
         // Renaming a folder whose files sled's flusher thread may still hold for a moment is
@@ -340,7 +354,6 @@ pub(super) fn swap_in(path: &Path, before: u64, copy: Copied) -> Result<Compacte
         let copied = compacting(path);
         std::fs::rename(&copied, path).map_err(|e| io_error("rename", &copied, &e))?;
         sync_parent(path)?;
-        remove(&aside)?;
     }
     Ok(Compacted {
         before,
@@ -348,6 +361,21 @@ pub(super) fn swap_in(path: &Path, before: u64, copy: Copied) -> Result<Compacte
         records: copy.records,
         replaced: copy.replacing,
     })
+}
+
+/// Removes the store a swap replaced (`<store>.replaced`), once its copy has opened.
+pub(super) fn remove_replaced(path: &Path) -> Result<(), StoreError> {
+    let aside = replaced(path);
+    if aside.exists() {
+        remove(&aside)?;
+    }
+    Ok(())
+}
+
+/// Puts back the store a swap replaced, its copy removed: for a copy that will not open.
+pub(super) fn undo_swap(path: &Path) -> Result<(), StoreError> {
+    remove(path)?;
+    recover(path)
 }
 
 /// Copies every tree of `old` (the default one included) into `new`, in batches. Returns the
@@ -672,6 +700,31 @@ mod tests {
             baseline.bytes < compacted.before / 2 && baseline.papers >= 1_999,
             "{baseline:?} after {compacted:?}"
         );
+    }
+
+    /// A copy a failed compaction left beside the store is not built upon: what it holds and
+    /// the store no longer does stays gone.
+    #[test]
+    fn a_copy_left_by_a_failed_compaction_is_not_built_upon() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("store.sled");
+        churned_store(&path);
+        let whole = contents(&path);
+        let store = SledStore::open(&path, 1 << 20).expect("open");
+        // Left while the store is open, as a failed in-place compaction leaves it (an open
+        // removes a crash's leftovers).
+        {
+            let left = sled_store::open_db(&compacting(&path), 1 << 20).expect("open");
+            left.open_tree(Tree::Papers.name())
+                .and_then(|t| t.insert(b"removed-since", b"stale".to_vec()))
+                .expect("write");
+            left.flush().expect("flush");
+        }
+        let done = store.compact().expect("compact").expect("compacted");
+        assert!(done.replaced, "{done:?}");
+        assert_eq!(store.get(Tree::Papers, b"removed-since").unwrap(), None);
+        drop(store);
+        assert!(contents(&path) == whole);
     }
 
     /// A stopping store starts no compaction, and a copy told to stop part way is removed,

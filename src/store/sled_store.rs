@@ -104,16 +104,24 @@ impl SledStore {
 
     /// Rewrites the open store with only its live records and swaps the copy in when it is
     /// smaller, as [`super::compact()`] does to a closed one. Reads go on against the old
-    /// database while it is copied and wait only for the swap (two renames and an open);
-    /// writes wait for the copy. `Ok(None)`: nothing was done, because another compaction is
+    /// database while it is copied and wait only for the swap (the old database closed, two
+    /// renames, the copy opened); writes wait for the copy. A copy that will not open is
+    /// dropped and the store put back. `Ok(None)`: nothing was done, because another compaction is
     /// under way or the store is stopping ([`SledStore::stop_compacting`]).
     pub fn compact(&self) -> Result<Option<Compacted>, StoreError> {
-        let Ok(_one) = self.compacting.try_lock() else {
-            return Ok(None);
+        let _one = match self.compacting.try_lock() {
+            Ok(one) => one,
+            // A compaction that panicked left nothing behind that the next one does not redo.
+            Err(std::sync::TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return Ok(None),
         };
         if self.stopped.load(Ordering::Relaxed) {
             return Ok(None);
         }
+        // Held from before the copy to after the swap: an open in another process (`status`)
+        // waits, then says the store is held, rather than take the copy for a crash's
+        // leftover and remove it.
+        let _lock = compact::lock(&self.path)?;
         let _writes = self.writes.write().unwrap_or_else(PoisonError::into_inner);
         let old = self.with("compact", |open| Ok(open.db.clone()))?;
         old.flush().map_err(io("flush"))?;
@@ -129,25 +137,43 @@ impl SledStore {
         if !copy.replacing() {
             return compact::swap_in(&self.path, before, copy).map(Some);
         }
-        // An open in another process waits for the swap instead of taking it for a crash.
-        let _lock = compact::lock(&self.path)?;
-        let mut open = self.open.write().unwrap_or_else(PoisonError::into_inner);
-        // Every handle on the old database goes before its folder is renamed.
-        drop(old);
-        *open = None;
-        let swapped = compact::swap_in(&self.path, before, copy);
-        // Whatever step failed, `recover` leaves the store whole at its path: the copy, or
-        // the store as it was.
-        let reopened =
-            compact::recover(&self.path).and_then(|()| Open::at(&self.path, self.cache_bytes));
-        match reopened {
-            Ok(reopened) => *open = Some(reopened),
-            Err(e) => {
-                tracing::error!(store = %self.path.display(), "the store could not be opened again after its compaction: {e}");
-                return Err(e);
+        let swapped = {
+            let mut open = self.open.write().unwrap_or_else(PoisonError::into_inner);
+            // Every handle on the old database goes before its folder is renamed.
+            drop(old);
+            *open = None;
+            let swapped = compact::swap_in(&self.path, before, copy).and_then(|done| {
+                match Open::at(&self.path, self.cache_bytes) {
+                    Ok(reopened) => {
+                        *open = Some(reopened);
+                        Ok(done)
+                    }
+                    Err(e) => {
+                        // The copy will not open: the store goes back as it was.
+                        compact::undo_swap(&self.path)?;
+                        Err(e)
+                    }
+                }
+            });
+            if swapped.is_err() {
+                // Whatever step failed, `recover` leaves the store whole at its path (as it
+                // was, or the copy) to open again.
+                match compact::recover(&self.path)
+                    .and_then(|()| Open::at(&self.path, self.cache_bytes))
+                {
+                    Ok(reopened) => *open = Some(reopened),
+                    Err(e) => tracing::error!(
+                        store = %self.path.display(),
+                        "the store could not be opened again after a failed compaction \
+                         (restart paperboy): {e}"
+                    ),
+                }
             }
-        }
-        swapped.map(Some)
+            swapped
+            // Readers go on from here; the old store is removed without holding them.
+        }?;
+        compact::remove_replaced(&self.path)?;
+        Ok(Some(swapped))
     }
 
     /// Abandons a compaction under way (between two batches of its copy, which is removed) and

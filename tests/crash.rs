@@ -10,7 +10,8 @@
 //! refused.
 //!
 //! Compaction: `paperboy compact` is killed with SIGKILL at moments spread over a whole
-//! compaction; the store opens whole after each.
+//! compaction, and so is `serve` while it compacts its store in place; the store opens whole
+//! after each.
 //!
 //! Between the two commits: `ingest` is killed after the store's flush and before the search
 //! index's commit; the next start's catch-up brings the index level with the store.
@@ -109,6 +110,33 @@ fn count(config: &std::path::Path, query: &str) -> usize {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+}
+
+/// The next pseudo-random kill delay (xorshift of `seed`), spread over 1.1 × `pass`.
+fn next_delay(seed: &mut u64, pass: Duration) -> Duration {
+    *seed ^= *seed << 13;
+    *seed ^= *seed >> 7;
+    *seed ^= *seed << 17;
+    let pass_ms = pass.as_millis() as u64;
+    Duration::from_millis(*seed % (pass_ms * 11 / 10 + 1))
+}
+
+/// After a kill during a compaction, the store of `config` in `dir` opens whole: every paper,
+/// the topic `all` whole, nothing but the index and the lock beside it.
+fn assert_whole_after_kill(dir: &std::path::Path, config: &std::path::Path, why: &str) {
+    assert_eq!(count(config, "*"), BIG, "{why}");
+    assert_eq!(
+        topic_sizes(&dir.join("s.sled"), "all"),
+        (BIG as u64, BIG),
+        "{why}: the topic whole"
+    );
+    let leftovers: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with("s.sled."))
+        .filter(|name| name != "s.sled.index" && name != "s.sled.lock")
+        .collect();
+    assert_eq!(leftovers, Vec::<String>::new(), "{why}");
 }
 
 #[test]
@@ -472,15 +500,6 @@ fn sigkill_during_compact_loses_nothing() {
     // Left as the ingest wrote it: an ingest would compact a store never compacted itself.
     let (dir, config) = beside_big_listing("auto_compact = false\n");
     assert!(run(&config, &["ingest"]).status.success());
-    let store = dir.path().join("s.sled");
-    let leftovers = || {
-        std::fs::read_dir(dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .filter(|name| name.starts_with("s.sled."))
-            .filter(|name| name != "s.sled.index" && name != "s.sled.lock")
-            .collect::<Vec<_>>()
-    };
     let started = Instant::now();
     let compacted = run(&config, &["compact"]);
     let pass = started.elapsed();
@@ -492,23 +511,9 @@ fn sigkill_during_compact_loses_nothing() {
 
     let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
     for kill in 0..common::rounds("PAPERBOY_COMPACT_KILLS", 8, 2) {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        let pass_ms = pass.as_millis() as u64;
-        let delay = Duration::from_millis(seed % (pass_ms * 11 / 10 + 1));
+        let delay = next_delay(&mut seed, pass);
         kill_after(&config, "compact", delay);
-        assert_eq!(count(&config, "*"), BIG, "kill {kill} after {delay:?}");
-        assert_eq!(
-            topic_sizes(&store, "all"),
-            (BIG as u64, BIG),
-            "kill {kill} after {delay:?}: the topic whole"
-        );
-        assert_eq!(
-            leftovers(),
-            Vec::<String>::new(),
-            "kill {kill} after {delay:?}"
-        );
+        assert_whole_after_kill(dir.path(), &config, &format!("kill {kill} after {delay:?}"));
     }
 
     let serve = Serve::start(&config);
@@ -518,4 +523,94 @@ fn sigkill_during_compact_loses_nothing() {
     assert!(stderr.contains("s.sled"), "{stderr}");
     let feed = get(&format!("{}/feeds/all.atom?limit=500", serve.base));
     assert_eq!(feed.status, 200, "serve goes on");
+}
+
+/// The files under `from`, copied to `to` (created).
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// `serve` compacts a store it finds never compacted after its first poll, in place; killed
+/// with SIGKILL at moments spread over that compaction (each round from the same store, as the
+/// ingest left it), the store opens whole every time: every paper, the topic whole, nothing
+/// left beside it.
+#[test]
+fn sigkill_during_serve_compaction_loses_nothing() {
+    let (dir, config) = beside_big_listing("auto_compact = false\n");
+    assert!(run(&config, &["ingest"]).status.success());
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.replace("auto_compact = false", "auto_compact = true"),
+    )
+    .unwrap();
+    let kept = dir.path().join("as-ingested");
+    let names = ["s.sled", "s.sled.index"];
+    for name in names {
+        copy_dir(&dir.path().join(name), &kept.join(name));
+    }
+    let restore = || {
+        for entry in std::fs::read_dir(dir.path()).unwrap() {
+            let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+            if name.starts_with("s.sled") && name != "s.sled.lock" {
+                let path = dir.path().join(&name);
+                std::fs::remove_dir_all(&path).unwrap();
+            }
+        }
+        for name in names {
+            copy_dir(&kept.join(name), &dir.path().join(name));
+        }
+    };
+    let log = dir.path().join("serve.log");
+    let logged = || std::fs::read_to_string(&log).unwrap_or_default();
+    let wait_for = |said: &[&str]| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !said.iter().any(|s| logged().contains(s)) {
+            assert!(
+                Instant::now() < deadline,
+                "never said {said:?}:\n{}",
+                logged()
+            );
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    };
+    // One whole compaction, timed from the line that starts it.
+    let serve = Serve::start_logged(&config, &log);
+    wait_for(&["was never compacted: compacting"]);
+    let started = Instant::now();
+    wait_for(&["store compacted: ", "store kept as it was"]);
+    let pass = started.elapsed();
+    drop(serve);
+
+    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    for kill in 0..common::rounds("PAPERBOY_COMPACT_KILLS", 8, 2) {
+        restore();
+        let delay = next_delay(&mut seed, pass);
+        let mut serve = Serve::start_logged(&config, &log);
+        wait_for(&["was never compacted: compacting"]);
+        std::thread::sleep(delay);
+        assert!(common::signal(&serve.child, "KILL"));
+        let _ = serve.child.wait();
+        // Killed and reaped: nothing for its drop to stop.
+        std::mem::forget(serve);
+        let was = logged();
+        let finished = was.contains("store compacted: ") || was.contains("store kept as it was");
+        println!(
+            "kill {kill} after {delay:?} of a {pass:?} compaction; it had finished: {finished}"
+        );
+        assert_whole_after_kill(
+            dir.path(),
+            &config,
+            &format!("kill {kill} after {delay:?}: {was}"),
+        );
+    }
 }

@@ -1303,10 +1303,12 @@ fn serve_new_versions(auto_compact: bool) -> String {
                 n += 1;
                 statuses.insert(get(&feed_url).status);
                 // The search page reads each paper it lists from the store.
+                // Read before asking: an answer from before the papers were searchable
+                // finds none.
+                let stored = first_stored.load(Ordering::SeqCst);
                 let search = format!("{}/search?q=sparse+OR+unseen{n}", serve.base);
                 let found = get(&search);
                 statuses.insert(found.status);
-                let stored = first_stored.load(Ordering::SeqCst);
                 if stored && found.status == 200 && !found.text().contains("Sparse graphs, part") {
                     statuses.insert(0);
                 }

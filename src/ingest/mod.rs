@@ -548,7 +548,10 @@ impl Ingestor {
             // each paper would seem to take more room than it does.
             Ok(match index.papers_if_caught_up(&store) {
                 Ok(Some(papers)) => store.outgrown(papers),
-                Ok(None) => None,
+                Ok(None) => {
+                    tracing::debug!("the store's size is judged later: the index is behind");
+                    None
+                }
                 Err(e) => {
                     tracing::warn!("the store's size was not judged: {e}");
                     None

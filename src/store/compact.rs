@@ -257,6 +257,13 @@ fn compact_when(
         // The old database is closed here, before the renames.
     };
     let done = swap_in(path, before, copy)?;
+    if done.replaced {
+        // The old store goes only once its copy has opened in its place.
+        if let Err(e) = sled_store::open_db(path, cache_bytes) {
+            undo_swap(path)?;
+            return Err(e);
+        }
+    }
     remove_replaced(path)?;
     Ok(done)
 }
@@ -372,10 +379,17 @@ pub(super) fn remove_replaced(path: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Puts back the store a swap replaced, its copy removed: for a copy that will not open.
+/// Puts back the store a swap replaced, for a copy that will not open: by renames only, the
+/// copy back to `<store>.compacting` and the store back to its path, so that a crash or a
+/// failure at any step leaves what [`recover`] restores the store from; the copy is removed
+/// last.
 pub(super) fn undo_swap(path: &Path) -> Result<(), StoreError> {
-    remove(path)?;
-    recover(path)
+    let copy = compacting(path);
+    std::fs::rename(path, &copy).map_err(|e| io_error("rename", path, &e))?;
+    let aside = replaced(path);
+    std::fs::rename(&aside, path).map_err(|e| io_error("rename", &aside, &e))?;
+    sync_parent(path)?;
+    remove(&copy)
 }
 
 /// Copies every tree of `old` (the default one included) into `new`, in batches. Returns the
@@ -724,6 +738,29 @@ mod tests {
         assert!(done.replaced, "{done:?}");
         assert_eq!(store.get(Tree::Papers, b"removed-since").unwrap(), None);
         drop(store);
+        assert!(contents(&path) == whole);
+    }
+
+    /// A swap undone (its copy would not open) puts the store back as it was, by renames that
+    /// `recover` finishes when cut short, and leaves nothing beside it.
+    #[test]
+    fn an_undone_swap_puts_the_store_back() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("store.sled");
+        churned_store(&path);
+        let whole = contents(&path);
+        // Swapped: the store aside, a copy (here one that is no database) in its place.
+        std::fs::rename(&path, replaced(&path)).expect("rename");
+        std::fs::create_dir_all(&path).expect("folder");
+        std::fs::write(path.join("db"), b"not a database").expect("write");
+        undo_swap(&path).expect("undone");
+        assert!(!compacting(&path).exists() && !replaced(&path).exists());
+        assert!(contents(&path) == whole);
+        // Cut short after its first rename: the copy back beside, the store aside.
+        std::fs::rename(&path, replaced(&path)).expect("rename");
+        std::fs::create_dir_all(compacting(&path)).expect("folder");
+        recover(&path).expect("recover");
+        assert!(!compacting(&path).exists() && !replaced(&path).exists());
         assert!(contents(&path) == whole);
     }
 

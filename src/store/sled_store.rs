@@ -122,7 +122,7 @@ impl SledStore {
         // waits, then says the store is held, rather than take the copy for a crash's
         // leftover and remove it.
         let _lock = compact::lock(&self.path)?;
-        let _writes = self.writes.write().unwrap_or_else(PoisonError::into_inner);
+        let writes = self.writes.write().unwrap_or_else(PoisonError::into_inner);
         let old = self.with("compact", |open| Ok(open.db.clone()))?;
         old.flush().map_err(io("flush"))?;
         let before = compact::disk_bytes(&self.path);
@@ -170,9 +170,14 @@ impl SledStore {
                 }
             }
             swapped
-            // Readers go on from here; the old store is removed without holding them.
+            // Readers go on from here.
         }?;
-        compact::remove_replaced(&self.path)?;
+        // Writers too; the old store is removed without holding anyone.
+        drop(writes);
+        if let Err(e) = compact::remove_replaced(&self.path) {
+            // Compacted all the same; the next open removes what is left.
+            tracing::warn!(store = %self.path.display(), "the store's old files are left: {e}");
+        }
         Ok(Some(swapped))
     }
 

@@ -173,15 +173,26 @@ pub(super) fn recover(path: &Path) -> Result<(), StoreError> {
     let aside = replaced(path);
     let copy = compacting(path);
     if aside.exists() {
-        if path.exists() {
+        if path.exists() && !refuses_to_open(path) {
             // The copy took the store's place: the old store is all that is left to remove.
             remove(&aside)?;
         } else {
-            tracing::warn!(
-                store = %path.display(),
-                "a compaction was cut short before its copy took the store's place; \
-                 the store is put back as it was"
-            );
+            if path.exists() {
+                // A copy that will not open never replaces the store it was made from: it
+                // goes back beside it (removed below), by a rename, as an undone swap does.
+                tracing::warn!(
+                    store = %path.display(),
+                    "the compacted copy in the store's place does not open; the store is put \
+                     back as it was"
+                );
+                std::fs::rename(path, &copy).map_err(|e| io_error("rename", path, &e))?;
+            } else {
+                tracing::warn!(
+                    store = %path.display(),
+                    "a compaction was cut short before its copy took the store's place; \
+                     the store is put back as it was"
+                );
+            }
             std::fs::rename(&aside, path).map_err(|e| io_error("rename", &aside, &e))?;
             sync_parent(path)?;
         }
@@ -260,11 +271,15 @@ fn compact_when(
     if done.replaced {
         // The old store goes only once its copy has opened in its place.
         if let Err(e) = sled_store::open_db(path, cache_bytes) {
+            tracing::error!(store = %path.display(), "the compacted copy does not open: {e}");
             undo_swap(path)?;
             return Err(e);
         }
     }
-    remove_replaced(path)?;
+    if let Err(e) = remove_replaced(path) {
+        // Compacted all the same; the next open removes what is left.
+        tracing::warn!(store = %path.display(), "the store's old files are left: {e}");
+    }
     Ok(done)
 }
 
@@ -368,6 +383,25 @@ pub(super) fn swap_in(path: &Path, before: u64, copy: Copied) -> Result<Compacte
         records: copy.records,
         replaced: copy.replacing,
     })
+}
+
+/// Whether the folder at `path` does not hold a whole compacted copy: no `db` file (sled
+/// would make an empty database), a database that fails to open, or one without the baseline
+/// a copy records once every record is in it and flushed. (sled opens some damaged files as
+/// databases, so opening alone proves little.) A database another process holds opens.
+fn refuses_to_open(path: &Path) -> bool {
+    if !path.join("db").is_file() {
+        return true;
+    }
+    match sled_store::open_db(path, MIN_CACHE_BYTES) {
+        Ok(db) => !matches!(
+            db.open_tree(Tree::Meta.name())
+                .and_then(|meta| meta.contains_key(COMPACTED)),
+            Ok(true)
+        ),
+        Err(StoreError::Locked { .. }) => false,
+        Err(_) => true,
+    }
 }
 
 /// Removes the store a swap replaced (`<store>.replaced`), once its copy has opened.
@@ -762,6 +796,26 @@ mod tests {
         recover(&path).expect("recover");
         assert!(!compacting(&path).exists() && !replaced(&path).exists());
         assert!(contents(&path) == whole);
+    }
+
+    /// A copy in the store's place that does not open (found beside the store it replaced) is
+    /// never kept: the store is put back.
+    #[test]
+    fn a_copy_that_does_not_open_never_replaces_the_store() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("store.sled");
+        churned_store(&path);
+        let whole = contents(&path);
+        for copy in [&b"not a database"[..], b""] {
+            std::fs::rename(&path, replaced(&path)).expect("rename");
+            std::fs::create_dir_all(&path).expect("folder");
+            if !copy.is_empty() {
+                std::fs::write(path.join("db"), copy).expect("write");
+            }
+            recover(&path).expect("recover");
+            assert!(!compacting(&path).exists() && !replaced(&path).exists());
+            assert!(contents(&path) == whole);
+        }
     }
 
     /// A stopping store starts no compaction, and a copy told to stop part way is removed,

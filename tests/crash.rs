@@ -572,23 +572,18 @@ fn sigkill_during_serve_compaction_loses_nothing() {
     };
     let log = dir.path().join("serve.log");
     let logged = || std::fs::read_to_string(&log).unwrap_or_default();
-    let wait_for = |said: &[&str]| {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !said.iter().any(|s| logged().contains(s)) {
-            assert!(
-                Instant::now() < deadline,
-                "never said {said:?}:\n{}",
-                logged()
-            );
-            std::thread::sleep(Duration::from_millis(2));
-        }
+    // Read often: the kills below are timed from the line that starts a compaction.
+    let wait_for = |said: &str| {
+        common::wait_for_every(Duration::from_millis(2), said, &log, || {
+            logged().contains(said)
+        });
     };
     // One whole compaction, timed from the line that starts it.
     let serve = Serve::start_logged(&config, &log);
-    wait_for(&["was never compacted: compacting"]);
+    wait_for("was never compacted: compacting");
     let started = Instant::now();
     // Replaced by its copy: the swap is among what the kills below may cut short.
-    wait_for(&["store compacted: "]);
+    wait_for("store compacted: ");
     let pass = started.elapsed();
     drop(serve);
 
@@ -602,7 +597,7 @@ fn sigkill_during_serve_compaction_loses_nothing() {
             next_delay(&mut seed, pass)
         };
         let mut serve = Serve::start_logged(&config, &log);
-        wait_for(&["was never compacted: compacting"]);
+        wait_for("was never compacted: compacting");
         std::thread::sleep(delay);
         assert!(common::signal(&serve.child, "KILL"));
         let _ = serve.child.wait();

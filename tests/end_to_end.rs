@@ -1279,13 +1279,6 @@ fn serve_new_versions(auto_compact: bool) -> String {
     // Set once the first version is searchable: from then on every search finds papers.
     let first_stored = std::sync::atomic::AtomicBool::new(false);
     let logged = || std::fs::read_to_string(&log).unwrap_or_default();
-    let wait_for = |what: &dyn Fn() -> bool, why: &str| {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-        while !what() {
-            assert!(std::time::Instant::now() < deadline, "{why}:\n{}", logged());
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-    };
     /// Tells the reader to stop when dropped: when the test ends, and when it fails.
     struct Stop<'a>(&'a std::sync::atomic::AtomicBool);
     impl Drop for Stop<'_> {
@@ -1321,28 +1314,23 @@ fn serve_new_versions(auto_compact: bool) -> String {
                 assert!(common::signal(&serve.child, "HUP"));
             }
             let title = format!("version {version}</title>");
-            wait_for(
-                &|| String::from_utf8_lossy(&get(&feed_url).body).contains(&title),
-                &format!("version {version} never reached the feed"),
-            );
+            common::wait_for(&format!("version {version} in the feed"), &log, || {
+                get(&feed_url).text().contains(&title)
+            });
             // The index follows the store: searches find the papers a moment later.
             let search = format!("{}/search?q=sparse", serve.base);
-            wait_for(
-                &|| get(&search).text().contains("Sparse graphs, part"),
-                "the papers never reached the search index",
-            );
+            common::wait_for("the papers in the search index", &log, || {
+                get(&search).text().contains("Sparse graphs, part")
+            });
             first_stored.store(true, Ordering::SeqCst);
         }
         if auto_compact {
             // Grown by the replaced versions, then compacted: the compaction follows the poll.
-            wait_for(
-                &|| {
-                    let log = logged();
-                    log.find("at its leanest: compacting")
-                        .is_some_and(|at| log[at..].contains("store compacted: "))
-                },
-                "the store was never compacted after it grew",
-            );
+            common::wait_for("a compaction after the store grew", &log, || {
+                let log = logged();
+                log.find("at its leanest: compacting")
+                    .is_some_and(|at| log[at..].contains("store compacted: "))
+            });
         }
         drop(stop);
         reader.join().unwrap()

@@ -267,19 +267,10 @@ fn compact_when(
         )?
         // The old database is closed here, before the renames.
     };
-    let done = swap_in(path, before, copy)?;
-    if done.replaced {
-        // The old store goes only once its copy has opened in its place.
-        if let Err(e) = sled_store::open_db(path, cache_bytes) {
-            tracing::error!(store = %path.display(), "the compacted copy does not open: {e}");
-            undo_swap(path)?;
-            return Err(e);
-        }
-    }
-    if let Err(e) = remove_replaced(path) {
-        // Compacted all the same; the next open removes what is left.
-        tracing::warn!(store = %path.display(), "the store's old files are left: {e}");
-    }
+    let (done, _) = swap_in(path, before, copy, |path| {
+        sled_store::open_db(path, cache_bytes).map(drop)
+    })?;
+    remove_replaced(path);
     Ok(done)
 }
 
@@ -364,10 +355,18 @@ pub(super) fn copy_aside(
 }
 
 /// Renames the `copy` into the store's place when it is replacing the store (whose database
-/// must be closed), through `<store>.replaced`, which is left for [`remove_replaced`] (or
-/// [`undo_swap`]); [`recover`] finishes or undoes a crash's half-done swap. `before`: the
-/// store's bytes on disk before the copy.
-pub(super) fn swap_in(path: &Path, before: u64, copy: Copied) -> Result<Compacted, StoreError> {
+/// must be closed), through `<store>.replaced`, and opens it there with `open`; a copy that
+/// will not open is put back aside ([`undo_swap`]) and its error returned. The old store is
+/// left for [`remove_replaced`]; [`recover`] finishes or undoes a crash's half-done swap.
+/// `before`: the store's bytes on disk before the copy. Returns what `open` gave, when the
+/// copy replaced the store.
+pub(super) fn swap_in<T>(
+    path: &Path,
+    before: u64,
+    copy: Copied,
+    open: impl FnOnce(&Path) -> Result<T, StoreError>,
+) -> Result<(Compacted, Option<T>), StoreError> {
+    let mut opened = None;
     if copy.replacing {
         // Renaming a folder whose files sled's flusher thread may still hold for a moment is
         // safe: the next open waits for that thread's lock.
@@ -376,13 +375,23 @@ pub(super) fn swap_in(path: &Path, before: u64, copy: Copied) -> Result<Compacte
         let copied = compacting(path);
         std::fs::rename(&copied, path).map_err(|e| io_error("rename", &copied, &e))?;
         sync_parent(path)?;
+        // The old store goes only once its copy has opened in its place.
+        match open(path) {
+            Ok(it) => opened = Some(it),
+            Err(e) => {
+                tracing::error!(store = %path.display(), "the compacted copy does not open: {e}");
+                undo_swap(path)?;
+                return Err(e);
+            }
+        }
     }
-    Ok(Compacted {
+    let done = Compacted {
         before,
         after: disk_bytes(path),
         records: copy.records,
         replaced: copy.replacing,
-    })
+    };
+    Ok((done, opened))
 }
 
 /// Whether the folder at `path` does not hold a whole compacted copy: no `db` file (sled
@@ -404,20 +413,23 @@ fn refuses_to_open(path: &Path) -> bool {
     }
 }
 
-/// Removes the store a swap replaced (`<store>.replaced`), once its copy has opened.
-pub(super) fn remove_replaced(path: &Path) -> Result<(), StoreError> {
+/// Removes the store a swap replaced (`<store>.replaced`), once its copy has opened. One that
+/// cannot be removed only warns: the store is compacted all the same, and the next open
+/// removes what is left.
+pub(super) fn remove_replaced(path: &Path) {
     let aside = replaced(path);
     if aside.exists() {
-        remove(&aside)?;
+        if let Err(e) = remove(&aside) {
+            tracing::warn!(store = %path.display(), "the store's old files are left: {e}");
+        }
     }
-    Ok(())
 }
 
 /// Puts back the store a swap replaced, for a copy that will not open: by renames only, the
 /// copy back to `<store>.compacting` and the store back to its path, so that a crash or a
 /// failure at any step leaves what [`recover`] restores the store from; the copy is removed
 /// last.
-pub(super) fn undo_swap(path: &Path) -> Result<(), StoreError> {
+fn undo_swap(path: &Path) -> Result<(), StoreError> {
     let copy = compacting(path);
     std::fs::rename(path, &copy).map_err(|e| io_error("rename", path, &e))?;
     let aside = replaced(path);
@@ -775,6 +787,16 @@ mod tests {
         assert!(contents(&path) == whole);
     }
 
+    /// The store at `path` moved aside as a swap moves it, and in its place a folder whose `db`
+    /// file holds `db` (no file when empty).
+    fn swap_in_a_broken_copy(path: &Path, db: &[u8]) {
+        std::fs::rename(path, replaced(path)).expect("rename");
+        std::fs::create_dir_all(path).expect("folder");
+        if !db.is_empty() {
+            std::fs::write(path.join("db"), db).expect("write");
+        }
+    }
+
     /// A swap undone (its copy would not open) puts the store back as it was, by renames that
     /// `recover` finishes when cut short, and leaves nothing beside it.
     #[test]
@@ -784,9 +806,7 @@ mod tests {
         churned_store(&path);
         let whole = contents(&path);
         // Swapped: the store aside, a copy (here one that is no database) in its place.
-        std::fs::rename(&path, replaced(&path)).expect("rename");
-        std::fs::create_dir_all(&path).expect("folder");
-        std::fs::write(path.join("db"), b"not a database").expect("write");
+        swap_in_a_broken_copy(&path, b"not a database");
         undo_swap(&path).expect("undone");
         assert!(!compacting(&path).exists() && !replaced(&path).exists());
         assert!(contents(&path) == whole);
@@ -807,11 +827,7 @@ mod tests {
         churned_store(&path);
         let whole = contents(&path);
         for copy in [&b"not a database"[..], b""] {
-            std::fs::rename(&path, replaced(&path)).expect("rename");
-            std::fs::create_dir_all(&path).expect("folder");
-            if !copy.is_empty() {
-                std::fs::write(path.join("db"), copy).expect("write");
-            }
+            swap_in_a_broken_copy(&path, copy);
             recover(&path).expect("recover");
             assert!(!compacting(&path).exists() && !replaced(&path).exists());
             assert!(contents(&path) == whole);

@@ -135,50 +135,44 @@ impl SledStore {
             &self.stopped,
         )?;
         if !copy.replacing() {
-            return compact::swap_in(&self.path, before, copy).map(Some);
+            let (done, _) = compact::swap_in(&self.path, before, copy, |_| Ok(()))?;
+            return Ok(Some(done));
         }
-        let swapped = {
+        let done = {
             let mut open = self.open.write().unwrap_or_else(PoisonError::into_inner);
             // Every handle on the old database goes before its folder is renamed.
             drop(old);
             *open = None;
-            let swapped = compact::swap_in(&self.path, before, copy).and_then(|done| {
-                match Open::at(&self.path, self.cache_bytes) {
-                    Ok(reopened) => {
-                        *open = Some(reopened);
-                        Ok(done)
-                    }
-                    Err(e) => {
-                        // The copy will not open: the store goes back as it was.
-                        compact::undo_swap(&self.path)?;
-                        Err(e)
-                    }
-                }
+            let swapped = compact::swap_in(&self.path, before, copy, |path| {
+                Open::at(path, self.cache_bytes)
             });
-            if swapped.is_err() {
-                // Whatever step failed, `recover` leaves the store whole at its path (as it
-                // was, or the copy) to open again.
-                match compact::recover(&self.path)
-                    .and_then(|()| Open::at(&self.path, self.cache_bytes))
-                {
-                    Ok(reopened) => *open = Some(reopened),
-                    Err(e) => tracing::error!(
-                        store = %self.path.display(),
-                        "the store could not be opened again after a failed compaction \
-                         (restart paperboy): {e}"
-                    ),
+            match swapped {
+                Ok((done, reopened)) => {
+                    *open = reopened;
+                    done
+                }
+                Err(e) => {
+                    // Whatever step failed, `recover` leaves the store whole at its path (as
+                    // it was, or the copy) to open again.
+                    match compact::recover(&self.path)
+                        .and_then(|()| Open::at(&self.path, self.cache_bytes))
+                    {
+                        Ok(reopened) => *open = Some(reopened),
+                        Err(e) => tracing::error!(
+                            store = %self.path.display(),
+                            "the store could not be opened again after a failed compaction \
+                             (restart paperboy): {e}"
+                        ),
+                    }
+                    return Err(e);
                 }
             }
-            swapped
             // Readers go on from here.
-        }?;
+        };
         // Writers too; the old store is removed without holding anyone.
         drop(writes);
-        if let Err(e) = compact::remove_replaced(&self.path) {
-            // Compacted all the same; the next open removes what is left.
-            tracing::warn!(store = %self.path.display(), "the store's old files are left: {e}");
-        }
-        Ok(Some(swapped))
+        compact::remove_replaced(&self.path);
+        Ok(Some(done))
     }
 
     /// Abandons a compaction under way (between two batches of its copy, which is removed) and

@@ -64,7 +64,17 @@ pub(crate) fn generated_feed(first: usize, count: usize) -> String {
 }
 
 /// Waits up to 30 s for `ready`, panicking with `what` and the log at `log` when it never is.
-pub(crate) fn wait_for(what: &str, log: &Path, mut ready: impl FnMut() -> bool) {
+pub(crate) fn wait_for(what: &str, log: &Path, ready: impl FnMut() -> bool) {
+    wait_for_every(Duration::from_millis(50), what, log, ready);
+}
+
+/// [`wait_for`], asking `ready` every `interval`.
+pub(crate) fn wait_for_every(
+    interval: Duration,
+    what: &str,
+    log: &Path,
+    mut ready: impl FnMut() -> bool,
+) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while !ready() {
         assert!(
@@ -72,7 +82,7 @@ pub(crate) fn wait_for(what: &str, log: &Path, mut ready: impl FnMut() -> bool) 
             "{what} did not happen; serve's log:\n{}",
             std::fs::read_to_string(log).unwrap_or_default()
         );
-        std::thread::sleep(Duration::from_millis(50));
+        std::thread::sleep(interval);
     }
 }
 

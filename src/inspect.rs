@@ -154,6 +154,35 @@ pub fn harvest_line(harvest: &crate::model::Harvest) -> String {
 /// Every source's state, a few lines each: last fetch and result, next poll, failures in a
 /// row, a permanent redirect, whether it is gone, a harvest's progress.
 pub fn status(config: &crate::config::Config, store: &PaperStore) -> Result<String, StoreError> {
+    status_of(config, |id| store.source_state(id))
+}
+
+/// [`status`] from the copy of the sources' states that the process holding the store keeps
+/// beside it ([`crate::store::states`]), headed by who wrote it and when.
+pub fn status_from_copy(
+    config: &crate::config::Config,
+    copy: &crate::store::states::Snapshot,
+) -> String {
+    let head = format!(
+        "the store is in use by paperboy process {}; its sources as that process recorded them \
+         at {}:\n",
+        copy.pid,
+        copy.written.format("%Y-%m-%d %H:%M:%S UTC")
+    );
+    let body = status_of(config, |id| {
+        Ok::<_, std::convert::Infallible>(copy.sources.get(id).cloned().unwrap_or_default())
+    });
+    match body {
+        Ok(body) => head + &body,
+        Err(never) => match never {},
+    }
+}
+
+/// Each configured source's lines, with its state as `state_of` gives it.
+fn status_of<E>(
+    config: &crate::config::Config,
+    state_of: impl Fn(&str) -> Result<crate::model::SourceState, E>,
+) -> Result<String, E> {
     let when = |d: Option<DateTime<Utc>>| {
         d.map_or_else(
             || "-".into(),
@@ -162,7 +191,7 @@ pub fn status(config: &crate::config::Config, store: &PaperStore) -> Result<Stri
     };
     let mut out = String::new();
     for source in &config.sources {
-        let state = store.source_state(&source.id)?;
+        let state = state_of(&source.id)?;
         let result = state
             .last_result
             .as_ref()

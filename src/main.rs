@@ -177,10 +177,7 @@ fn main() -> ExitCode {
         Command::Similar { paper, limit } => similar(&config, &paper, limit),
         Command::Reindex => reindex(&config),
         Command::Compact => compact(&config),
-        Command::Status => PaperStore::open_configured(&config.store)
-            .map_err(anyhow::Error::from)
-            .and_then(|store| Ok(inspect::status(&config, &store)?))
-            .map(|text| print!("{text}")),
+        Command::Status => status(&config).map(|text| print!("{text}")),
     };
     match result {
         Ok(()) => ExitCode::from(Exit::Ok as u8),
@@ -347,6 +344,23 @@ fn compact(config: &Config) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// `status`: from the store, or, while another process holds it (a `serve`, a long
+/// harvest's `ingest`), from the copy of the sources' states that process keeps beside it.
+fn status(config: &Config) -> anyhow::Result<String> {
+    match PaperStore::open_configured(&config.store) {
+        Ok(store) => Ok(inspect::status(config, &store)?),
+        Err(held @ StoreError::Locked { .. }) => {
+            match paperboy::store::states::read(&config.store.path) {
+                Ok(copy) => Ok(inspect::status_from_copy(config, &copy)),
+                Err(e) => Err(anyhow::anyhow!(
+                    "{held}, and its sources' states cannot be shown: {e}"
+                )),
+            }
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Answers from the search index: brought up to date first when the store is free, read as

@@ -1248,16 +1248,80 @@ fn serve_never_compacts_when_told_not_to() {
     }
 }
 
-/// Runs `serve` (with `auto_compact` as given) while five versions of 3,000 papers arrive one
-/// poll each, a reader fetching the feed all along; returns its log once it has stopped.
-/// With `auto_compact`, waits for a compaction after the store grew.
-fn serve_new_versions(auto_compact: bool) -> String {
+/// A compaction that finds the lock beside the store taken (another command opening the
+/// store, as `status` does while `serve` holds it) never began: `serve` tries again after its
+/// next poll, not an hour later as after a compaction that failed part way.
+#[test]
+fn serve_compacts_after_the_next_poll_when_another_command_held_the_store() {
     const PAPERS: usize = 3000;
-    const VERSIONS: usize = 5;
+    const VERSIONS: usize = 14;
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("paperboy.toml");
     let log = dir.path().join("serve.log");
-    let point_at = |version: usize| {
+    let point_at = versions_config(dir.path(), PAPERS, VERSIONS, true);
+    let logged = || std::fs::read_to_string(&log).unwrap_or_default();
+    point_at(1);
+    let serve = Serve::start_logged(&config, &log);
+    let feed_url = format!("{}/feeds/all.atom", serve.base);
+    // The first poll's compaction (the store was never compacted) records its leanest size.
+    common::wait_for("the first compaction", &log, || {
+        let log = logged();
+        log.contains("store compacted: ") || log.contains("store kept as it was")
+    });
+    let poll = |version: usize| {
+        point_at(version);
+        assert!(common::signal(&serve.child, "HUP"));
+        let title = format!("version {version}</title>");
+        common::wait_for(&format!("version {version} in the feed"), &log, || {
+            get(&feed_url).text().contains(&title)
+        });
+    };
+    // Another command holds the lock while new versions grow the store until a compaction
+    // is due and finds it taken.
+    let lock = std::fs::File::options()
+        .read(true)
+        .write(true)
+        .open(dir.path().join("s.sled.lock"))
+        .unwrap();
+    lock.lock().unwrap();
+    let mut version = 1;
+    while !logged().contains("at its leanest: compacting") {
+        version += 1;
+        assert!(version < VERSIONS, "no compaction came due:\n{}", logged());
+        poll(version);
+    }
+    common::wait_for("the compaction to find the store held", &log, || {
+        logged().contains("could not be compacted now (tried again after the next poll)")
+    });
+    let failed_at = logged().len();
+    lock.unlock().unwrap();
+    poll(version + 1);
+    common::wait_for("a compaction after the next poll", &log, || {
+        logged()[failed_at..].contains("store compacted: ")
+    });
+    drop(serve);
+    let counted = run(&config, &["search", "--count", "*"]);
+    assert_eq!(
+        String::from_utf8_lossy(&counted.stdout).trim(),
+        PAPERS.to_string()
+    );
+}
+
+/// Writes `versions` feeds of the same `papers` in `dir` (`feed-1.xml`, … each a new version
+/// of every paper); returns what points `dir`'s `paperboy.toml` (a store `s.sled`, one feed
+/// source `g`, the topic `all`) at one of them.
+fn versions_config(
+    dir: &std::path::Path,
+    papers: usize,
+    versions: usize,
+    auto_compact: bool,
+) -> impl Fn(usize) {
+    for version in 1..=versions {
+        let feed = dir.join(format!("feed-{version}.xml"));
+        std::fs::write(feed, versioned_feed(papers, version)).unwrap();
+    }
+    let config = dir.join("paperboy.toml");
+    move |version: usize| {
         std::fs::write(
             &config,
             format!(
@@ -1267,11 +1331,19 @@ fn serve_new_versions(auto_compact: bool) -> String {
             ),
         )
         .unwrap();
-    };
-    for version in 1..=VERSIONS {
-        let feed = dir.path().join(format!("feed-{version}.xml"));
-        std::fs::write(feed, versioned_feed(PAPERS, version)).unwrap();
     }
+}
+
+/// Runs `serve` (with `auto_compact` as given) while five versions of 3,000 papers arrive one
+/// poll each, a reader fetching the feed all along; returns its log once it has stopped.
+/// With `auto_compact`, waits for a compaction after the store grew.
+fn serve_new_versions(auto_compact: bool) -> String {
+    const PAPERS: usize = 3000;
+    const VERSIONS: usize = 5;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("paperboy.toml");
+    let log = dir.path().join("serve.log");
+    let point_at = versions_config(dir.path(), PAPERS, VERSIONS, auto_compact);
     point_at(1);
     let serve = Serve::start_logged(&config, &log);
     let feed_url = format!("{}/feeds/all.atom", serve.base);

@@ -299,9 +299,20 @@ fn a_harvest_killed_mid_way_goes_on_from_the_stored_token() {
         assert!(Instant::now() < deadline, "asked: {:?}", oai.asked());
         std::thread::sleep(Duration::from_millis(20));
     }
+    // While the harvest runs, `status` shows it from the copy of the sources' states that
+    // `ingest` keeps beside the store it holds.
+    let running = stdout(&run(&config, &["status"]));
+    assert!(
+        running.starts_with(&format!(
+            "the store is in use by paperboy process {}; ",
+            child.id()
+        )) && running.contains("harvest:     in progress: 500 records of 1000 so far"),
+        "{running}"
+    );
     assert!(common::signal(&child, "KILL"));
     assert_eq!(child.wait().unwrap().signal(), Some(9));
     let status = stdout(&run(&config, &["status"]));
+    assert!(!status.starts_with("the store is in use"), "{status}");
     assert!(
         status.contains("harvest:     in progress: ")
             && status.contains(" records of 1000 so far; the next poll goes on"),

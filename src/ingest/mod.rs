@@ -564,12 +564,16 @@ impl Ingestor {
         };
         tracing::info!("{outgrown}: compacting");
         let store = self.store.clone();
-        let done = blocking(move || store.compact()).await.inspect_err(|_| {
-            *self
-                .compaction_failed
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner) =
-                Some(std::time::Instant::now());
+        let done = blocking(move || store.compact()).await.inspect_err(|e| {
+            // A compaction that found the store's lock taken (another command opening the
+            // store, such as `status`) never began: the next poll tries again.
+            if !matches!(e, StoreError::Locked { .. }) {
+                *self
+                    .compaction_failed
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) =
+                    Some(std::time::Instant::now());
+            }
         })?;
         match done {
             Some(done) if done.replaced => tracing::info!(

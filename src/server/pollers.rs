@@ -125,10 +125,15 @@ async fn poll_forever(ingestor: Ingestor, source: SourceConfig, stop: watch::Rec
                     Err(e) => tracing::error!("store error while training topics: {e}"),
                 }
                 // Replaced versions leave dead bytes behind: given back when they add up.
-                if let Err(e) = ingestor.compact_if_outgrown().await {
-                    tracing::warn!(
+                match ingestor.compact_if_outgrown().await {
+                    Ok(_) => {}
+                    Err(e @ crate::store::StoreError::Locked { .. }) => tracing::warn!(
+                        "the store could not be compacted now (tried again after the next \
+                         poll): {e}"
+                    ),
+                    Err(e) => tracing::warn!(
                         "the store could not be compacted (tried again in an hour): {e}"
-                    );
+                    ),
                 }
                 report.next_poll
             }

@@ -4,7 +4,8 @@
 //! papers as posting records); and `papers`
 //! ([`PaperStore`], the typed layer that keeps papers, their aliases, per-topic indexes and
 //! per-source state consistent), with `retag` (setting topics' papers again when the topics
-//! change) and `compact` (rewriting the store with only its live records).
+//! change), `compact` (rewriting the store with only its live records) and `states` (a copy of
+//! the sources' states beside the store, for `status` while another process holds it).
 //!
 //! Layout (one tree each):
 //! - `papers`: paper key → JSON [`StoredPaper`]
@@ -36,6 +37,7 @@ mod plan;
 mod postings;
 mod retag;
 mod sled_store;
+pub mod states;
 mod subscriptions;
 
 pub use compact::{compact, disk_bytes, judge, Baseline, Compacted, Judgement};

@@ -66,6 +66,9 @@ pub struct PaperStore {
     /// the search index to take in as they are instead of reading them back
     /// ([`PaperStore::take_written`]); at most [`WRITTEN_KEPT`] changes.
     written: Mutex<std::collections::VecDeque<(u64, Written)>>,
+    /// Where a copy of the sources' states is written after each commit of one
+    /// ([`super::states`]); `None` for a store not on disk.
+    states_file: Option<std::path::PathBuf>,
 }
 
 /// Why a store is to be compacted ([`PaperStore::outgrown`]), in bytes a paper.
@@ -139,6 +142,7 @@ impl PaperStore {
             generation: std::sync::atomic::AtomicU64::new(0),
             write: Mutex::new(()),
             written: Mutex::default(),
+            states_file: None,
         }
     }
 
@@ -154,8 +158,13 @@ impl PaperStore {
     }
 
     fn open_with_cache(path: &Path, cache_bytes: u64) -> Result<Self, StoreError> {
-        let store = Self::new(Arc::new(SledStore::open(path, cache_bytes)?));
+        let mut store = Self::new(Arc::new(SledStore::open(path, cache_bytes)?));
         store.check_schema(&path.display().to_string())?;
+        store.states_file = Some(super::states::path_for(path));
+        // The copy a process before this one left may lag the store (it was killed between
+        // a commit and the copy): written afresh for whoever reads it while this one holds
+        // the store.
+        store.publish_states();
         Ok(store)
     }
 
@@ -575,6 +584,7 @@ impl PaperStore {
             encode(Tree::Sources, source_id.as_bytes(), &state(counts))?,
         ));
         super::journal::commit(&*self.kv, ops)?;
+        self.publish_states();
         if papers_changed {
             self.bump();
         }
@@ -877,7 +887,57 @@ impl PaperStore {
             Tree::Sources,
             source_id.as_bytes().to_vec(),
             record,
-        )])
+        )])?;
+        self.publish_states();
+        Ok(())
+    }
+
+    /// Every source's state the store holds, by source id.
+    pub fn source_states(
+        &self,
+    ) -> Result<std::collections::BTreeMap<String, SourceState>, StoreError> {
+        let mut states = std::collections::BTreeMap::new();
+        let mut after: Option<Vec<u8>> = None;
+        loop {
+            let rows = self
+                .kv
+                .scan(Tree::Sources, b"", after.as_deref(), false, SCAN_CHUNK)?;
+            let Some((last, _)) = rows.last() else {
+                return Ok(states);
+            };
+            after = Some(last.clone());
+            for (key, bytes) in &rows {
+                let state: SourceState = decode(Tree::Sources, key, bytes)?;
+                states.insert(String::from_utf8_lossy(key).into_owned(), state);
+            }
+        }
+    }
+
+    /// Writes the copy of the sources' states beside the store ([`super::states`]), as they
+    /// are committed now. Called by writers of a state under the write lock (or before anyone
+    /// else has the store), so copies are written in the order of their commits. A copy that
+    /// cannot be made only warns.
+    fn publish_states(&self) {
+        let Some(file) = &self.states_file else {
+            return;
+        };
+        let written = self.source_states().and_then(|states| {
+            let snapshot = super::states::Snapshot {
+                pid: std::process::id(),
+                written: Utc::now(),
+                sources: states
+                    .into_iter()
+                    .map(|(id, state)| (id, super::states::shown(state)))
+                    .collect(),
+            };
+            super::states::write(file, &snapshot).map_err(|e| StoreError::Io {
+                op: "write",
+                source: format!("{}: {e}", file.display()).into(),
+            })
+        });
+        if let Err(e) = written {
+            tracing::warn!("the copy of the sources' states for `status` is not up to date: {e}");
+        }
     }
 
     pub(super) fn bump(&self) {

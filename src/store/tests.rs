@@ -1191,3 +1191,55 @@ fn a_batch_hands_its_papers_to_the_index_as_written_once() {
         assert!(store.take_written(last).is_some(), "{name}");
     }
 }
+
+/// A store on disk keeps a copy of every source's state beside it, as last committed, for
+/// `status` while another process holds the store: after a batch and after a lone state, and
+/// without the validators and URL the state keeps for the next fetch.
+#[test]
+fn the_sources_states_are_copied_beside_the_store_at_each_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let store = PaperStore::open(&path).unwrap();
+    let copy = super::states::read(&path).expect("written at open");
+    assert_eq!(copy.pid, std::process::id());
+    assert!(copy.sources.is_empty(), "{copy:?}");
+
+    let t = tagger(&[("all", "*")]);
+    let batch = vec![paper("2604.00001", "One", 1), paper("2604.00002", "Two", 2)];
+    let state = |counts: BatchCounts| SourceState {
+        last_result: Some(PollResult::from(counts)),
+        etag: Some("\"v1\"".into()),
+        url: Some("https://user:secret@example.org/feed".into()),
+        ..SourceState::default()
+    };
+    store
+        .apply_batch("src", &batch, &t, state, Utc::now())
+        .unwrap();
+    let copy = super::states::read(&path).unwrap();
+    let stored = store.source_state("src").unwrap();
+    assert_eq!(stored.etag.as_deref(), Some("\"v1\""));
+    let copied = &copy.sources["src"];
+    assert_eq!(
+        copied.last_result,
+        Some(PollResult::Stored {
+            new: 2,
+            updated: 0,
+            unchanged: 0
+        })
+    );
+    assert_eq!((&copied.etag, &copied.url), (&None, &None));
+
+    store
+        .put_source_state(
+            "other",
+            &SourceState {
+                failures_in_row: 3,
+                ..SourceState::default()
+            },
+        )
+        .unwrap();
+    let copy = super::states::read(&path).unwrap();
+    assert_eq!(copy.sources.len(), 2);
+    assert_eq!(copy.sources["other"].failures_in_row, 3);
+    assert_eq!(copy.sources["src"], *copied);
+}

@@ -158,17 +158,28 @@ pub fn status(config: &crate::config::Config, store: &PaperStore) -> Result<Stri
 }
 
 /// [`status`] from the copy of the sources' states that the process holding the store keeps
-/// beside it ([`crate::store::states`]), headed by who wrote it and when.
+/// beside it ([`crate::store::states`]), headed by who wrote it and when; `writer_gone` when
+/// the process that wrote it is known to have stopped (another holds the store, and has not
+/// written a copy of its own yet).
 pub fn status_from_copy(
     config: &crate::config::Config,
     copy: &crate::store::states::Snapshot,
+    writer_gone: bool,
 ) -> String {
-    let head = format!(
-        "the store is in use by paperboy process {}; its sources as that process recorded them \
-         at {}:\n",
-        copy.pid,
-        copy.written.format("%Y-%m-%d %H:%M:%S UTC")
-    );
+    let at = copy.written.format("%Y-%m-%d %H:%M:%S UTC");
+    let head = if writer_gone {
+        format!(
+            "the store is in use by another process; its sources as paperboy process {} (no \
+             longer running) last copied them at {at}:\n",
+            copy.pid
+        )
+    } else {
+        format!(
+            "the store is in use by paperboy process {}; its sources as that process last \
+             copied them at {at}:\n",
+            copy.pid
+        )
+    };
     let body = status_of(config, |id| {
         Ok::<_, std::convert::Infallible>(copy.sources.get(id).cloned().unwrap_or_default())
     });
@@ -227,4 +238,62 @@ fn status_of<E>(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{PollResult, SourceState};
+
+    /// `status` beside a running process: the copy's states under a head that names its
+    /// writer, or says it has stopped; a source the copy lacks shows as not fetched yet.
+    #[test]
+    fn status_from_a_copy_names_its_writer_and_shows_each_source() {
+        let config = crate::config::Config::parse(
+            "[[sources]]\nid = \"a\"\nkind = \"feed\"\nurl = \"https://bob:pw@h.example/a.xml\"\n\n\
+             [[sources]]\nid = \"b\"\nkind = \"feed\"\nurl = \"https://h.example/b.xml\"\n",
+            std::path::Path::new("/"),
+            "test",
+        )
+        .unwrap();
+        let copy = crate::store::states::Snapshot {
+            pid: 77,
+            written: "2026-12-04T23:45:27Z".parse().unwrap(),
+            sources: std::collections::BTreeMap::from([(
+                "a".to_string(),
+                SourceState {
+                    last_result: Some(PollResult::Failed {
+                        error: "timed out".into(),
+                    }),
+                    failures_in_row: 2,
+                    ..SourceState::default()
+                },
+            )]),
+        };
+        let running = status_from_copy(&config, &copy, false);
+        assert!(
+            running.starts_with(
+                "the store is in use by paperboy process 77; its sources as that process last \
+                 copied them at 2026-12-04 23:45:27 UTC:\na (feed) https://h.example/a.xml\n"
+            ),
+            "{running}"
+        );
+        assert!(
+            running.contains("  result:      error: timed out\n"),
+            "{running}"
+        );
+        assert!(running.contains("  failures in a row: 2\n"), "{running}");
+        assert!(
+            running.contains("b (feed) https://h.example/b.xml\n  last fetch:  -\n  result:      not fetched yet\n"),
+            "{running}"
+        );
+        let stale = status_from_copy(&config, &copy, true);
+        assert!(
+            stale.starts_with(
+                "the store is in use by another process; its sources as paperboy process 77 \
+                 (no longer running) last copied them at 2026-12-04 23:45:27 UTC:\n"
+            ),
+            "{stale}"
+        );
+    }
 }

@@ -353,7 +353,11 @@ fn status(config: &Config) -> anyhow::Result<String> {
         Ok(store) => Ok(inspect::status(config, &store)?),
         Err(held @ StoreError::Locked { .. }) => {
             match paperboy::store::states::read(&config.store.path) {
-                Ok(copy) => Ok(inspect::status_from_copy(config, &copy)),
+                Ok(copy) => Ok(inspect::status_from_copy(
+                    config,
+                    &copy,
+                    has_stopped(copy.pid),
+                )),
                 Err(e) => Err(anyhow::anyhow!(
                     "{held}, and its sources' states cannot be shown: {e}"
                 )),
@@ -361,6 +365,13 @@ fn status(config: &Config) -> anyhow::Result<String> {
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// Whether process `pid` is known to have stopped: it has no entry under `/proc` (on a system
+/// without `/proc`, nothing is known and this says no).
+fn has_stopped(pid: u32) -> bool {
+    let proc = std::path::Path::new("/proc");
+    proc.join("self").exists() && !proc.join(pid.to_string()).exists()
 }
 
 /// Answers from the search index: brought up to date first when the store is free, read as
@@ -490,5 +501,12 @@ mod tests {
         assert_eq!(get(), 1000, "option 15 is not mimalloc's purge delay");
         return_freed_memory_promptly();
         assert_eq!(get(), PURGE_DELAY_MS);
+    }
+
+    /// This process runs; no process has a number past the kernel's largest (2^22).
+    #[test]
+    fn a_stopped_process_is_told_from_a_running_one() {
+        assert!(!has_stopped(std::process::id()));
+        assert!(has_stopped(u32::MAX));
     }
 }

@@ -242,6 +242,15 @@ fn a_public_instance_keeps_secrets_headers_and_the_rfcs() {
     assert!(status_text.contains("private (feed)"), "{status_text}");
     assert!(status_text.contains("error"), "{status_text}");
     assert!(!leaks(&status_text), "{status_text}");
+    // Nor the copy of the sources' states kept beside the store for `status`.
+    let copy = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with(".sources.json"))
+        .expect("the copy of the sources' states beside the store");
+    let copied = std::fs::read_to_string(&copy).unwrap();
+    assert!(copied.contains("\"private\""), "{copied}");
+    assert!(!leaks(&copied), "{copied}");
     let log = dir.path().join("serve.log");
     let serve = Serve::start_logged(&path, &log);
     reader_is_served(&serve);

@@ -1297,7 +1297,9 @@ fn serve_compacts_after_the_next_poll_when_another_command_held_the_store() {
     lock.unlock().unwrap();
     poll(version + 1);
     common::wait_for("a compaction after the next poll", &log, || {
-        logged()[failed_at..].contains("store compacted: ")
+        logged()
+            .get(failed_at..)
+            .is_some_and(|after| after.contains("store compacted: "))
     });
     drop(serve);
     let counted = run(&config, &["search", "--count", "*"]);

@@ -72,6 +72,36 @@ pub fn in_text<'a>(message: &'a str, source_url: &str) -> Cow<'a, str> {
     Cow::Owned(out)
 }
 
+/// `message` with every URL in it (a scheme, `://`, and what follows up to a space, a quote or
+/// a bracket, less trailing punctuation) shown as [`url`] shows it: for text that may quote
+/// URLs other than the source's own, such as the pages of a harvest.
+pub fn every_url(message: &str) -> Cow<'_, str> {
+    if !message.contains("://") {
+        return Cow::Borrowed(message);
+    }
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(at) = rest.find("://") {
+        let scheme = |c: char| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.');
+        let start = rest[..at]
+            .char_indices()
+            .rev()
+            .find(|&(_, c)| !scheme(c))
+            .map_or(0, |(i, c)| i + c.len_utf8());
+        let end = rest[at..]
+            .find(|c: char| c.is_whitespace() || "\"'<>()[]{}`".contains(c))
+            .map_or(rest.len(), |i| at + i);
+        let found = &rest[start..end];
+        let bare = found.trim_end_matches(['.', ',', ';', ':', '!', '?']);
+        out.push_str(&rest[..start]);
+        out.push_str(&url(bare));
+        out.push_str(&found[bare.len()..]);
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    Cow::Owned(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,5 +156,20 @@ mod tests {
             "{hidden}"
         );
         assert_eq!(in_text("no url here", "https://h/x"), "no url here");
+    }
+
+    #[test]
+    fn every_url_in_a_message_loses_its_credentials_and_nothing_else_changes() {
+        let message =
+            "request to http://alice:pw@h.example/oai?verb=ListRecords&resumptionToken=5 \
+                       failed (see https://h.example/x?token=abc). é://x, plain text";
+        let shown = every_url(message);
+        assert_eq!(
+            shown,
+            "request to http://h.example/oai?verb=ListRecords&resumptionToken=REDACTED \
+             failed (see https://h.example/x?token=REDACTED). é://x, plain text"
+        );
+        assert!(matches!(every_url("no address here"), Cow::Borrowed(_)));
+        assert_eq!(every_url("ends at http://bob@h/x."), "ends at http://h/x.");
     }
 }

@@ -122,6 +122,20 @@ impl SledStore {
         // waits, then says the store is held, rather than take the copy for a crash's
         // leftover and remove it.
         let _lock = compact::lock(&self.path)?;
+        // [`StoreError::Locked`] says a compaction never began (the lock above was taken by
+        // another process, which a caller may try again soon): one from the databases the
+        // copy and the swap open is a failure like any other.
+        self.compact_holding_lock().map_err(|e| match e {
+            StoreError::Locked { path } => StoreError::Io {
+                op: "compact",
+                source: format!("{path}: its database is still locked").into(),
+            },
+            other => other,
+        })
+    }
+
+    /// [`SledStore::compact`] once it holds the lock beside the store.
+    fn compact_holding_lock(&self) -> Result<Option<Compacted>, StoreError> {
         let writes = self.writes.write().unwrap_or_else(PoisonError::into_inner);
         let old = self.with("compact", |open| Ok(open.db.clone()))?;
         old.flush().map_err(io("flush"))?;

@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 
-use crate::model::SourceState;
+use crate::model::{PollResult, SourceState};
+use crate::pipeline::redact;
 
 /// The copy of the source states, as written beside the store.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -55,12 +56,28 @@ pub fn path_for(store: &Path) -> PathBuf {
     super::compact::beside(store, "sources.json")
 }
 
-/// What the copy keeps of a source's state: what `status` shows. Validators and the URL they
-/// belong to stay in the store alone (a URL may carry credentials).
+/// What the copy keeps of a source's state: what `status` shows, with the credentials a URL
+/// may carry taken out of every URL in it (an error that quotes the source's URL or a page's,
+/// a redirect's target, a harvest's next page), as `status` and the pages show them.
+/// Validators and the URL they belong to stay in the store alone.
 pub(super) fn shown(mut state: SourceState) -> SourceState {
+    let source_url = state.url.take();
+    if let Some(PollResult::Failed { error }) = &mut state.last_result {
+        let quoted = match &source_url {
+            Some(url) => redact::in_text(error, url).into_owned(),
+            None => error.clone(),
+        };
+        *error = redact::every_url(&quoted).into_owned();
+    }
+    state.moved_to = state.moved_to.map(|to| redact::url(&to).into_owned());
+    if let Some(harvest) = &mut state.harvest {
+        harvest.next = harvest
+            .next
+            .take()
+            .map(|next| redact::url(&next).into_owned());
+    }
     state.etag = None;
     state.last_modified = None;
-    state.url = None;
     state
 }
 
@@ -70,7 +87,12 @@ pub(super) fn write(file: &Path, snapshot: &Snapshot) -> std::io::Result<()> {
     let mut temporary = file.as_os_str().to_os_string();
     temporary.push(".new");
     let temporary = PathBuf::from(temporary);
-    std::fs::write(&temporary, text)?;
+    // Readable by its owner alone, as the store's files are meant to be.
+    let mut open = std::fs::OpenOptions::new();
+    open.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut open, 0o600);
+    std::io::Write::write_all(&mut open.open(&temporary)?, &text)?;
     std::fs::rename(&temporary, file)
 }
 
@@ -99,7 +121,6 @@ pub fn read(store: &Path) -> Result<Snapshot, SnapshotError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::PollResult;
 
     fn snapshot() -> Snapshot {
         let state = SourceState {

@@ -1242,4 +1242,44 @@ fn the_sources_states_are_copied_beside_the_store_at_each_commit() {
     assert_eq!(copy.sources.len(), 2);
     assert_eq!(copy.sources["other"].failures_in_row, 3);
     assert_eq!(copy.sources["src"], *copied);
+
+    // Credentials stay out of the copy wherever a URL is quoted.
+    let secret = "https://user:s3cret@example.org/oai?verb=ListRecords&api_key=K3Y";
+    store
+        .put_source_state(
+            "private",
+            &SourceState {
+                url: Some(secret.into()),
+                last_result: Some(PollResult::Failed {
+                    error: format!(
+                        "request to {secret} failed; then                          https://user:s3cret@example.org/oai?resumptionToken=9 timed out"
+                    ),
+                }),
+                moved_to: Some("https://user:s3cret@example.org/new".into()),
+                harvest: Some(crate::model::Harvest {
+                    next: Some(format!("{secret}&resumptionToken=9")),
+                    records: 9,
+                    ..crate::model::Harvest::default()
+                }),
+                ..SourceState::default()
+            },
+        )
+        .unwrap();
+    let text = std::fs::read_to_string(super::states::path_for(&path)).unwrap();
+    assert!(text.contains("\"private\""), "{text}");
+    assert!(
+        !text.contains("s3cret") && !text.contains("K3Y") && !text.contains("user@"),
+        "{text}"
+    );
+    let private = &super::states::read(&path).unwrap().sources["private"];
+    assert!(private.harvest.as_ref().is_some_and(|h| h.next.is_some()));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(super::states::path_for(&path))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+    }
 }

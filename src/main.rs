@@ -151,7 +151,15 @@ fn main() -> ExitCode {
             check_examples(&config);
             Ok(())
         }
-        Command::Ingest => runtime().and_then(|rt| rt.block_on(ingest(config))),
+        Command::Ingest => runtime().and_then(|rt| {
+            let compact = rt.block_on(ingest(config.clone()))?;
+            // Its threads end, and with them whatever they held.
+            drop(rt);
+            if compact {
+                compact_after_ingest(&config);
+            }
+            Ok(())
+        }),
         Command::Serve { listen } => runtime().and_then(|rt| {
             let served = rt.block_on(serve(config, cli.config.clone(), listen));
             // What serve left running (connections past the shutdown timeout, a parse whose
@@ -255,7 +263,8 @@ fn open(config: &Arc<Config>, catch_up: bool) -> anyhow::Result<Opened> {
     Ok((store, index, ingestor))
 }
 
-async fn ingest(config: Arc<Config>) -> anyhow::Result<()> {
+/// `ingest`'s polls; `Ok(true)` when the store is to be compacted ([`compact_after_ingest`]).
+async fn ingest(config: Arc<Config>) -> anyhow::Result<bool> {
     let (store, index, ingestor) = open(&config, true)?;
     // Nothing searches the index while `ingest` runs: batches wait for a commit of many.
     let mut ingestor = ingestor.deferring_index_commits();
@@ -291,28 +300,30 @@ async fn ingest(config: Arc<Config>) -> anyhow::Result<()> {
         .auto_compact
         .then(|| store.outgrown(papers))
         .flatten();
-    if let Some(outgrown) = outgrown {
+    if let Some(outgrown) = &outgrown {
         eprintln!("{outgrown}: compacting");
-        // Every handle on the store goes before the copy opens it.
-        drop((store, ingestor));
-        let (path, cache_bytes) = (config.store.path.clone(), config.store.cache_bytes);
-        match tokio::task::spawn_blocking(move || paperboy::store::compact(&path, cache_bytes))
-            .await?
-        {
-            Ok(done) if done.replaced => eprintln!(
-                "store compacted: {:.1} MiB -> {:.1} MiB on disk",
-                mib(done.before),
-                mib(done.after)
-            ),
-            Ok(done) => eprintln!(
-                "store kept as it was: {:.1} MiB on disk, and a copy was no smaller",
-                mib(done.after)
-            ),
-            // The papers are stored; a compaction that could not run is tried again next time.
-            Err(e) => tracing::warn!("the store could not be compacted: {e}"),
-        }
     }
-    Ok(())
+    Ok(outgrown.is_some())
+}
+
+/// The compaction that ends an `ingest` whose store has outgrown its leanest size. Run once the
+/// ingest's runtime is gone: its threads' heaps are given back first, and no handle on the
+/// store is left when the copy opens it.
+fn compact_after_ingest(config: &Config) {
+    let (path, cache_bytes) = (&config.store.path, config.store.cache_bytes);
+    match paperboy::store::compact(path, cache_bytes) {
+        Ok(done) if done.replaced => eprintln!(
+            "store compacted: {:.1} MiB -> {:.1} MiB on disk",
+            mib(done.before),
+            mib(done.after)
+        ),
+        Ok(done) => eprintln!(
+            "store kept as it was: {:.1} MiB on disk, and a copy was no smaller",
+            mib(done.after)
+        ),
+        // The papers are stored; a compaction that could not run is tried again next time.
+        Err(e) => tracing::warn!("the store could not be compacted: {e}"),
+    }
 }
 
 fn mib(bytes: u64) -> f64 {

@@ -154,7 +154,7 @@ pub fn harvest_line(harvest: &crate::model::Harvest) -> String {
 /// Every source's state, a few lines each: last fetch and result, next poll, failures in a
 /// row, a permanent redirect, whether it is gone, a harvest's progress.
 pub fn status(config: &crate::config::Config, store: &PaperStore) -> Result<String, StoreError> {
-    status_of(config, |id| store.source_state(id))
+    Ok(status_of(config, &store.source_states()?))
 }
 
 /// [`status`] from the copy of the sources' states that the process holding the store keeps
@@ -180,20 +180,15 @@ pub fn status_from_copy(
             copy.pid
         )
     };
-    let body = status_of(config, |id| {
-        Ok::<_, std::convert::Infallible>(copy.sources.get(id).cloned().unwrap_or_default())
-    });
-    match body {
-        Ok(body) => head + &body,
-        Err(never) => match never {},
-    }
+    head + &status_of(config, &copy.sources)
 }
 
-/// Each configured source's lines, with its state as `state_of` gives it.
-fn status_of<E>(
+/// Each configured source's lines, with its state in `states` (a source without one has not
+/// been fetched yet).
+fn status_of(
     config: &crate::config::Config,
-    state_of: impl Fn(&str) -> Result<crate::model::SourceState, E>,
-) -> Result<String, E> {
+    states: &std::collections::BTreeMap<String, crate::model::SourceState>,
+) -> String {
     let when = |d: Option<DateTime<Utc>>| {
         d.map_or_else(
             || "-".into(),
@@ -202,7 +197,7 @@ fn status_of<E>(
     };
     let mut out = String::new();
     for source in &config.sources {
-        let state = state_of(&source.id)?;
+        let state = states.get(&source.id).cloned().unwrap_or_default();
         let result = state
             .last_result
             .as_ref()
@@ -237,7 +232,7 @@ fn status_of<E>(
             out.push_str(&format!("  harvest:     {}\n", harvest_line(harvest)));
         }
     }
-    Ok(out)
+    out
 }
 
 #[cfg(test)]

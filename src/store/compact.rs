@@ -158,7 +158,7 @@ pub(super) fn beside(path: &Path, suffix: &str) -> PathBuf {
     path.with_file_name(name)
 }
 
-fn io_error(op: &'static str, path: &Path, e: &std::io::Error) -> StoreError {
+pub(super) fn io_error(op: &'static str, path: &Path, e: &std::io::Error) -> StoreError {
     StoreError::Io {
         op,
         source: format!("{}: {e}", path.display()).into(),

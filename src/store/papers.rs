@@ -254,7 +254,7 @@ impl PaperStore {
             #[serde(flatten)]
             paper: StoredPaper,
         }
-        self.for_each_chunk(|rows| {
+        self.for_each_chunk(Tree::Papers, |rows| {
             let mut ops = Vec::with_capacity(rows.len());
             for (key, bytes) in rows {
                 let legacy: Legacy = decode_paper(key, bytes)?;
@@ -621,7 +621,7 @@ impl PaperStore {
     /// their own records: reading them would double the reads of a whole-store scan, and no
     /// scan needs them; [`PaperStore::get`] has them).
     pub fn for_each_paper(&self, mut f: impl FnMut(StoredPaper)) -> Result<(), StoreError> {
-        self.for_each_chunk(|rows| {
+        self.for_each_chunk(Tree::Papers, |rows| {
             for (key, bytes) in rows {
                 f(decode_paper(key, bytes)?);
             }
@@ -629,17 +629,18 @@ impl PaperStore {
         })
     }
 
-    /// Calls `f` with every stored paper's raw row, in key order, [`SCAN_CHUNK`] rows at a
-    /// time, so that no more than a chunk is in memory at once.
+    /// Calls `f` with every raw row of `tree`, in key order, [`SCAN_CHUNK`] rows at a time, so
+    /// that no more than a chunk is in memory at once.
     pub(super) fn for_each_chunk(
         &self,
+        tree: Tree,
         mut f: impl FnMut(&[Row]) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
         let mut from: Option<Vec<u8>> = None;
         loop {
             let rows = self
                 .kv
-                .scan(Tree::Papers, b"", from.as_deref(), false, SCAN_CHUNK)?;
+                .scan(tree, b"", from.as_deref(), false, SCAN_CHUNK)?;
             let Some((last, _)) = rows.last() else {
                 return Ok(());
             };
@@ -897,20 +898,14 @@ impl PaperStore {
         &self,
     ) -> Result<std::collections::BTreeMap<String, SourceState>, StoreError> {
         let mut states = std::collections::BTreeMap::new();
-        let mut after: Option<Vec<u8>> = None;
-        loop {
-            let rows = self
-                .kv
-                .scan(Tree::Sources, b"", after.as_deref(), false, SCAN_CHUNK)?;
-            let Some((last, _)) = rows.last() else {
-                return Ok(states);
-            };
-            after = Some(last.clone());
-            for (key, bytes) in &rows {
+        self.for_each_chunk(Tree::Sources, |rows| {
+            for (key, bytes) in rows {
                 let state: SourceState = decode(Tree::Sources, key, bytes)?;
                 states.insert(String::from_utf8_lossy(key).into_owned(), state);
             }
-        }
+            Ok(())
+        })?;
+        Ok(states)
     }
 
     /// Writes the copy of the sources' states beside the store ([`super::states`]), as they
@@ -930,10 +925,8 @@ impl PaperStore {
                     .map(|(id, state)| (id, super::states::shown(state)))
                     .collect(),
             };
-            super::states::write(file, &snapshot).map_err(|e| StoreError::Io {
-                op: "write",
-                source: format!("{}: {e}", file.display()).into(),
-            })
+            super::states::write(file, &snapshot)
+                .map_err(|e| super::compact::io_error("write", file, &e))
         });
         if let Err(e) = written {
             tracing::warn!("the copy of the sources' states for `status` is not up to date: {e}");

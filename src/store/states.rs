@@ -84,9 +84,7 @@ pub(super) fn shown(mut state: SourceState) -> SourceState {
 /// Writes `snapshot` to `file` whole: to a temporary file beside it, then renamed over it.
 pub(super) fn write(file: &Path, snapshot: &Snapshot) -> std::io::Result<()> {
     let text = serde_json::to_vec_pretty(snapshot).map_err(std::io::Error::other)?;
-    let mut temporary = file.as_os_str().to_os_string();
-    temporary.push(".new");
-    let temporary = PathBuf::from(temporary);
+    let temporary = super::compact::beside(file, "new");
     // Readable by its owner alone, as the store's files are meant to be.
     let mut open = std::fs::OpenOptions::new();
     open.write(true).create(true).truncate(true);

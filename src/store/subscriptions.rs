@@ -7,9 +7,6 @@ use super::kv::{Op, StoreError, Tree};
 use super::papers::PaperStore;
 use crate::model::Subscription;
 
-/// How many subscriptions are read at a time.
-const CHUNK: usize = 1024;
-
 fn key(topic: &str, callback: &str) -> Vec<u8> {
     [topic.as_bytes(), &[0], callback.as_bytes()].concat()
 }
@@ -18,23 +15,13 @@ impl PaperStore {
     /// Every stored subscription, by feed URL and callback.
     pub fn subscriptions(&self) -> Result<Vec<Subscription>, StoreError> {
         let mut out = Vec::new();
-        let mut from: Option<Vec<u8>> = None;
-        loop {
-            let rows = self
-                .kv
-                .scan(Tree::Subscriptions, b"", from.as_deref(), false, CHUNK)?;
-            let Some((last, _)) = rows.last() else {
-                return Ok(out);
-            };
-            from = Some(last.clone());
-            let full = rows.len() == CHUNK;
-            for (key, bytes) in &rows {
+        self.for_each_chunk(Tree::Subscriptions, |rows| {
+            for (key, bytes) in rows {
                 out.push(decode(Tree::Subscriptions, key, bytes)?);
             }
-            if !full {
-                return Ok(out);
-            }
-        }
+            Ok(())
+        })?;
+        Ok(out)
     }
 
     /// The subscription of `callback` to the feed `topic`, when there is one.

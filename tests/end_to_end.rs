@@ -1271,10 +1271,7 @@ fn serve_compacts_after_the_next_poll_when_another_command_held_the_store() {
     let poll = |version: usize| {
         point_at(version);
         assert!(common::signal(&serve.child, "HUP"));
-        let title = format!("version {version}</title>");
-        common::wait_for(&format!("version {version} in the feed"), &log, || {
-            get(&feed_url).text().contains(&title)
-        });
+        wait_for_version(&feed_url, version, &log);
     };
     // Another command holds the lock while new versions grow the store until a compaction
     // is due and finds it taken.
@@ -1353,6 +1350,14 @@ fn versions_config(
     }
 }
 
+/// Waits until the feed at `feed_url` lists the papers at `version` ([`versioned_feed`]).
+fn wait_for_version(feed_url: &str, version: usize, log: &std::path::Path) {
+    let title = format!("version {version}</title>");
+    common::wait_for(&format!("version {version} in the feed"), log, || {
+        get(feed_url).text().contains(&title)
+    });
+}
+
 /// Runs `serve` (with `auto_compact` as given) while five versions of 3,000 papers arrive one
 /// poll each, a reader fetching the feed all along; returns its log once it has stopped.
 /// With `auto_compact`, waits for a compaction after the store grew.
@@ -1404,10 +1409,7 @@ fn serve_new_versions(auto_compact: bool) -> String {
                 point_at(version);
                 assert!(common::signal(&serve.child, "HUP"));
             }
-            let title = format!("version {version}</title>");
-            common::wait_for(&format!("version {version} in the feed"), &log, || {
-                get(&feed_url).text().contains(&title)
-            });
+            wait_for_version(&feed_url, version, &log);
             // The index follows the store: searches find the papers a moment later.
             let search = format!("{}/search?q=sparse", serve.base);
             common::wait_for("the papers in the search index", &log, || {

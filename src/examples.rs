@@ -23,6 +23,11 @@ pub const SAMPLE_PAPERS: usize = 20_000;
 /// with the profile to reach any useful threshold; new papers are all scored as they arrive.
 pub const RESCORE_CANDIDATES: usize = 20_000;
 
+/// How many entries of the index's word lists finding those candidates reads at most (see
+/// [`crate::index::SearchIndex::ranked_by_words`]): what bounds the memory of scoring a topic
+/// again at any store size.
+pub const RESCORE_POSTINGS: u64 = 30_000_000;
+
 /// What training found for every topic with examples.
 #[derive(Debug, Clone, Default)]
 pub struct Trained {

@@ -621,6 +621,54 @@ fn similar_papers_share_words_and_leave_the_paper_out() {
     assert!(index.similar(&paper, 0).unwrap().is_empty());
 }
 
+#[test]
+fn ranking_by_words_reads_the_heaviest_lists_that_fit_its_budget() {
+    let store = PaperStore::in_memory();
+    let mut papers = Vec::new();
+    for (n, abstract_text) in ["common words", "common again", "common too", "a rare one"]
+        .into_iter()
+        .enumerate()
+    {
+        let mut p = paper(
+            &format!("2611.0000{n}"),
+            &format!("Title {n}"),
+            &["Ann Smith"],
+        );
+        p.abstract_text = abstract_text.into();
+        papers.push(p);
+    }
+    store_as_s(&store, &papers);
+    let dir = tempfile::tempdir().unwrap();
+    let index = SearchIndex::open(&dir.path().join("i")).unwrap();
+    assert_eq!(index.catch_up(&store).unwrap(), 4);
+    let mut key_of = std::collections::HashMap::new();
+    store
+        .for_each_paper(|p| {
+            key_of.insert(p.paper.abstract_text.clone(), p.key.clone());
+        })
+        .unwrap();
+    let keys =
+        |texts: &[&str]| -> HashSet<String> { texts.iter().map(|t| key_of[*t].clone()).collect() };
+    let words = [("common", 2.0), ("rare", 1.0), ("absent", 3.0)];
+    // Room for every list: each paper with either word.
+    assert_eq!(
+        index.ranked_by_words(&words, 10, 100).unwrap(),
+        keys(&["common words", "common again", "common too", "a rare one"])
+    );
+    // The heaviest word's list (three papers) does not fit in two: the rarer one does.
+    assert_eq!(
+        index.ranked_by_words(&words, 10, 2).unwrap(),
+        keys(&["a rare one"])
+    );
+    // Exactly room for the heaviest: the next no longer fits.
+    assert_eq!(
+        index.ranked_by_words(&words, 10, 3).unwrap(),
+        keys(&["common words", "common again", "common too"])
+    );
+    assert!(index.ranked_by_words(&words, 10, 0).unwrap().is_empty());
+    assert!(index.ranked_by_words(&words, 0, 100).unwrap().is_empty());
+}
+
 /// A store that, the first time a scan of the papers begins, has a batch written first: what a
 /// batch stored while a rebuild reads the store looks like.
 struct WritesDuringScan {

@@ -683,7 +683,11 @@ fn score_candidates(
     } else {
         let words = tagger.profile_words(topic);
         let words: Vec<(&str, f32)> = words.iter().map(|(w, x)| (w.as_str(), *x)).collect();
-        let ranked = index.ranked_by_words(&words, crate::examples::RESCORE_CANDIDATES)?;
+        let ranked = index.ranked_by_words(
+            &words,
+            crate::examples::RESCORE_CANDIDATES,
+            crate::examples::RESCORE_POSTINGS,
+        )?;
         match query {
             // A topic of examples alone need not list every paper.
             crate::pipeline::query::Query::All => ranked,

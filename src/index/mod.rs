@@ -709,17 +709,20 @@ impl SearchIndex {
     /// learned from examples when it is scored again.
     ///
     /// The words are taken heaviest first while the papers their lists hold (a word's count
-    /// in each field) add up to at most `max_postings`; a word whose lists would go past it is
-    /// left out, and lighter, rarer ones may still fit. What the ranking reads is bounded so,
-    /// and with it the index pages it maps, at any store size: at three million papers the
-    /// 600 lists of a profile's 300 words span over 250 MiB, most of it in the few common
-    /// words that tell a topic's papers least from the rest.
+    /// in the title and in the abstract, added up) come to at most `max_postings`; a word
+    /// whose lists would go past it is left out whole, and lighter, rarer ones may still fit.
+    /// Searches read each list into a buffer of its own (see [`directory`]), so this bounds
+    /// what the ranking holds at any store size, whatever the profile: in a store of real
+    /// arXiv papers a word such as "model" is in a third of them.
     pub fn ranked_by_words(
         &self,
         words: &[(&str, f32)],
         limit: usize,
         max_postings: u64,
     ) -> Result<HashSet<String>, IndexError> {
+        if limit == 0 {
+            return Ok(HashSet::new());
+        }
         let fail = |source| tantivy_error(&self.path, source);
         let searcher = self.reader.searcher();
         let mut heaviest_first = words.to_vec();
@@ -727,13 +730,21 @@ impl SearchIndex {
         let mut left = max_postings;
         let mut clauses: Vec<(Occur, Box<dyn tantivy::query::Query>)> = Vec::new();
         for (word, weight) in heaviest_first {
+            let mut terms = Vec::new();
+            let mut postings = 0;
             for field in [self.fields.title, self.fields.abstract_text] {
                 let term = Term::from_field_text(field, word);
-                let postings = searcher.doc_freq(&term).map_err(fail)?;
-                if postings == 0 || postings > left {
-                    continue;
+                let count = searcher.doc_freq(&term).map_err(fail)?;
+                if count > 0 {
+                    postings += count;
+                    terms.push(term);
                 }
-                left -= postings;
+            }
+            if terms.is_empty() || postings > left {
+                continue;
+            }
+            left -= postings;
+            for term in terms {
                 let term = TermQuery::new(term, IndexRecordOption::WithFreqs);
                 clauses.push((
                     Occur::Should,
@@ -746,7 +757,7 @@ impl SearchIndex {
             postings = max_postings - left,
             "ranking papers on a profile's words"
         );
-        if clauses.is_empty() || limit == 0 {
+        if clauses.is_empty() {
             return Ok(HashSet::new());
         }
         let found = searcher

@@ -629,11 +629,12 @@ fn ranking_by_words_reads_the_heaviest_lists_that_fit_its_budget() {
         .into_iter()
         .enumerate()
     {
-        let mut p = paper(
-            &format!("2611.0000{n}"),
-            &format!("Title {n}"),
-            &["Ann Smith"],
-        );
+        let title = if n == 3 {
+            "Title 3 rare".to_string()
+        } else {
+            format!("Title {n}")
+        };
+        let mut p = paper(&format!("2611.0000{n}"), &title, &["Ann Smith"]);
         p.abstract_text = abstract_text.into();
         papers.push(p);
     }
@@ -649,13 +650,14 @@ fn ranking_by_words_reads_the_heaviest_lists_that_fit_its_budget() {
         .unwrap();
     let keys =
         |texts: &[&str]| -> HashSet<String> { texts.iter().map(|t| key_of[*t].clone()).collect() };
-    let words = [("common", 2.0), ("rare", 1.0), ("absent", 3.0)];
+    // Lightest first: the ranking orders them.
+    let words = [("rare", 1.0), ("absent", 3.0), ("common", 2.0)];
     // Room for every list: each paper with either word.
     assert_eq!(
         index.ranked_by_words(&words, 10, 100).unwrap(),
         keys(&["common words", "common again", "common too", "a rare one"])
     );
-    // The heaviest word's list (three papers) does not fit in two: the rarer one does.
+    // The heaviest word's list (three papers) does not fit in two: the rarer one's two do.
     assert_eq!(
         index.ranked_by_words(&words, 10, 2).unwrap(),
         keys(&["a rare one"])
@@ -667,6 +669,28 @@ fn ranking_by_words_reads_the_heaviest_lists_that_fit_its_budget() {
     );
     assert!(index.ranked_by_words(&words, 10, 0).unwrap().is_empty());
     assert!(index.ranked_by_words(&words, 0, 100).unwrap().is_empty());
+    // A word counts by its lists in title and abstract together: "rare" is in one title and
+    // one abstract, two entries, taken whole or not at all.
+    assert!(index
+        .ranked_by_words(&[("rare", 1.0)], 10, 1)
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        index.ranked_by_words(&[("rare", 1.0)], 10, 2).unwrap(),
+        keys(&["a rare one"])
+    );
+
+    // Searching read the posting lists rather than mapping them; the term dictionaries are
+    // mapped.
+    index.search(&Query::parse("rare").unwrap(), 10).unwrap();
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+    let root = dir.path().canonicalize().unwrap();
+    let mapped = |kind: &str| {
+        maps.lines()
+            .any(|l| l.contains(root.to_str().unwrap()) && l.ends_with(&format!(".{kind}")))
+    };
+    assert!(mapped("term"), "{maps}");
+    assert!(!mapped("idx") && !mapped("pos"), "{maps}");
 }
 
 /// A store that, the first time a scan of the papers begins, has a batch written first: what a
